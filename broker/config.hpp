@@ -1,0 +1,139 @@
+// The broker's YAML configuration: users, groups, integrations, access flows and bundles.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace apono::broker {
+
+/// A person who can call the API.
+struct user_config {
+  std::string name;                      ///< unique login name
+  std::string email;                     ///< optional, informational
+  std::vector<std::string> token_hashes; ///< SHA-256 hex of each accepted bearer token
+  bool admin = false;                    ///< sees everything, may revoke anything, reads audit
+};
+
+/// A named set of users.
+struct group_config {
+  std::string name;                  ///< unique group name
+  std::vector<std::string> members;  ///< user names
+};
+
+/// One permission of an integration: a name and, for postgresql, the SQL run at grant.
+struct permission_config {
+  std::string name;                 ///< e.g. `read_only`
+  std::vector<std::string> grants;  ///< SQL templates; `{role}` and `{database}` are quoted identifiers
+};
+
+/// A resource of an integration (for postgresql: a database).
+struct resource_config {
+  std::string name;  ///< e.g. the database name
+};
+
+/// A target system the broker grants access to.
+struct integration_config {
+  std::string id;             ///< stable id used in requests, e.g. `pg-local`
+  std::string name;           ///< display name
+  std::string type;           ///< `postgresql` (others come later)
+  std::string resource_type;  ///< `database` for postgresql
+  std::string admin_url;      ///< libpq connection URI the broker provisions with (secret)
+  std::string host;           ///< what clients connect to
+  int port = 5432;            ///< what clients connect to
+  std::string sslmode = "prefer";              ///< what clients should use
+  std::vector<resource_config> resources;      ///< databases
+  std::vector<permission_config> permissions;  ///< permission name -> SQL
+};
+
+/// Who a flow applies to, or who approves it.
+struct principals {
+  std::vector<std::string> users;   ///< user names
+  std::vector<std::string> groups;  ///< group names
+};
+
+/// What a flow lets one request: an integration's resources (glob patterns) and permissions.
+struct flow_target {
+  std::string integration;                ///< integration id
+  std::vector<std::string> resources;     ///< glob patterns (`*`, `?`), `*` means all
+  std::vector<std::string> permissions;   ///< permission names, `*` means all
+};
+
+/// An access flow: who may request what, and how it is approved.
+struct access_flow_config {
+  std::string name;                       ///< unique flow name
+  principals requestors;                  ///< who may request
+  std::vector<flow_target> targets;       ///< what they may request
+  bool automatic = true;                  ///< approval `automatic` (true) or `manual`
+  principals approvers;                   ///< for manual flows
+  std::chrono::seconds max_duration{8 * 3600};      ///< longest grant allowed
+  std::chrono::seconds default_duration{3600};      ///< used when the request names none
+  bool justification_required = true;     ///< empty justification refused
+};
+
+/// One element of a bundle.
+struct bundle_target {
+  std::string integration;               ///< integration id
+  std::vector<std::string> resources;    ///< resource names
+  std::vector<std::string> permissions;  ///< permission names
+};
+
+/// A named set of targets requested together.
+struct bundle_config {
+  std::string name;                    ///< unique bundle name
+  std::vector<bundle_target> targets;  ///< what it grants
+};
+
+/// Server settings.
+struct server_config {
+  std::string listen = "127.0.0.1:8443";  ///< HOST:PORT
+  std::filesystem::path data_dir;         ///< store, CA and certificates live here
+  std::filesystem::path tls_cert;         ///< PEM chain; relative paths are under data_dir
+  std::filesystem::path tls_key;          ///< PEM key; relative paths are under data_dir
+  std::string log_level = "info";         ///< trace|debug|info|warn|error
+  int provision_workers = 4;              ///< parallel provisioning/revocation workers
+};
+
+/// The whole configuration, immutable once loaded; SIGHUP swaps in a new one.
+struct config {
+  std::filesystem::path path;  ///< the file it came from
+  server_config server;
+  std::vector<user_config> users;
+  std::vector<group_config> groups;
+  std::vector<integration_config> integrations;
+  std::vector<access_flow_config> flows;
+  std::vector<bundle_config> bundles;
+
+  /// The integration with `id`, or null.
+  [[nodiscard]] const integration_config* find_integration(std::string_view id) const;
+  /// The user named `name`, or null.
+  [[nodiscard]] const user_config* find_user(std::string_view name) const;
+  /// The flow named `name`, or null.
+  [[nodiscard]] const access_flow_config* find_flow(std::string_view name) const;
+  /// The bundle named `name`, or null.
+  [[nodiscard]] const bundle_config* find_bundle(std::string_view name) const;
+  /// True when `user` is listed directly or through one of the groups.
+  [[nodiscard]] bool matches(const principals& p, std::string_view user) const;
+};
+
+/// A config file that cannot be used; what() reads `FILE:LINE: what is wrong`.
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Loads and validates `path`; throws config_error naming the file and line.
+[[nodiscard]] std::shared_ptr<const config> load_config(const std::filesystem::path& path);
+/// Parses YAML text as if read from `path` (for tests and dev mode); throws config_error.
+[[nodiscard]] std::shared_ptr<const config> parse_config(const std::string& yaml,
+                                                         const std::filesystem::path& path);
+
+/// The permission templates used when an integration lists permissions by name only.
+[[nodiscard]] std::vector<std::string> default_postgres_grants(std::string_view permission);
+
+}  // namespace apono::broker

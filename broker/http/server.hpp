@@ -1,0 +1,68 @@
+// The broker's HTTPS server: Beast over Asio coroutines. It knows nothing of the API; it
+// reads requests, hands them to one handler coroutine and writes what that returns.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace apono::broker::http {
+
+namespace net = boost::asio;
+
+/// A request as handlers see it.
+struct request {
+  std::string method;         ///< GET, POST, ...
+  std::string target;         ///< path and query, as sent
+  std::string authorization;  ///< the Authorization header, empty when absent
+  std::string content_type;   ///< the Content-Type header
+  std::string body;           ///< the whole body (bounded by the server's limit)
+  std::string remote;         ///< peer address, for logs
+};
+
+/// A response; content_type defaults to JSON.
+struct response {
+  int status = 200;                                          ///< HTTP status
+  std::string body;                                          ///< body bytes
+  std::string content_type = "application/json";             ///< Content-Type
+  std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers
+};
+
+/// Handles one request. Contract: never throws (the server answers 500 if it does, and logs
+/// only the exception text); may suspend (long-poll) and must finish when the server stops.
+using handler = std::function<net::awaitable<response>(request)>;
+
+/// Server settings.
+struct server_options {
+  std::string host = "127.0.0.1";       ///< address to bind
+  std::uint16_t port = 8443;            ///< 0 picks a free port
+  std::filesystem::path cert_file;      ///< PEM certificate chain
+  std::filesystem::path key_file;       ///< PEM private key
+  std::size_t body_limit = 1024 * 1024; ///< larger bodies get 413 and the connection closes
+};
+
+/// Accepts TLS connections and serves HTTP/1.1 with keep-alive on the given io_context.
+class server {
+ public:
+  /// Binds and listens at once (throws std::runtime_error when it cannot); serving starts
+  /// when the io_context runs.
+  server(net::io_context& ioc, server_options options, handler h);
+  ~server();
+  /// The port actually bound (useful with port 0).
+  [[nodiscard]] std::uint16_t port() const;
+  /// Stops accepting and closes idle connections; in-flight handlers finish.
+  void stop();
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace apono::broker::http

@@ -1,0 +1,51 @@
+// A small synchronous HTTPS client for the CLI and the tests: one request at a time, the
+// broker's CA pinned from a file, bearer authentication, JSON bodies.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace apono::common {
+
+/// An HTTP response as received.
+struct http_result {
+  int status = 0;            ///< HTTP status code
+  std::string body;          ///< response body
+  std::string content_type;  ///< Content-Type header
+};
+
+/// Client settings.
+struct http_client_options {
+  std::string base_url;                 ///< `https://127.0.0.1:8443` (http:// also accepted)
+  std::filesystem::path ca_file;        ///< PEM CA to verify the server with; empty = system store
+  std::string bearer_token;             ///< sent as `Authorization: Bearer ...` when not empty
+  std::chrono::milliseconds timeout{30000};  ///< per request (connect + write + read)
+};
+
+/// Keeps one connection alive between requests and reconnects when it has been closed.
+/// Failures to connect, verify TLS or read throw std::runtime_error with a plain message
+/// ("cannot reach https://...: connection refused", "TLS verification failed for ...").
+class http_client {
+ public:
+  /// Prepares a client; does not connect yet.
+  explicit http_client(http_client_options options);
+  ~http_client();
+  http_client(const http_client&) = delete;
+  http_client& operator=(const http_client&) = delete;
+  /// Sends `method target` with `body` (JSON when not empty) and returns the response.
+  http_result request(const std::string& method, const std::string& target,
+                      const std::string& body = {});
+  /// Same, with an explicit per-call timeout (for long-polls).
+  http_result request(const std::string& method, const std::string& target,
+                      const std::string& body, std::chrono::milliseconds timeout);
+  /// Changes the bearer token for later requests.
+  void set_token(std::string token);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace apono::common

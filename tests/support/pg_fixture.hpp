@@ -1,0 +1,38 @@
+// A throwaway PostgreSQL server for tests: initdb in a temp dir, a free loopback port, run
+// as the `postgres` user when we are root (PostgreSQL refuses root), stopped and deleted in
+// the destructor, which runs also when a test fails.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace apono::test {
+
+/// A running PostgreSQL 15 on 127.0.0.1 with a superuser `postgres` (password auth over TCP).
+class pg_fixture {
+ public:
+  /// Starts the server; throws std::runtime_error with initdb/pg_ctl's output on failure.
+  pg_fixture();
+  ~pg_fixture();
+  pg_fixture(const pg_fixture&) = delete;
+  pg_fixture& operator=(const pg_fixture&) = delete;
+  /// The TCP port.
+  [[nodiscard]] int port() const { return port_; }
+  /// Superuser connection URI, e.g. postgresql://postgres:PW@127.0.0.1:PORT/postgres.
+  [[nodiscard]] std::string admin_url(const std::string& db = "postgres") const;
+  /// Runs SQL as the superuser with psql; returns stdout (unaligned, tuples only); throws
+  /// with psql's stderr on failure.
+  std::string psql(const std::string& sql, const std::string& db = "postgres") const;
+  /// Runs SQL with psql as `user`/`password`; returns {exit status, stdout+stderr}.
+  [[nodiscard]] std::pair<int, std::string> psql_as(const std::string& user,
+                                                    const std::string& password,
+                                                    const std::string& db,
+                                                    const std::string& sql) const;
+
+ private:
+  std::filesystem::path dir_;
+  int port_ = 0;
+  std::string password_;
+};
+
+}  // namespace apono::test

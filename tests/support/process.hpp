@@ -1,0 +1,55 @@
+// Process helpers for tests: temp dirs, free ports, running commands, owning child processes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace apono::test {
+
+/// A fresh 0700 directory under $TMPDIR (or /tmp), removed by the caller or left for debugging.
+[[nodiscard]] std::filesystem::path make_temp_dir(std::string_view prefix);
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+[[nodiscard]] int free_port();
+
+/// Result of a finished command.
+struct run_result {
+  int status = -1;     ///< exit status, or 128+signal
+  std::string output;  ///< stdout and stderr interleaved
+};
+
+/// Runs `argv` (PATH searched), feeding `input` on stdin, with `env` added to the environment;
+/// waits at most `timeout` (then kills it and returns status -1).
+[[nodiscard]] run_result run(const std::vector<std::string>& argv, const std::string& input = {},
+                             const std::map<std::string, std::string>& env = {},
+                             std::chrono::seconds timeout = std::chrono::seconds{60});
+
+/// A child process that is killed (SIGKILL) and reaped when this object dies.
+class child_process {
+ public:
+  /// Starts `argv` with stdout and stderr appended to `log_file`; throws on failure.
+  child_process(const std::vector<std::string>& argv, const std::filesystem::path& log_file,
+                const std::map<std::string, std::string>& env = {});
+  ~child_process();
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+  /// The process id.
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  /// Sends `sig`.
+  void signal(int sig);
+  /// Waits for exit up to `timeout`; returns the status (128+signal) or -1 on timeout.
+  int wait(std::chrono::milliseconds timeout);
+  /// True while it has not exited.
+  [[nodiscard]] bool running();
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+}  // namespace apono::test
