@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace apono::broker {
@@ -92,7 +93,7 @@ struct bundle_config {
 /// Server settings.
 struct server_config {
   std::string listen = "127.0.0.1:8443";  ///< HOST:PORT
-  std::filesystem::path data_dir;         ///< store, CA and certificates live here
+  std::filesystem::path data_dir;         ///< store, CA and certificates live here; absolute
   std::filesystem::path tls_cert;         ///< PEM chain; relative paths are under data_dir
   std::filesystem::path tls_key;          ///< PEM key; relative paths are under data_dir
   std::string log_level = "info";         ///< trace|debug|info|warn|error

@@ -36,7 +36,10 @@ struct response {
 };
 
 /// Handles one request. Contract: never throws (the server answers 500 if it does, and logs
-/// only the exception text); may suspend (long-poll) and must finish when the server stops.
+/// only the method, the path without its query and the exception text, never headers or
+/// body); runs on the connection's strand; may suspend (long-poll). When the server stops,
+/// the handler's pending await is cancelled (terminal cancellation: a timer wait completes
+/// with operation_aborted) and it must then return promptly.
 using handler = std::function<net::awaitable<response>(request)>;
 
 /// Server settings.
@@ -57,7 +60,9 @@ class server {
   ~server();
   /// The port actually bound (useful with port 0).
   [[nodiscard]] std::uint16_t port() const;
-  /// Stops accepting and closes idle connections; in-flight handlers finish.
+  /// Stops accepting, closes every connection and cancels in-flight handlers (see `handler`);
+  /// io_context::run() returns once they have returned. Safe from any thread; idempotent.
+  /// The io_context must outlive this object.
   void stop();
 
  private:

@@ -1,0 +1,469 @@
+// API routes. Handlers parse and check their input strictly (types, sizes) before the service
+// sees it, so malformed input ends as a 4xx with a message, never as a 500.
+#include "broker/api/router.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+
+#include <charconv>
+#include <sstream>
+
+#include "broker/policy.hpp"
+#include "common/duration.hpp"
+#include "common/error.hpp"
+#include "common/secrets.hpp"
+
+namespace apono::broker::api {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+using common::api_error;
+using common::errc;
+
+std::string error_body(std::string_view code, std::string_view message) {
+  return json::serialize(json::object{{"error", json::object{{"code", code}, {"message", message}}}});
+}
+
+namespace {
+
+http::response json_response(int status, const json::value& v) {
+  http::response res;
+  res.status = status;
+  res.body = json::serialize(v);
+  return res;
+}
+
+http::response error_response(errc code, std::string_view message) {
+  return http::response{common::http_status(code), error_body(common::code_name(code), message), "application/json", {}};
+}
+
+// Splits `/a/b/c` into {"a","b","c"}; rejects empty and dot segments so path tricks such as
+// `/api/v1/../x` or `//` never reach a handler.
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  std::size_t i = 1;
+  if (path.empty() || path[0] != '/') throw api_error(errc::not_found, "no such endpoint");
+  while (i <= path.size()) {
+    auto j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    auto seg = path.substr(i, j - i);
+    if (seg.empty() && j != path.size()) throw api_error(errc::not_found, "no such endpoint");
+    if (seg == "." || seg == "..") throw api_error(errc::not_found, "no such endpoint");
+    if (!seg.empty()) out.push_back(std::move(seg));
+    i = j + 1;
+  }
+  return out;
+}
+
+json::object parse_body(const http::request& req) {
+  if (req.body.empty()) return {};
+  boost::system::error_code ec;
+  json::parse_options opts;
+  opts.max_depth = 32;
+  auto v = json::parse(req.body, ec, {}, opts);
+  if (ec) throw api_error(errc::invalid_argument, "request body is not valid JSON: " + ec.message());
+  if (!v.is_object()) throw api_error(errc::invalid_argument, "request body must be a JSON object");
+  return std::move(v.get_object());
+}
+
+std::string get_string(const json::object& o, std::string_view key, std::size_t max = 4096) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return {};
+  if (!it->value().is_string())
+    throw api_error(errc::invalid_argument, "field '" + std::string(key) + "' must be a string");
+  const auto& s = it->value().get_string();
+  if (s.size() > max)
+    throw api_error(errc::invalid_argument,
+                    "field '" + std::string(key) + "' is longer than " + std::to_string(max));
+  return std::string(s);
+}
+
+std::vector<std::string> get_strings(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return {};
+  // A single string is accepted as a one-element list, as the CLI's -r takes either.
+  if (it->value().is_string()) return {get_string(o, key, 256)};
+  if (!it->value().is_array())
+    throw api_error(errc::invalid_argument, "field '" + std::string(key) + "' must be a list of strings");
+  const auto& a = it->value().get_array();
+  if (a.size() > 100)
+    throw api_error(errc::invalid_argument, "field '" + std::string(key) + "' has more than 100 entries");
+  std::vector<std::string> out;
+  for (const auto& e : a) {
+    if (!e.is_string() || e.get_string().size() > 256)
+      throw api_error(errc::invalid_argument,
+                      "field '" + std::string(key) + "' must be a list of strings (each at most 256 characters)");
+    out.emplace_back(e.get_string());
+  }
+  return out;
+}
+
+bool get_bool(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return false;
+  if (!it->value().is_bool())
+    throw api_error(errc::invalid_argument, "field '" + std::string(key) + "' must be true or false");
+  return it->value().get_bool();
+}
+
+std::optional<std::chrono::seconds> get_duration(const json::object& o) {
+  if (auto it = o.find("duration_seconds"); it != o.end() && !it->value().is_null()) {
+    const auto& v = it->value();
+    std::int64_t secs = 0;
+    if (v.is_int64()) secs = v.get_int64();
+    else if (v.is_uint64() && v.get_uint64() < (1ull << 40)) secs = static_cast<std::int64_t>(v.get_uint64());
+    else throw api_error(errc::invalid_argument, "field 'duration_seconds' must be a whole number");
+    if (secs <= 0 || secs > 366 * 86400)
+      throw api_error(errc::invalid_argument, "field 'duration_seconds' must be between 1 and 31622400");
+    return std::chrono::seconds{secs};
+  }
+  auto it = o.find("duration");
+  if (it == o.end() || it->value().is_null()) return std::nullopt;
+  std::string text;
+  if (it->value().is_string()) text = get_string(o, "duration", 64);
+  else if (it->value().is_number()) text = std::to_string(it->value().to_number<double>());
+  else throw api_error(errc::invalid_argument, "field 'duration' must be a string such as \"1h30m\" or hours as a number");
+  auto d = common::parse_duration(text);
+  if (!d)
+    throw api_error(errc::invalid_argument,
+                    "invalid duration '" + text + "': use hours (0.75) or 90s, 45m, 1h30m");
+  return d;
+}
+
+void reject_unknown_fields(const json::object& o, std::initializer_list<std::string_view> known) {
+  for (const auto& kv : o) {
+    bool ok = false;
+    for (auto k : known) ok = ok || kv.key() == k;
+    if (!ok) throw api_error(errc::invalid_argument, "unknown field '" + std::string(kv.key()) + "'");
+  }
+}
+
+std::int64_t path_request_id(const std::string& s) {
+  auto id = common::parse_request_id(s);
+  if (!id) throw api_error(errc::not_found, "'" + s.substr(0, 64) + "' is not a request id such as AR-00012");
+  return *id;
+}
+
+std::optional<std::int64_t> query_int(const std::map<std::string, std::string>& q,
+                                      const std::string& key, std::int64_t lo, std::int64_t hi) {
+  auto it = q.find(key);
+  if (it == q.end() || it->second.empty()) return std::nullopt;
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  if (ec != std::errc{} || p != it->second.data() + it->second.size() || v < lo || v > hi)
+    throw api_error(errc::invalid_argument, "query parameter '" + key + "' must be a number from " +
+                                                std::to_string(lo) + " to " + std::to_string(hi));
+  return v;
+}
+
+json::value event_json(const status_event& e) {
+  return json::object{{"id", e.id},
+                      {"at", common::format_rfc3339(e.at)},
+                      {"request_id", e.request_id},
+                      {"status", e.status},
+                      {"action", e.action},
+                      {"ends_at", e.ends_at ? json::value(common::format_rfc3339(*e.ends_at))
+                                            : json::value(nullptr)}};
+}
+
+json::array requests_json(const std::vector<common::access_request>& rs) {
+  json::array a;
+  for (const auto& r : rs) a.push_back(common::to_json(r));
+  return a;
+}
+
+}  // namespace
+
+router::router(config_holder& cfg, service& svc, store& st, metrics& m, event_hub& hub,
+               std::function<bool()> ready)
+    : config_(cfg), service_(svc), store_(st), metrics_(m), hub_(hub), ready_(std::move(ready)) {}
+
+caller router::authenticate(const http::request& req) const {
+  constexpr std::string_view prefix = "Bearer ";
+  if (req.authorization.size() <= prefix.size() ||
+      !std::equal(prefix.begin(), prefix.end(), req.authorization.begin(),
+                  [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
+                                              std::tolower(static_cast<unsigned char>(b)); }))
+    throw api_error(errc::unauthenticated, "missing bearer token: run apono login");
+  auto token = std::string_view(req.authorization).substr(prefix.size());
+  if (token.size() > 512) throw api_error(errc::unauthenticated, "invalid or revoked token");
+  auto hash = common::sha256_hex(token);
+  auto cfg = config_.get();
+  for (const auto& u : cfg->users)
+    for (const auto& h : u.token_hashes)
+      if (common::constant_time_equal(h, hash)) return caller{u.name, u.admin};
+  throw api_error(errc::unauthenticated, "invalid or revoked token");
+}
+
+net::awaitable<http::response> router::handle(http::request req) {
+  http::response res;
+  try {
+    auto parsed = boost::urls::parse_origin_form(req.target);
+    if (!parsed) throw api_error(errc::invalid_argument, "malformed request target");
+    std::string path = parsed->path();  // percent-decoded
+    std::map<std::string, std::string> query;
+    for (auto p : parsed->params()) query[p.key] = p.value;
+
+    if (req.method == "GET" && path == "/api/v1/events") {
+      auto who = authenticate(req);
+      auto after = query_int(query, "after", 0, INT64_MAX).value_or(0);
+      auto timeout_s = query_int(query, "timeout", 0, 25).value_or(25);
+      auto timeout = std::min<std::chrono::milliseconds>(std::chrono::seconds{timeout_s}, max_poll_);
+      auto deadline = std::chrono::steady_clock::now() + timeout;
+      std::int64_t next = after;
+      std::vector<status_event> events;
+      while (true) {
+        auto seen = hub_.sequence();
+        events = service_.events_after(who, next, next);
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (!events.empty() || left <= std::chrono::milliseconds{0}) break;
+        co_await hub_.wait(seen, left);
+      }
+      json::array a;
+      for (const auto& e : events) a.push_back(event_json(e));
+      res = json_response(200, json::object{{"events", std::move(a)}, {"next_after", next}});
+    } else {
+      res = dispatch(req, path, query);
+    }
+  } catch (const api_error& e) {
+    res = error_response(e.code(), e.what());
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: internal error: {}", req.method, req.target.substr(0, 200), e.what());
+    res = error_response(errc::internal, "internal error");
+  }
+  metrics_.count_http(res.status);
+  co_return res;
+}
+
+http::response router::dispatch(const http::request& req, const std::string& path,
+                                const std::map<std::string, std::string>& query) {
+  const auto& m = req.method;
+  if (path == "/healthz") return json_response(200, json::object{{"status", "ok"}});
+  if (path == "/readyz") {
+    bool ok = ready_ ? ready_() : true;
+    return json_response(ok ? 200 : 503, json::object{{"status", ok ? "ready" : "not ready"}});
+  }
+  if (path == "/metrics") {
+    http::response res;
+    res.body = render_metrics();
+    res.content_type = "text/plain; version=0.0.4";
+    return res;
+  }
+
+  auto seg = split_path(path);
+  if (seg.size() < 3 || seg[0] != "api" || seg[1] != "v1")
+    throw api_error(errc::not_found, "no such endpoint: " + path.substr(0, 200));
+  auto who = authenticate(req);
+  auto cfg = config_.get();
+  auto method_not_allowed = [&]() -> http::response {
+    throw api_error(errc::not_found, "no such endpoint: " + m + " " + path.substr(0, 200));
+  };
+  const auto& top = seg[2];
+
+  if (top == "session" && seg.size() == 3) {
+    if (m != "GET") return method_not_allowed();
+    const auto* u = cfg->find_user(who.user);
+    bool approver = false;
+    for (const auto& f : cfg->flows) approver = approver || is_approver(*cfg, f, who.user);
+    return json_response(200, json::object{{"user", who.user},
+                                           {"email", u ? u->email : ""},
+                                           {"admin", who.admin},
+                                           {"approver", approver}});
+  }
+
+  if (top == "integrations") {
+    if (m != "GET") return method_not_allowed();
+    if (seg.size() == 3) {
+      json::array a;
+      for (const auto* i : visible_integrations(*cfg, who.user))
+        a.push_back(json::object{{"id", i->id},
+                                 {"name", i->name},
+                                 {"type", i->type},
+                                 {"resource_types", json::array{json::value(i->resource_type)}}});
+      return json_response(200, a);
+    }
+    if (seg.size() == 5 && seg[4] == "resource-types") {
+      const auto* i = cfg->find_integration(seg[3]);
+      if (!i || visible_resources(*cfg, who.user, *i).empty())
+        throw api_error(errc::not_found, "unknown integration '" + seg[3].substr(0, 100) + "'");
+      return json_response(200, json::array{json::object{{"id", i->resource_type},
+                                                          {"name", i->resource_type},
+                                                          {"integration", i->id}}});
+    }
+    return method_not_allowed();
+  }
+
+  if ((top == "resources" || top == "permissions") && seg.size() == 3) {
+    if (m != "GET") return method_not_allowed();
+    auto iq = query.find("integration");
+    if (iq == query.end() || iq->second.empty())
+      throw api_error(errc::invalid_argument, "query parameter 'integration' is required");
+    const auto* i = cfg->find_integration(iq->second);
+    if (!i || visible_resources(*cfg, who.user, *i).empty())
+      throw api_error(errc::not_found, "unknown integration '" + iq->second.substr(0, 100) + "'");
+    if (auto t = query.find("resource_type"); t != query.end() && !t->second.empty() && t->second != i->resource_type)
+      throw api_error(errc::not_found, "integration '" + i->id + "' has no resource type '" +
+                                           t->second.substr(0, 100) + "'");
+    json::array a;
+    auto names = top == "resources" ? visible_resources(*cfg, who.user, *i)
+                                    : visible_permissions(*cfg, who.user, *i);
+    for (const auto& n : names)
+      a.push_back(json::object{{"id", n}, {"name", n}, {"integration", i->id},
+                               {"resource_type", i->resource_type}});
+    return json_response(200, a);
+  }
+
+  if (top == "bundles" && seg.size() == 3) {
+    if (m != "GET") return method_not_allowed();
+    json::array a;
+    for (const auto* b : visible_bundles(*cfg, who.user)) {
+      json::array targets;
+      for (const auto& t : b->targets) {
+        json::array res, perms;
+        for (const auto& r : t.resources) res.emplace_back(r);
+        for (const auto& p : t.permissions) perms.emplace_back(p);
+        targets.push_back(json::object{{"integration", t.integration}, {"resources", res}, {"permissions", perms}});
+      }
+      a.push_back(json::object{{"id", b->name}, {"name", b->name}, {"targets", targets}});
+    }
+    return json_response(200, a);
+  }
+
+  if (top == "access-requests") {
+    if (seg.size() == 3 && m == "POST") {
+      auto body = parse_body(req);
+      reject_unknown_fields(body, {"integration", "resource_type", "resources", "permissions",
+                                   "bundle", "duration", "duration_seconds", "justification",
+                                   "dry_run"});
+      create_input in;
+      in.integration = get_string(body, "integration", 256);
+      in.resource_type = get_string(body, "resource_type", 256);
+      in.resources = get_strings(body, "resources");
+      in.permissions = get_strings(body, "permissions");
+      in.bundle = get_string(body, "bundle", 256);
+      in.duration = get_duration(body);
+      in.justification = get_string(body, "justification");
+      in.dry_run = get_bool(body, "dry_run");
+      auto r = service_.create(who, in);
+      if (in.dry_run) {
+        auto v = common::to_json(r);
+        v.get_object()["id"] = nullptr;
+        return json_response(200, json::object{{"valid", true}, {"request", v}});
+      }
+      return json_response(201, common::to_json(r));
+    }
+    if (seg.size() == 3 && m == "GET") {
+      auto days = query_int(query, "days", 1, 3650);
+      auto scope = list_scope::mine;
+      if (auto s = query.find("scope"); s != query.end()) {
+        if (s->second == "approvable") scope = list_scope::approvable;
+        else if (s->second == "all") scope = list_scope::all;
+        else if (s->second != "mine" && !s->second.empty())
+          throw api_error(errc::invalid_argument, "scope must be mine, approvable or all");
+      }
+      return json_response(200, requests_json(service_.list(who, scope, days ? std::optional<int>(static_cast<int>(*days)) : std::nullopt)));
+    }
+    if (seg.size() == 4 && m == "GET")
+      return json_response(200, common::to_json(service_.get(who, path_request_id(seg[3]))));
+    if (seg.size() == 5 && m == "POST") {
+      auto id = path_request_id(seg[3]);
+      auto body = parse_body(req);
+      const auto& action = seg[4];
+      if (action == "approve") {
+        reject_unknown_fields(body, {"comment"});
+        return json_response(200, common::to_json(service_.approve(who, id)));
+      }
+      if (action == "reject") {
+        reject_unknown_fields(body, {"reason"});
+        return json_response(200, common::to_json(service_.reject(who, id, get_string(body, "reason"))));
+      }
+      if (action == "revoke") {
+        reject_unknown_fields(body, {"reason"});
+        return json_response(200, common::to_json(service_.revoke(who, id, get_string(body, "reason"))));
+      }
+      if (action == "reset-credentials") {
+        reject_unknown_fields(body, {});
+        return json_response(200, common::to_json(service_.reset_credentials(who, id)));
+      }
+      if (action == "request-again") {
+        reject_unknown_fields(body, {"justification", "duration", "duration_seconds"});
+        return json_response(201, common::to_json(service_.request_again(
+                                      who, id, get_string(body, "justification"), get_duration(body))));
+      }
+    }
+    return method_not_allowed();
+  }
+
+  if (top == "access-sessions") {
+    if (m != "GET") return method_not_allowed();
+    if (seg.size() == 3) {
+      json::array a;
+      for (const auto& r : service_.list(who, list_scope::mine, std::nullopt)) {
+        if (r.state != common::status::active) continue;
+        auto v = common::to_json(r);
+        auto& o = v.get_object();
+        o["request_id"] = o["id"];
+        a.push_back(std::move(v));
+      }
+      return json_response(200, a);
+    }
+    if (seg.size() == 5 && seg[4] == "access-details")
+      return json_response(200, common::to_json(service_.access_details(who, path_request_id(seg[3]))));
+    return method_not_allowed();
+  }
+
+  if (top == "audit" && seg.size() == 3) {
+    if (m != "GET") return method_not_allowed();
+    auto after = query_int(query, "after", 0, INT64_MAX).value_or(0);
+    auto limit = query_int(query, "limit", 1, 1000).value_or(200);
+    std::optional<std::int64_t> rid;
+    if (auto q = query.find("request"); q != query.end() && !q->second.empty()) rid = path_request_id(q->second);
+    json::array a;
+    for (const auto& ev : service_.audit(who, after, rid, static_cast<std::size_t>(limit))) {
+      boost::system::error_code ec;
+      auto det = json::parse(ev.detail, ec);
+      a.push_back(json::object{{"id", ev.id},
+                               {"at", common::format_rfc3339(ev.at)},
+                               {"actor", ev.actor},
+                               {"action", ev.action},
+                               {"request_id", ev.request_id ? json::value(common::format_request_id(ev.request_id)) : json::value(nullptr)},
+                               {"status", ev.status.empty() ? json::value(nullptr) : json::value(ev.status)},
+                               {"detail", ec ? json::value(json::object{}) : det}});
+    }
+    return json_response(200, a);
+  }
+
+  return method_not_allowed();
+}
+
+std::string router::render_metrics() const {
+  std::ostringstream out;
+  out << "# HELP apono_http_requests_total HTTP requests answered, by status class.\n"
+         "# TYPE apono_http_requests_total counter\n";
+  for (std::size_t c = 1; c < metrics_.http_by_class.size(); ++c)
+    out << "apono_http_requests_total{class=\"" << c << "xx\"} " << metrics_.http_by_class[c].load() << "\n";
+  auto counter = [&](const char* name, const char* help, std::uint64_t v) {
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n" << name << " " << v << "\n";
+  };
+  counter("apono_grants_total", "Access units granted at a target.", metrics_.grants.load());
+  counter("apono_grant_failures_total", "Failed grant attempts.", metrics_.grant_failures.load());
+  counter("apono_revocations_total", "Access units revoked at a target.", metrics_.revocations.load());
+  counter("apono_revoke_failures_total", "Failed revoke attempts.", metrics_.revoke_failures.load());
+  counter("apono_config_reloads_total", "Successful configuration reloads.", metrics_.config_reloads.load());
+  counter("apono_config_reload_failures_total", "Rejected configuration reloads.", metrics_.config_reload_failures.load());
+  out << "# HELP apono_requests Access requests by status.\n# TYPE apono_requests gauge\n";
+  try {
+    for (const auto& [st, n] : store_.count_by_status())
+      out << "apono_requests{status=\"" << common::to_string(st) << "\"} " << n << "\n";
+    out << "# HELP apono_revocations_stuck Units that failed to revoke 3+ times and are still "
+           "REVOKING.\n# TYPE apono_revocations_stuck gauge\napono_revocations_stuck "
+        << store_.count_stuck_revocations(3) << "\n";
+  } catch (const std::exception& e) {
+    spdlog::error("metrics: {}", e.what());
+  }
+  return out.str();
+}
+
+}  // namespace apono::broker::api

@@ -1,0 +1,47 @@
+// The HTTP API: maps method and path to the lifecycle service, JSON in and out, and turns
+// every api_error into its status and `{"error":{"code","message"}}` body in one place.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+
+#include "broker/config_holder.hpp"
+#include "broker/event_hub.hpp"
+#include "broker/http/server.hpp"
+#include "broker/metrics.hpp"
+#include "broker/service.hpp"
+#include "broker/store/store.hpp"
+
+namespace apono::broker::api {
+
+/// Routes API requests. Thread-safe; one instance serves all connections.
+class router {
+ public:
+  /// `ready` reports whether the broker can serve (store reachable, scheduler running).
+  router(config_holder& cfg, service& svc, store& st, metrics& m, event_hub& hub,
+         std::function<bool()> ready);
+  /// Handles one request; never throws.
+  boost::asio::awaitable<http::response> handle(http::request req);
+  /// The longest an /events long-poll waits (tests shorten it).
+  void set_max_poll(std::chrono::milliseconds d) { max_poll_ = d; }
+
+ private:
+  http::response dispatch(const http::request& req, const std::string& path,
+                          const std::map<std::string, std::string>& query);
+  caller authenticate(const http::request& req) const;
+  std::string render_metrics() const;
+
+  config_holder& config_;
+  service& service_;
+  store& store_;
+  metrics& metrics_;
+  event_hub& hub_;
+  std::function<bool()> ready_;
+  std::chrono::milliseconds max_poll_{25000};
+};
+
+/// The JSON error body for `code` and `message`.
+[[nodiscard]] std::string error_body(std::string_view code, std::string_view message);
+
+}  // namespace apono::broker::api

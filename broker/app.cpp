@@ -1,0 +1,154 @@
+// Wiring of aponod. The io_context runs on a few threads because some API calls (credential
+// reset) wait on a target; everything shared is thread-safe.
+#include "broker/app.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <charconv>
+#include <thread>
+
+#include "broker/api/router.hpp"
+#include "broker/config_holder.hpp"
+#include "broker/event_hub.hpp"
+#include "broker/http/server.hpp"
+#include "broker/metrics.hpp"
+#include "broker/provision/postgres_provisioner.hpp"
+#include "broker/scheduler.hpp"
+#include "broker/service.hpp"
+#include "broker/store/sqlite_store.hpp"
+#include "broker/tls/certificates.hpp"
+#include "common/secrets.hpp"
+
+namespace apono::broker {
+
+namespace net = boost::asio;
+
+std::pair<std::string, std::uint16_t> split_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size())
+    throw std::invalid_argument("listen address must be HOST:PORT, got '" + listen + "'");
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  auto ps = std::string_view(listen).substr(colon + 1);
+  auto [p, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), port);
+  if (ec != std::errc{} || p != ps.data() + ps.size() || port > 65535)
+    throw std::invalid_argument("listen address must be HOST:PORT, got '" + listen + "'");
+  return {host, static_cast<std::uint16_t>(port)};
+}
+
+struct app::impl {
+  explicit impl(std::shared_ptr<const config> cfg)
+      : holder(cfg),
+        data_dir(cfg->server.data_dir),
+        st((common::ensure_private_dir(data_dir), data_dir / "apono.db")),
+        svc(st, holder, {{"postgresql", &pg}}, clock, stats, {}, [this] { changed(); }),
+        sched(st, svc, clock, cfg->server.provision_workers),
+        routes(holder, svc, st, stats, hub, [this] { return st.ping() && sched.running(); }) {}
+
+  void changed() {
+    sched.wake();
+    hub.notify();
+  }
+
+  void reload() {
+    try {
+      auto next = load_config(holder.get()->path);
+      auto cur = holder.get();
+      if (next->server.listen != cur->server.listen || next->server.data_dir != cur->server.data_dir)
+        spdlog::warn("config reload: server.listen and server.data_dir take effect after a restart");
+      holder.set(std::move(next));
+      ++stats.config_reloads;
+      spdlog::info("config reloaded from {}", cur->path.string());
+      changed();
+    } catch (const std::exception& e) {
+      ++stats.config_reload_failures;
+      spdlog::error("config reload rejected, keeping the previous config: {}", e.what());
+    }
+  }
+
+  config_holder holder;
+  std::filesystem::path data_dir;
+  common::system_clock clock;
+  metrics stats;
+  event_hub hub;
+  sqlite_store st;
+  postgres_provisioner pg;
+  service svc;
+  scheduler sched;
+  api::router routes;
+  std::function<void(const std::string&, const std::filesystem::path&)> listening;
+};
+
+app::app(std::shared_ptr<const config> cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
+app::~app() = default;
+
+void app::on_listening(std::function<void(const std::string&, const std::filesystem::path&)> f) {
+  impl_->listening = std::move(f);
+}
+
+int app::run() {
+  auto& m = *impl_;
+  auto cfg = m.holder.get();
+  auto [host, port] = split_listen(cfg->server.listen);
+
+  http::server_options opts;
+  opts.host = host;
+  opts.port = port;
+  std::filesystem::path ca_file;
+  if (cfg->server.tls_cert.empty() || cfg->server.tls_key.empty()) {
+    std::vector<std::string> names{"localhost", "127.0.0.1", "::1"};
+    if (std::find(names.begin(), names.end(), host) == names.end() && host != "0.0.0.0" && host != "::")
+      names.push_back(host);
+    auto tls = ensure_tls(m.data_dir, names);
+    opts.cert_file = tls.server_cert;
+    opts.key_file = tls.server_key;
+    ca_file = tls.ca_cert;
+  } else {
+    auto abs = [&](const std::filesystem::path& p) { return p.is_absolute() ? p : m.data_dir / p; };
+    opts.cert_file = abs(cfg->server.tls_cert);
+    opts.key_file = abs(cfg->server.tls_key);
+  }
+
+  net::io_context ioc;
+  http::server srv(ioc, opts, [&m](http::request req) { return m.routes.handle(std::move(req)); });
+  m.sched.start();
+
+  net::signal_set stop_signals(ioc, SIGINT, SIGTERM);
+  net::signal_set hup(ioc, SIGHUP);
+  stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", sig);
+    hup.cancel();
+    m.hub.stop();
+    srv.stop();
+  });
+  std::function<void(const boost::system::error_code&, int)> on_hup =
+      [&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        m.reload();
+        hup.async_wait(on_hup);
+      };
+  hup.async_wait(on_hup);
+
+  std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  std::string url = "https://" + shown_host + ":" + std::to_string(srv.port());
+  spdlog::info("aponod listening on {} (data dir {})", url, m.data_dir.string());
+  if (m.listening) m.listening(url, ca_file);
+
+  auto threads = std::max(2u, std::min(4u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& t : pool) t.join();
+  m.sched.stop();
+  spdlog::info("aponod stopped");
+  return 0;
+}
+
+}  // namespace apono::broker

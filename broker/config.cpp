@@ -1,0 +1,826 @@
+// Loads aponod.yaml into `config` and rejects anything doubtful with FILE:LINE: message.
+//
+// The format (docs/configuration.md is the full reference):
+//
+//   server:
+//     listen: 127.0.0.1:8443           # HOST:PORT, [v6]:PORT; port 0 picks a free one
+//     data_dir: /var/lib/aponod        # default, and base of a relative one: the file's dir
+//     tls_cert: server.pem             # both or neither; relative to data_dir;
+//     tls_key: server-key.pem          #   neither: the broker makes its own CA and cert
+//     log_level: info                  # trace|debug|info|warn|error
+//     provision_workers: 4             # 1..64
+//   users:
+//     - name: alice                    # required, unique
+//       email: alice@example.com
+//       admin: false
+//       token_sha256: [<64 lowercase hex>, ...]   # or a single string
+//   groups:
+//     - name: engineers                # required, unique
+//       members: [alice, bob]          # known users
+//   integrations:
+//     - id: pg-local                   # required, unique
+//       name: Local PostgreSQL         # default: the id
+//       type: postgresql               # required; the only type so far
+//       admin_url: postgresql://postgres:secret@127.0.0.1:5432/postgres   # required, secret;
+//                                      #   any libpq connection string (URI or key=value)
+//       host: 127.0.0.1                # for clients; default: admin_url's host
+//       port: 5432                     # for clients; default: admin_url's port, else 5432
+//       sslmode: prefer                # one of libpq's sslmode values
+//       resources: [appdb, {name: analytics}]
+//       permissions:                   # default: read_only, read_write, admin
+//         read_only: default           # `default` (or empty): default_postgres_grants(name)
+//         custom: [GRANT CONNECT ON DATABASE {database} TO {role}]
+//   access_flows:
+//     - name: engineers-read           # required, unique
+//       requestors: {users: [alice], groups: [engineers]}   # required
+//       targets:                       # required, non-empty
+//         - integration: pg-local      # a known integration id
+//           resources: ["*"]           # glob patterns; matching nothing is fine
+//           permissions: [read_only]   # names of that integration, or "*"
+//       approval: automatic            # automatic (default) | manual
+//       approvers: {users: [carol]}    # required, non-empty, for manual
+//       max_duration: 8h               # common::parse_duration; default 8h
+//       default_duration: 1h           # default min(1h, max_duration); must be <= max
+//       justification_required: true
+//   bundles:
+//     - name: analytics-readers        # required, unique
+//       targets:                       # exact resource and permission names
+//         - {integration: pg-local, resources: [analytics], permissions: [read_only]}
+//
+// Unknown and duplicate keys are errors so that a typo never silently becomes a default.
+// Sections are read in dependency order (users before groups before flows), whatever their
+// order in the file, so every reference is checked against what it names.
+#include "broker/config.hpp"
+
+#include <libpq-fe.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "common/duration.hpp"
+
+namespace apono::broker {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A string read from the file, with where it was for messages about it later.
+struct located {
+  std::string value;
+  YAML::Mark mark;
+};
+
+constexpr std::string_view supported_types = "postgresql";
+const std::set<std::string, std::less<>> log_levels = {"trace", "debug", "info", "warn", "error"};
+const std::set<std::string, std::less<>> sslmodes = {"disable", "allow",     "prefer",
+                                                     "require", "verify-ca", "verify-full"};
+
+bool given(const YAML::Node& n) {
+  return n.IsDefined() && !n.IsNull();
+}
+
+std::string join(std::initializer_list<std::string_view> words) {
+  std::string out;
+  for (auto w : words) {
+    if (!out.empty()) out += ", ";
+    out += w;
+  }
+  return out;
+}
+
+// Parses a decimal port; nullopt unless it is all digits and in 1..65535.
+std::optional<int> parse_port(std::string_view s) {
+  int port = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), port);
+  if (s.empty() || ec != std::errc{} || end != s.data() + s.size() || port < 1 || port > 65535) {
+    return std::nullopt;
+  }
+  return port;
+}
+
+// Where an admin_url points, as far as clients need to know.
+struct pg_endpoint {
+  std::string host;         // empty or a socket directory: no TCP host
+  std::optional<int> port;  // unset: libpq's default
+  bool bad_port = false;    // a port was given but is not in 1..65535
+};
+
+// The first host and port of a connection string, parsed by libpq itself so that anything it
+// accepts (URI or key=value) means the same here. nullopt when libpq rejects it; its message
+// is dropped because it can quote the string, password included.
+std::optional<pg_endpoint> parse_admin_url(const std::string& url) {
+  char* err = nullptr;
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
+      PQconninfoParse(url.c_str(), &err), &PQconninfoFree);
+  if (err) PQfreemem(err);
+  if (!options) return std::nullopt;
+  std::string_view host, hostaddr, port;
+  for (const auto* o = options.get(); o->keyword; ++o) {
+    if (!o->val) continue;
+    std::string_view key = o->keyword;
+    std::string_view first = std::string_view(o->val).substr(0, std::string_view(o->val).find(','));
+    if (key == "host") host = first;
+    if (key == "hostaddr") hostaddr = first;
+    if (key == "port") port = first;
+  }
+  pg_endpoint out;
+  // `host` is the name TLS verifies; `hostaddr` only skips the lookup, so it is the fallback.
+  out.host = std::string(host.empty() ? hostaddr : host);
+  if (!port.empty()) {
+    out.port = parse_port(port);
+    out.bad_port = !out.port;
+  }
+  return out;
+}
+
+// Turns a parsed YAML tree into a config, or throws config_error at the first problem.
+class loader {
+ public:
+  explicit loader(fs::path path) : path_(std::move(path)), file_(path_.string()) {}
+
+  std::shared_ptr<const config> load(const YAML::Node& root) {
+    auto cfg = std::make_shared<config>();
+    cfg->path = path_;
+    if (given(root)) {
+      if (!root.IsMap()) fail(root, "", "expected a mapping at the top level");
+      check_keys(root, "",
+                 {"server", "users", "groups", "integrations", "access_flows", "bundles"});
+    }
+    // Lookups on an empty document yield undefined nodes, so every section takes its default.
+    const YAML::Node top = root;
+    read_server(top["server"], cfg->server);
+    for_each_item(top["users"], "users", [&](const YAML::Node& n, std::size_t i) {
+      cfg->users.push_back(read_user(n, i));
+    });
+    for_each_item(top["groups"], "groups", [&](const YAML::Node& n, std::size_t i) {
+      cfg->groups.push_back(read_group(n, i));
+    });
+    for_each_item(top["integrations"], "integrations", [&](const YAML::Node& n, std::size_t i) {
+      cfg->integrations.push_back(read_integration(n, i));
+    });
+    cfg_ = cfg.get();
+    for_each_item(top["access_flows"], "access_flows", [&](const YAML::Node& n, std::size_t i) {
+      cfg->flows.push_back(read_flow(n, i));
+    });
+    for_each_item(top["bundles"], "bundles", [&](const YAML::Node& n, std::size_t i) {
+      cfg->bundles.push_back(read_bundle(n, i));
+    });
+    return cfg;
+  }
+
+ private:
+  [[noreturn]] void fail(const YAML::Mark& mark, std::string_view context,
+                         std::string_view message) const {
+    // Only the empty document has no mark; line 1 is as good a place as any for it.
+    int line = mark.is_null() ? 1 : mark.line + 1;
+    std::string text = file_ + ":" + std::to_string(line) + ": ";
+    if (!context.empty()) text.append(context).append(": ");
+    text.append(message);
+    throw config_error(text);
+  }
+  [[noreturn]] void fail(const YAML::Node& at, std::string_view context,
+                         std::string_view message) const {
+    fail(at.Mark(), context, message);
+  }
+
+  // Every key of `map` must be a string, appear once and, unless `any_name`, be in `allowed`.
+  void check_keys(const YAML::Node& map, std::string_view context,
+                  std::initializer_list<std::string_view> allowed, bool any_name = false) const {
+    std::set<std::string, std::less<>> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const YAML::Node key = it->first;
+      if (!key.IsScalar()) fail(key, context, "expected a string key");
+      const std::string& k = key.Scalar();
+      if (!any_name && std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
+        fail(key, context, "unknown key '" + k + "' (expected " + join(allowed) + ")");
+      }
+      if (!seen.insert(k).second) fail(key, context, "duplicate key '" + k + "'");
+    }
+  }
+
+  void expect_map(const YAML::Node& n, std::string_view context) const {
+    if (!n.IsMap()) fail(n, context, "expected a mapping");
+  }
+
+  // Calls `f(item, index)` for each element of an optional list section.
+  template <class F>
+  void for_each_item(const YAML::Node& list, std::string_view context, F f) const {
+    if (!given(list)) return;
+    if (!list.IsSequence()) fail(list, context, "expected a list");
+    for (std::size_t i = 0; i < list.size(); ++i) f(list[i], i);
+  }
+
+  std::string scalar(const YAML::Node& n, std::string_view context, std::string_view key) const {
+    if (!n.IsScalar()) fail(n, context, std::string(key) + ": expected a string");
+    return n.Scalar();
+  }
+
+  std::optional<std::string> optional_string(const YAML::Node& map, std::string_view context,
+                                             const std::string& key) const {
+    const YAML::Node n = map[key];
+    if (!given(n)) return std::nullopt;
+    return scalar(n, context, key);
+  }
+
+  located required_string(const YAML::Node& map, std::string_view context,
+                          const std::string& key) const {
+    const YAML::Node n = map[key];
+    if (!given(n)) fail(map, context, "'" + key + "' is required");
+    auto value = scalar(n, context, key);
+    if (value.empty()) fail(n, context, "'" + key + "' must not be empty");
+    return {std::move(value), n.Mark()};
+  }
+
+  std::optional<bool> optional_bool(const YAML::Node& map, std::string_view context,
+                                    const std::string& key) const {
+    const YAML::Node n = map[key];
+    if (!given(n)) return std::nullopt;
+    bool value = false;
+    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, value)) {
+      fail(n, context, key + ": expected true or false");
+    }
+    return value;
+  }
+
+  std::optional<int> optional_int(const YAML::Node& map, std::string_view context,
+                                  const std::string& key, int lo, int hi) const {
+    const YAML::Node n = map[key];
+    if (!given(n)) return std::nullopt;
+    long long value = 0;
+    const std::string* text = n.IsScalar() ? &n.Scalar() : nullptr;
+    if (!text || text->empty() ||
+        std::from_chars(text->data(), text->data() + text->size(), value).ptr !=
+            text->data() + text->size()) {
+      fail(n, context, key + ": expected an integer");
+    }
+    if (value < lo || value > hi) {
+      fail(n, context,
+           key + ": must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    }
+    return static_cast<int>(value);
+  }
+
+  // A list of non-empty strings; `single_ok` also takes one bare string.
+  std::vector<located> string_list(const YAML::Node& n, std::string_view context,
+                                   std::string_view key, bool single_ok = false) const {
+    std::vector<located> out;
+    if (!given(n)) return out;
+    if (single_ok && n.IsScalar()) {
+      out.push_back({n.Scalar(), n.Mark()});
+    } else if (n.IsSequence()) {
+      for (const auto& item : n) {
+        if (!item.IsScalar()) {
+          fail(item, context, std::string(key) + ": expected a list of strings");
+        }
+        out.push_back({item.Scalar(), item.Mark()});
+      }
+    } else {
+      fail(n, context, std::string(key) + ": expected a list of strings");
+    }
+    for (const auto& item : out) {
+      if (item.value.empty()) fail(item.mark, context, std::string(key) + ": empty string");
+    }
+    return out;
+  }
+
+  // Remembers a name in `seen` and rejects a second one.
+  void unique(std::map<std::string, YAML::Mark, std::less<>>& seen, const located& name,
+              std::string_view kind) const {
+    auto [it, fresh] = seen.emplace(name.value, name.mark);
+    if (!fresh) {
+      fail(name.mark, "",
+           "duplicate " + std::string(kind) + " '" + name.value + "' (first on line " +
+               std::to_string(it->second.line + 1) + ")");
+    }
+  }
+
+  static std::string named(std::string_view kind, std::string_view name) {
+    return std::string(kind) + " '" + std::string(name) + "'";
+  }
+  static std::string numbered(std::string_view kind, std::size_t index) {
+    return std::string(kind) + " #" + std::to_string(index + 1);
+  }
+  // How messages name the object in mapping `n`: by its name if usable, else by position.
+  // Keys are checked before required fields, so a misspelt `name` is reported as such.
+  static std::string label(const YAML::Node& n, const std::string& key, std::string_view kind,
+                           std::size_t index) {
+    const YAML::Node name = n[key];
+    if (name.IsDefined() && name.IsScalar() && !name.Scalar().empty()) {
+      return named(kind, name.Scalar());
+    }
+    return numbered(kind, index);
+  }
+
+  void read_server(const YAML::Node& n, server_config& s) const {
+    const std::string ctx = "server";
+    // Absolute, so that data_dir and the TLS paths under it keep meaning the same place
+    // whatever the working directory is when they are used.
+    const fs::path base = fs::absolute(path_).parent_path();
+    s.data_dir = base;
+    if (!given(n)) return;
+    expect_map(n, ctx);
+    check_keys(n, ctx,
+               {"listen", "data_dir", "tls_cert", "tls_key", "log_level", "provision_workers"});
+    if (auto listen = optional_string(n, ctx, "listen")) {
+      check_listen(n["listen"], *listen);
+      s.listen = *listen;
+    }
+    if (auto dir = optional_string(n, ctx, "data_dir")) {
+      if (dir->empty()) fail(n["data_dir"], ctx, "data_dir: must not be empty");
+      s.data_dir = (base / fs::path(*dir)).lexically_normal();  // an absolute dir replaces base
+    }
+    auto cert = optional_string(n, ctx, "tls_cert");
+    auto key = optional_string(n, ctx, "tls_key");
+    if (cert.has_value() != key.has_value() || (cert && (cert->empty() || key->empty()))) {
+      fail(n, ctx, "give both tls_cert and tls_key, or neither to let the broker make its own");
+    }
+    if (cert) {
+      s.tls_cert = s.data_dir / fs::path(*cert);
+      s.tls_key = s.data_dir / fs::path(*key);
+    }
+    if (auto level = optional_string(n, ctx, "log_level")) {
+      if (!log_levels.contains(*level)) {
+        fail(n["log_level"], ctx,
+             "log_level: '" + *level + "' is not one of trace, debug, info, warn, error");
+      }
+      s.log_level = *level;
+    }
+    if (auto workers = optional_int(n, ctx, "provision_workers", 1, 64)) {
+      s.provision_workers = *workers;
+    }
+  }
+
+  void check_listen(const YAML::Node& at, std::string_view listen) const {
+    std::string_view host, port;
+    if (listen.starts_with('[')) {
+      auto close = listen.find("]:");
+      if (close != std::string_view::npos) {
+        host = listen.substr(1, close - 1);
+        port = listen.substr(close + 2);
+      }
+    } else if (auto colon = listen.rfind(':'); colon != std::string_view::npos) {
+      host = listen.substr(0, colon);
+      port = listen.substr(colon + 1);
+      if (host.find(':') != std::string_view::npos) host = {};  // bare IPv6 needs brackets
+    }
+    if (host.empty() || port.empty() ||
+        port.find_first_not_of("0123456789") != std::string_view::npos) {
+      fail(at, "server",
+           "listen: expected HOST:PORT (e.g. 127.0.0.1:8443 or [::1]:8443), got '" +
+               std::string(listen) + "'");
+    }
+    // Port 0 lets the kernel pick one: `aponod --dev --listen 127.0.0.1:0` and tests use it.
+    if (port != "0" && !parse_port(port)) {
+      fail(at, "server", "listen: port must be between 0 (any free port) and 65535");
+    }
+  }
+
+  user_config read_user(const YAML::Node& n, std::size_t index) {
+    expect_map(n, numbered("user", index));
+    const std::string ctx = label(n, "name", "user", index);
+    check_keys(n, ctx, {"name", "email", "admin", "token_sha256"});
+    auto name = required_string(n, ctx, "name");
+    unique(users_, name, "user");
+    user_config u;
+    u.name = name.value;
+    u.email = optional_string(n, ctx, "email").value_or("");
+    u.admin = optional_bool(n, ctx, "admin").value_or(false);
+    for (auto& hash : string_list(n["token_sha256"], ctx, "token_sha256", true)) {
+      // The value is never echoed: a raw token pasted here by mistake must not reach a log.
+      bool hex = hash.value.size() == 64 &&
+                 hash.value.find_first_not_of("0123456789abcdef") == std::string::npos;
+      if (!hex) fail(hash.mark, ctx, "token_sha256: expected 64 lowercase hex characters");
+      auto [it, fresh] = token_owners_.emplace(hash.value, u.name);
+      if (!fresh) {
+        fail(hash.mark, ctx,
+             "token_sha256: the same token is already listed for user '" + it->second + "'");
+      }
+      u.token_hashes.push_back(std::move(hash.value));
+    }
+    return u;
+  }
+
+  group_config read_group(const YAML::Node& n, std::size_t index) {
+    expect_map(n, numbered("group", index));
+    const std::string ctx = label(n, "name", "group", index);
+    check_keys(n, ctx, {"name", "members"});
+    auto name = required_string(n, ctx, "name");
+    unique(groups_, name, "group");
+    group_config g;
+    g.name = name.value;
+    for (auto& member : string_list(n["members"], ctx, "members")) {
+      if (!users_.contains(member.value)) {
+        fail(member.mark, ctx, "unknown user '" + member.value + "'");
+      }
+      g.members.push_back(std::move(member.value));
+    }
+    return g;
+  }
+
+  integration_config read_integration(const YAML::Node& n, std::size_t index) {
+    expect_map(n, numbered("integration", index));
+    const std::string ctx = label(n, "id", "integration", index);
+    check_keys(
+        n, ctx,
+        {"id", "name", "type", "admin_url", "host", "port", "sslmode", "resources", "permissions"});
+    auto id = required_string(n, ctx, "id");
+    unique(integrations_, id, "integration");
+    integration_config in;
+    in.id = id.value;
+    in.name = optional_string(n, ctx, "name").value_or(in.id);
+    if (in.name.empty()) in.name = in.id;
+    auto type = required_string(n, ctx, "type");
+    if (type.value != "postgresql") {
+      fail(type.mark, ctx,
+           "unknown type '" + type.value + "' (supported: " + std::string(supported_types) + ")");
+    }
+    in.type = type.value;
+    in.resource_type = "database";
+    read_postgres_endpoint(n, ctx, in);
+    read_resources(n["resources"], ctx, in);
+    read_permissions(n["permissions"], ctx, in);
+    return in;
+  }
+
+  void read_postgres_endpoint(const YAML::Node& n, std::string_view ctx,
+                              integration_config& in) const {
+    auto url = required_string(n, ctx, "admin_url");
+    auto endpoint = parse_admin_url(url.value);
+    if (!endpoint) {
+      fail(url.mark, ctx,
+           "admin_url: libpq cannot parse it as a connection URI or key=value string (the "
+           "value is not shown: it holds a password)");
+    }
+    if (endpoint->bad_port) fail(url.mark, ctx, "admin_url: port must be between 1 and 65535");
+    in.admin_url = std::move(url.value);
+    if (auto host = optional_string(n, ctx, "host")) {
+      if (host->empty()) fail(n["host"], ctx, "host: must not be empty");
+      in.host = *host;
+    } else if (endpoint->host.empty() || endpoint->host.front() == '/') {
+      fail(n, ctx, "give 'host': admin_url names no TCP host for clients to connect to");
+    } else {
+      in.host = endpoint->host;
+    }
+    in.port = optional_int(n, ctx, "port", 1, 65535).value_or(endpoint->port.value_or(5432));
+    if (auto mode = optional_string(n, ctx, "sslmode")) {
+      if (!sslmodes.contains(*mode)) {
+        fail(n["sslmode"], ctx,
+             "sslmode: '" + *mode +
+                 "' is not one of disable, allow, prefer, require, verify-ca, verify-full");
+      }
+      in.sslmode = *mode;
+    }
+  }
+
+  void read_resources(const YAML::Node& list, std::string_view ctx, integration_config& in) const {
+    if (!given(list)) return;
+    if (!list.IsSequence()) fail(list, ctx, "resources: expected a list");
+    std::map<std::string, YAML::Mark, std::less<>> seen;
+    for (const auto& item : list) {
+      located name;
+      if (item.IsScalar()) {
+        name = {item.Scalar(), item.Mark()};
+      } else if (item.IsMap()) {
+        check_keys(item, ctx, {"name"});
+        name = required_string(item, ctx, "name");
+      } else {
+        fail(item, ctx, "resources: expected a name or {name: ...}");
+      }
+      if (name.value.empty()) fail(name.mark, ctx, "resources: empty name");
+      if (auto [it, fresh] = seen.emplace(name.value, name.mark); !fresh) {
+        fail(name.mark, ctx,
+             "duplicate resource '" + name.value + "' (first on line " +
+                 std::to_string(it->second.line + 1) + ")");
+      }
+      in.resources.push_back({std::move(name.value)});
+    }
+  }
+
+  void read_permissions(const YAML::Node& n, std::string_view ctx, integration_config& in) const {
+    if (!given(n)) {
+      for (const char* name : {"read_only", "read_write", "admin"}) {
+        in.permissions.push_back({name, default_postgres_grants(name)});
+      }
+      return;
+    }
+    // A list of names is shorthand for mapping each to `default`.
+    if (n.IsSequence()) {
+      std::set<std::string, std::less<>> seen;
+      for (auto& name : string_list(n, ctx, "permissions")) {
+        if (!seen.insert(name.value).second) {
+          fail(name.mark, ctx, "duplicate permission '" + name.value + "'");
+        }
+        in.permissions.push_back({name.value, defaults_for(name, ctx)});
+      }
+      return;
+    }
+    if (!n.IsMap()) fail(n, ctx, "permissions: expected a mapping of name to SQL, or a list");
+    check_keys(n, ctx, {}, true);
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      located name{key.Scalar(), key.Mark()};
+      permission_config p;
+      p.name = name.value;
+      if (!given(value) || (value.IsScalar() && value.Scalar() == "default")) {
+        p.grants = defaults_for(name, ctx);
+      } else if (value.IsSequence()) {
+        const std::string pctx = std::string(ctx) + ": permission '" + p.name + "'";
+        for (auto& sql : string_list(value, pctx, "statements")) {
+          check_template(sql, pctx);
+          p.grants.push_back(std::move(sql.value));
+        }
+        if (p.grants.empty()) fail(value, pctx, "give at least one statement");
+      } else {
+        fail(value, ctx,
+             "permission '" + p.name + "': expected 'default' or a list of SQL statements");
+      }
+      in.permissions.push_back(std::move(p));
+    }
+  }
+
+  std::vector<std::string> defaults_for(const located& name, std::string_view ctx) const {
+    auto grants = default_postgres_grants(name.value);
+    if (grants.empty()) {
+      fail(name.mark, ctx,
+           "permission '" + name.value +
+               "' has no SQL: give a list of statements or use read_only, read_write or admin");
+    }
+    return grants;
+  }
+
+  // Placeholders are replaced by quoted identifiers, so quoting them again, or a misspelt
+  // one left in the SQL, would only fail at grant time, on a live request.
+  void check_template(const located& sql, std::string_view ctx) const {
+    const std::string& s = sql.value;
+    for (std::size_t open = s.find('{'); open != std::string::npos; open = s.find('{', open + 1)) {
+      auto close = s.find('}', open);
+      if (close == std::string::npos) break;
+      auto word = s.substr(open, close - open + 1);
+      if (word != "{role}" && word != "{database}") {
+        fail(sql.mark, ctx, "unknown placeholder " + word + " (use {role} and {database})");
+      }
+      bool quoted = open > 0 && close + 1 < s.size() &&
+                    (s[open - 1] == '"' || s[open - 1] == '\'') && s[close + 1] == s[open - 1];
+      if (quoted) {
+        fail(sql.mark, ctx,
+             "write " + word + " without quotes: it is replaced by a quoted identifier");
+      }
+    }
+  }
+
+  principals read_principals(const YAML::Node& n, std::string_view ctx,
+                             std::string_view key) const {
+    principals p;
+    if (!given(n)) return p;
+    if (!n.IsMap()) fail(n, ctx, std::string(key) + ": expected {users: [...], groups: [...]}");
+    check_keys(n, std::string(ctx) + ": " + std::string(key), {"users", "groups"});
+    for (auto& user : string_list(n["users"], ctx, "users")) {
+      if (!users_.contains(user.value)) fail(user.mark, ctx, "unknown user '" + user.value + "'");
+      p.users.push_back(std::move(user.value));
+    }
+    for (auto& group : string_list(n["groups"], ctx, "groups")) {
+      if (!groups_.contains(group.value)) {
+        fail(group.mark, ctx, "unknown group '" + group.value + "'");
+      }
+      p.groups.push_back(std::move(group.value));
+    }
+    return p;
+  }
+
+  // The integration a target names, checked to exist.
+  const integration_config& target_integration(const YAML::Node& target,
+                                               std::string_view ctx) const {
+    auto id = required_string(target, ctx, "integration");
+    const auto* in = cfg_->find_integration(id.value);
+    if (!in) fail(id.mark, ctx, "unknown integration '" + id.value + "'");
+    return *in;
+  }
+
+  static bool has_permission(const integration_config& in, std::string_view name) {
+    return std::any_of(in.permissions.begin(), in.permissions.end(),
+                       [&](const permission_config& p) { return p.name == name; });
+  }
+
+  std::vector<std::string> target_permissions(const YAML::Node& target, std::string_view ctx,
+                                              const integration_config& in, bool star_ok) const {
+    if (!given(target["permissions"])) fail(target, ctx, "'permissions' is required");
+    std::vector<std::string> out;
+    for (auto& p : string_list(target["permissions"], ctx, "permissions")) {
+      if (!(star_ok && p.value == "*") && !has_permission(in, p.value)) {
+        fail(p.mark, ctx, "integration '" + in.id + "' has no permission '" + p.value + "'");
+      }
+      out.push_back(std::move(p.value));
+    }
+    if (out.empty()) fail(target["permissions"], ctx, "permissions: give at least one");
+    return out;
+  }
+
+  // A target's list of resources (patterns for flows, names for bundles), required non-empty.
+  std::vector<located> target_resources(const YAML::Node& target, std::string_view ctx) const {
+    if (!given(target["resources"])) fail(target, ctx, "'resources' is required");
+    auto out = string_list(target["resources"], ctx, "resources");
+    if (out.empty()) fail(target["resources"], ctx, "resources: give at least one");
+    return out;
+  }
+
+  // Required, non-empty list of targets.
+  YAML::Node target_list(const YAML::Node& n, std::string_view ctx) const {
+    const YAML::Node targets = n["targets"];
+    if (!given(targets)) fail(n, ctx, "'targets' is required");
+    if (!targets.IsSequence()) fail(targets, ctx, "targets: expected a list");
+    if (targets.size() == 0) fail(targets, ctx, "targets: give at least one");
+    return targets;
+  }
+
+  std::chrono::seconds duration(const YAML::Node& n, std::string_view ctx,
+                                const std::string& key) const {
+    auto text = scalar(n, ctx, key);
+    auto d = common::parse_duration(text);
+    if (!d) {
+      fail(n, ctx,
+           key + ": cannot read '" + text +
+               "' as a duration (e.g. 8h, 45m, 1h30m, 90s, or 0.75 for hours; at most 366d)");
+    }
+    return *d;
+  }
+
+  access_flow_config read_flow(const YAML::Node& n, std::size_t index) {
+    expect_map(n, numbered("access flow", index));
+    const std::string ctx = label(n, "name", "access flow", index);
+    check_keys(n, ctx,
+               {"name", "requestors", "targets", "approval", "approvers", "max_duration",
+                "default_duration", "justification_required"});
+    auto name = required_string(n, ctx, "name");
+    unique(flows_, name, "access flow");
+    access_flow_config f;
+    f.name = name.value;
+    if (!given(n["requestors"])) fail(n, ctx, "'requestors' is required");
+    f.requestors = read_principals(n["requestors"], ctx, "requestors");
+    for (const auto& t : target_list(n, ctx)) {
+      expect_map(t, ctx + ": target");
+      check_keys(t, ctx, {"integration", "resources", "permissions"});
+      flow_target target;
+      const auto& in = target_integration(t, ctx);
+      target.integration = in.id;
+      for (auto& r : target_resources(t, ctx)) target.resources.push_back(std::move(r.value));
+      target.permissions = target_permissions(t, ctx, in, true);
+      f.targets.push_back(std::move(target));
+    }
+    if (auto approval = optional_string(n, ctx, "approval")) {
+      if (*approval != "automatic" && *approval != "manual") {
+        fail(n["approval"], ctx, "approval must be automatic or manual, not '" + *approval + "'");
+      }
+      f.automatic = *approval == "automatic";
+    }
+    f.approvers = read_principals(n["approvers"], ctx, "approvers");
+    if (!f.automatic && f.approvers.users.empty() && f.approvers.groups.empty()) {
+      fail(n["approval"], ctx, "manual approval needs approvers (users or groups)");
+    }
+    if (given(n["max_duration"])) f.max_duration = duration(n["max_duration"], ctx, "max_duration");
+    if (given(n["default_duration"])) {
+      f.default_duration = duration(n["default_duration"], ctx, "default_duration");
+      if (f.default_duration > f.max_duration) {
+        fail(n["default_duration"], ctx,
+             "default_duration " + common::format_duration(f.default_duration) +
+                 " is longer than max_duration " + common::format_duration(f.max_duration));
+      }
+    } else {
+      f.default_duration = std::min(f.default_duration, f.max_duration);
+    }
+    f.justification_required =
+        optional_bool(n, ctx, "justification_required").value_or(f.justification_required);
+    return f;
+  }
+
+  bundle_config read_bundle(const YAML::Node& n, std::size_t index) {
+    expect_map(n, numbered("bundle", index));
+    const std::string ctx = label(n, "name", "bundle", index);
+    check_keys(n, ctx, {"name", "targets"});
+    auto name = required_string(n, ctx, "name");
+    unique(bundles_, name, "bundle");
+    bundle_config b;
+    b.name = name.value;
+    for (const auto& t : target_list(n, ctx)) {
+      expect_map(t, ctx + ": target");
+      check_keys(t, ctx, {"integration", "resources", "permissions"});
+      bundle_target target;
+      const auto& in = target_integration(t, ctx);
+      target.integration = in.id;
+      for (auto& r : target_resources(t, ctx)) {
+        bool known = std::any_of(in.resources.begin(), in.resources.end(),
+                                 [&](const resource_config& rc) { return rc.name == r.value; });
+        if (!known) {
+          fail(r.mark, ctx, "integration '" + in.id + "' has no resource '" + r.value + "'");
+        }
+        target.resources.push_back(std::move(r.value));
+      }
+      target.permissions = target_permissions(t, ctx, in, false);
+      b.targets.push_back(std::move(target));
+    }
+    return b;
+  }
+
+  fs::path path_;
+  std::string file_;
+  const config* cfg_ = nullptr;  // for integration lookups once integrations are read
+  std::map<std::string, YAML::Mark, std::less<>> users_, groups_, integrations_, flows_, bundles_;
+  std::map<std::string, std::string, std::less<>> token_owners_;  // hash -> user name
+};
+
+template <class T, class Key>
+const T* find_by(const std::vector<T>& items, std::string_view name, Key key) {
+  auto it =
+      std::find_if(items.begin(), items.end(), [&](const T& item) { return item.*key == name; });
+  return it == items.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+const integration_config* config::find_integration(std::string_view id) const {
+  return find_by(integrations, id, &integration_config::id);
+}
+
+const user_config* config::find_user(std::string_view name) const {
+  return find_by(users, name, &user_config::name);
+}
+
+const access_flow_config* config::find_flow(std::string_view name) const {
+  return find_by(flows, name, &access_flow_config::name);
+}
+
+const bundle_config* config::find_bundle(std::string_view name) const {
+  return find_by(bundles, name, &bundle_config::name);
+}
+
+bool config::matches(const principals& p, std::string_view user) const {
+  if (std::find(p.users.begin(), p.users.end(), user) != p.users.end()) return true;
+  for (const auto& group_name : p.groups) {
+    auto g = std::find_if(groups.begin(), groups.end(),
+                          [&](const group_config& gc) { return gc.name == group_name; });
+    if (g != groups.end() &&
+        std::find(g->members.begin(), g->members.end(), user) != g->members.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::shared_ptr<const config> parse_config(const std::string& yaml, const fs::path& path) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::ParserException& e) {
+    throw config_error(path.string() + ":" + std::to_string(e.mark.line + 1) +
+                       ": invalid YAML: " + e.msg);
+  }
+  return loader(path).load(root);
+}
+
+std::shared_ptr<const config> load_config(const fs::path& path) {
+  auto cannot_read = [&](int err) {
+    return config_error(path.string() + ": cannot read: " + std::strerror(err));
+  };
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                       &std::fclose);
+  if (!file) throw cannot_read(errno);
+  std::string text;
+  char buf[8192];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, file.get())) text.append(buf, n);
+  if (std::ferror(file.get())) throw cannot_read(errno);
+  return parse_config(text, path);
+}
+
+std::vector<std::string> default_postgres_grants(std::string_view permission) {
+  std::vector<std::string> read_only = {
+      "GRANT CONNECT ON DATABASE {database} TO {role}",
+      "GRANT USAGE ON SCHEMA public TO {role}",
+      "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
+      "GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+  };
+  if (permission == "read_only") return read_only;
+  if (permission == "read_write") {
+    read_only.push_back("GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}");
+    read_only.push_back("GRANT USAGE, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}");
+    return read_only;
+  }
+  if (permission == "admin") {
+    return {
+        "GRANT ALL PRIVILEGES ON DATABASE {database} TO {role}",
+        "GRANT ALL ON SCHEMA public TO {role}",
+        "GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}",
+        "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}",
+    };
+  }
+  return {};
+}
+
+}  // namespace apono::broker

@@ -1,0 +1,223 @@
+// Dev mode setup. The catalog lists the target's real databases, so what a user sees in the
+// demo is what is actually there.
+#include "broker/dev.hpp"
+
+#include <libpq-fe.h>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
+#include <boost/json.hpp>
+
+#include <memory>
+
+#include "common/secrets.hpp"
+
+namespace apono::broker {
+
+namespace json = boost::json;
+
+namespace {
+
+struct dev_user {
+  const char* name;
+  const char* role;
+  bool admin;
+};
+
+constexpr dev_user dev_users[] = {
+    {"admin", "admin", true},
+    {"approver", "approver", false},
+    {"alice", "user", false},
+    {"bob", "user", false},
+};
+
+std::filesystem::path credentials_path(const std::filesystem::path& dir) {
+  return dir / "dev-credentials.json";
+}
+
+// Tokens from an earlier run, by user name; empty when there was none.
+std::map<std::string, std::string> previous_tokens(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> out;
+  std::error_code ec;
+  if (!std::filesystem::exists(credentials_path(dir), ec)) return out;
+  try {
+    auto v = json::parse(common::read_file(credentials_path(dir)));
+    for (const auto& u : v.at("users").as_array())
+      out[std::string(u.at("name").as_string())] = std::string(u.at("token").as_string());
+  } catch (const std::exception& e) {
+    spdlog::warn("ignoring unreadable {}: new tokens are issued", credentials_path(dir).string());
+  }
+  return out;
+}
+
+std::map<std::string, std::string> tokens_for(const std::filesystem::path& dir) {
+  auto tokens = previous_tokens(dir);
+  for (const auto& u : dev_users)
+    if (tokens[u.name].empty()) tokens[u.name] = common::random_token();
+  return tokens;
+}
+
+struct target_facts {
+  std::string host = "127.0.0.1";
+  std::string port = "5432";
+  std::vector<std::string> databases;
+};
+
+target_facts inspect_target(const std::string& url) {
+  target_facts f;
+  char* err = nullptr;
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> opts(PQconninfoParse(url.c_str(), &err),
+                                                                    &PQconninfoFree);
+  if (!opts) {
+    std::string msg = err ? err : "invalid";
+    PQfreemem(err);
+    throw std::runtime_error("--pg-target is not a valid PostgreSQL URL: " + msg);
+  }
+  std::string dbname = "postgres";
+  for (auto* o = opts.get(); o->keyword; ++o) {
+    if (!o->val || !*o->val) continue;
+    std::string k = o->keyword;
+    if (k == "host") f.host = o->val;
+    if (k == "hostaddr" && f.host == "127.0.0.1") f.host = o->val;
+    if (k == "port") f.port = o->val;
+    if (k == "dbname") dbname = o->val;
+  }
+  std::string conninfo = url;
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(conninfo.c_str()), &PQfinish);
+  if (PQstatus(conn.get()) == CONNECTION_OK) {
+    std::unique_ptr<PGresult, decltype(&PQclear)> res(
+        PQexec(conn.get(),
+               "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate "
+               "ORDER BY datname"),
+        &PQclear);
+    if (PQresultStatus(res.get()) == PGRES_TUPLES_OK)
+      for (int i = 0; i < PQntuples(res.get()); ++i) f.databases.emplace_back(PQgetvalue(res.get(), i, 0));
+  } else {
+    spdlog::warn("dev: cannot reach the PostgreSQL target yet; the catalog lists only '{}'", dbname);
+  }
+  if (f.databases.empty()) f.databases.push_back(dbname);
+  return f;
+}
+
+void emit_principals(YAML::Emitter& y, const char* key, std::vector<std::string> users,
+                     std::vector<std::string> groups) {
+  y << YAML::Key << key << YAML::Value << YAML::BeginMap;
+  y << YAML::Key << "users" << YAML::Value << YAML::Flow << users;
+  y << YAML::Key << "groups" << YAML::Value << YAML::Flow << groups;
+  y << YAML::EndMap;
+}
+
+}  // namespace
+
+std::filesystem::path prepare_dev(const dev_options& o) {
+  common::ensure_private_dir(o.data_dir);
+  auto tokens = tokens_for(o.data_dir);
+  auto target = inspect_target(o.pg_target);
+
+  YAML::Emitter y;
+  y << YAML::Comment("Written by aponod --dev; rewritten at every dev start.");
+  y << YAML::BeginMap;
+  y << YAML::Key << "server" << YAML::Value << YAML::BeginMap;
+  y << YAML::Key << "listen" << YAML::Value << o.listen;
+  y << YAML::Key << "data_dir" << YAML::Value << o.data_dir.string();
+  y << YAML::EndMap;
+
+  y << YAML::Key << "users" << YAML::Value << YAML::BeginSeq;
+  for (const auto& u : dev_users) {
+    y << YAML::BeginMap;
+    y << YAML::Key << "name" << YAML::Value << u.name;
+    y << YAML::Key << "email" << YAML::Value << std::string(u.name) + "@example.com";
+    y << YAML::Key << "admin" << YAML::Value << u.admin;
+    y << YAML::Key << "token_sha256" << YAML::Value << YAML::Flow
+      << std::vector<std::string>{common::sha256_hex(tokens[u.name])};
+    y << YAML::EndMap;
+  }
+  y << YAML::EndSeq;
+
+  y << YAML::Key << "groups" << YAML::Value << YAML::BeginSeq;
+  y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << "engineers" << YAML::Key << "members"
+    << YAML::Value << YAML::Flow << std::vector<std::string>{"alice", "bob"} << YAML::EndMap;
+  y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << "approvers" << YAML::Key << "members"
+    << YAML::Value << YAML::Flow << std::vector<std::string>{"approver"} << YAML::EndMap;
+  y << YAML::EndSeq;
+
+  y << YAML::Key << "integrations" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  y << YAML::Key << "id" << YAML::Value << "pg-local";
+  y << YAML::Key << "name" << YAML::Value << "Local PostgreSQL";
+  y << YAML::Key << "type" << YAML::Value << "postgresql";
+  y << YAML::Key << "admin_url" << YAML::Value << YAML::DoubleQuoted << o.pg_target;
+  y << YAML::Key << "host" << YAML::Value << target.host;
+  y << YAML::Key << "port" << YAML::Value << std::stoi(target.port);
+  y << YAML::Key << "sslmode" << YAML::Value << "prefer";
+  y << YAML::Key << "resources" << YAML::Value << YAML::Flow << target.databases;
+  y << YAML::Key << "permissions" << YAML::Value << YAML::BeginMap;
+  for (const char* p : {"read_only", "read_write", "admin"}) y << YAML::Key << p << YAML::Value << "default";
+  y << YAML::EndMap;
+  y << YAML::EndMap << YAML::EndSeq;
+
+  y << YAML::Key << "access_flows" << YAML::Value << YAML::BeginSeq;
+  y << YAML::BeginMap;
+  y << YAML::Key << "name" << YAML::Value << "engineers-read-only";
+  emit_principals(y, "requestors", {}, {"engineers"});
+  y << YAML::Key << "targets" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  y << YAML::Key << "integration" << YAML::Value << "pg-local";
+  y << YAML::Key << "resources" << YAML::Value << YAML::Flow << std::vector<std::string>{"*"};
+  y << YAML::Key << "permissions" << YAML::Value << YAML::Flow << std::vector<std::string>{"read_only"};
+  y << YAML::EndMap << YAML::EndSeq;
+  y << YAML::Key << "approval" << YAML::Value << "automatic";
+  y << YAML::Key << "max_duration" << YAML::Value << "8h";
+  y << YAML::Key << "default_duration" << YAML::Value << "1h";
+  y << YAML::Key << "justification_required" << YAML::Value << true;
+  y << YAML::EndMap;
+  y << YAML::BeginMap;
+  y << YAML::Key << "name" << YAML::Value << "engineers-write";
+  emit_principals(y, "requestors", {}, {"engineers"});
+  y << YAML::Key << "targets" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  y << YAML::Key << "integration" << YAML::Value << "pg-local";
+  y << YAML::Key << "resources" << YAML::Value << YAML::Flow << std::vector<std::string>{"*"};
+  y << YAML::Key << "permissions" << YAML::Value << YAML::Flow
+    << std::vector<std::string>{"read_write", "admin"};
+  y << YAML::EndMap << YAML::EndSeq;
+  y << YAML::Key << "approval" << YAML::Value << "manual";
+  emit_principals(y, "approvers", {}, {"approvers"});
+  y << YAML::Key << "max_duration" << YAML::Value << "4h";
+  y << YAML::Key << "default_duration" << YAML::Value << "1h";
+  y << YAML::Key << "justification_required" << YAML::Value << true;
+  y << YAML::EndMap;
+  y << YAML::EndSeq;
+
+  y << YAML::Key << "bundles" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  y << YAML::Key << "name" << YAML::Value << "all-databases-read-only";
+  y << YAML::Key << "targets" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  y << YAML::Key << "integration" << YAML::Value << "pg-local";
+  y << YAML::Key << "resources" << YAML::Value << YAML::Flow << target.databases;
+  y << YAML::Key << "permissions" << YAML::Value << YAML::Flow << std::vector<std::string>{"read_only"};
+  y << YAML::EndMap << YAML::EndSeq;
+  y << YAML::EndMap << YAML::EndSeq;
+  y << YAML::EndMap;
+
+  auto path = o.data_dir / "aponod.yaml";
+  common::write_private_file(path, std::string(y.c_str()) + "\n");
+
+  // Tokens are kept now, before the broker starts, so a crash right after start still leaves
+  // a credentials file that matches the config; api_url stays null until the API listens,
+  // which is what scripts wait for.
+  json::array users;
+  for (const auto& u : dev_users)
+    users.push_back(json::object{{"name", u.name}, {"role", u.role}, {"admin", u.admin}, {"token", tokens[u.name]}});
+  json::object doc{{"api_url", nullptr}, {"ca_file", nullptr}, {"users", users}};
+  common::write_private_file(credentials_path(o.data_dir), json::serialize(doc) + "\n");
+  return path;
+}
+
+void write_dev_credentials(const std::filesystem::path& data_dir, const std::string& api_url,
+                           const std::filesystem::path& ca_file) {
+  auto tokens = tokens_for(data_dir);
+  json::array users;
+  for (const auto& u : dev_users)
+    users.push_back(json::object{{"name", u.name}, {"role", u.role}, {"admin", u.admin}, {"token", tokens[u.name]}});
+  json::object doc{{"api_url", api_url}, {"ca_file", ca_file.string()}, {"users", users}};
+  common::write_private_file(credentials_path(data_dir), json::serialize(doc) + "\n");
+}
+
+}  // namespace apono::broker

@@ -1,0 +1,26 @@
+// `aponod --dev`: an all-in-one broker for trying things out and for tests. It writes a sample
+// config (one admin, one approver, two users, flows over the given PostgreSQL target) and
+// dev-credentials.json with each user's token, all 0600 in a 0700 data dir.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace apono::broker {
+
+/// Settings of dev mode.
+struct dev_options {
+  std::filesystem::path data_dir;  ///< everything lives here
+  std::string listen;              ///< HOST:PORT for the API
+  std::string pg_target;           ///< libpq URI of a PostgreSQL the broker administers
+};
+
+/// Writes DIR/aponod.yaml (tokens are reused from an earlier dev-credentials.json so a
+/// restart keeps logins valid) and returns its path.
+std::filesystem::path prepare_dev(const dev_options& options);
+
+/// Writes DIR/dev-credentials.json with the API URL, the CA file and each user's token.
+void write_dev_credentials(const std::filesystem::path& data_dir, const std::string& api_url,
+                           const std::filesystem::path& ca_file);
+
+}  // namespace apono::broker

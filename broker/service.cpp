@@ -1,0 +1,708 @@
+// Request lifecycle. The ordering rule everywhere: persist what the target will hold (login,
+// secret) before touching the target, touch the target outside any transaction, then record
+// the outcome in a transaction that re-reads the row and applies only if it is still in the
+// state the work started from.
+#include "broker/service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cctype>
+
+#include "broker/policy.hpp"
+#include "common/error.hpp"
+#include "common/secrets.hpp"
+
+namespace apono::broker {
+
+using common::access_request;
+using common::api_error;
+using common::errc;
+using common::status;
+namespace json = boost::json;
+
+namespace {
+
+std::string trim(std::string s) {
+  auto not_space = [](unsigned char ch) { return !std::isspace(ch); };
+  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+  return s;
+}
+
+std::string detail(std::initializer_list<std::pair<std::string_view, json::value>> fields) {
+  json::object o;
+  for (const auto& [k, v] : fields) o[k] = v;
+  return json::serialize(o);
+}
+
+std::string id_text(std::int64_t id) { return common::format_request_id(id); }
+
+// Role names: `apono_ar00012_k3j9x2`, lower case so they never need quoting by users, and
+// short of PostgreSQL's 63-byte identifier limit.
+std::string make_login(std::int64_t request_id) {
+  return "apono_ar" + std::to_string(request_id) + "_" + common::random_lower_alnum(6);
+}
+
+status final_status_for(const std::string& end_reason) {
+  if (end_reason == "expired") return status::expired;
+  if (end_reason == "failed") return status::failed;
+  return status::revoked;
+}
+
+[[noreturn]] void wrong_state(const access_request& r, std::string_view wanted) {
+  throw api_error(errc::conflict, id_text(r.id) + " is " + std::string(common::to_string(r.state)) +
+                                      ", not " + std::string(wanted));
+}
+
+}  // namespace
+
+service::service(store& st, config_holder& cfg, std::map<std::string, provisioner*> provisioners,
+                 const common::clock& clk, metrics& m, lifecycle_options options,
+                 std::function<void()> on_change)
+    : store_(st),
+      config_(cfg),
+      provisioners_(std::move(provisioners)),
+      clock_(clk),
+      metrics_(m),
+      options_(options),
+      on_change_(std::move(on_change)) {}
+
+void service::changed() const {
+  if (on_change_) on_change_();
+}
+
+bool service::is_flow_approver(const config& cfg, const caller& c,
+                               const access_request& r) const {
+  const auto* flow = cfg.find_flow(r.flow);
+  return flow && is_approver(cfg, *flow, c.user);
+}
+
+bool service::can_see(const config& cfg, const caller& c, const access_request& r) const {
+  return c.admin || r.requester == c.user || is_flow_approver(cfg, c, r);
+}
+
+access_request service::load_visible(store_tx& tx, const config& cfg, const caller& c,
+                                     std::int64_t id) const {
+  auto r = tx.get_request(id);
+  // Requests the caller may not see are reported as missing, so ids reveal nothing.
+  if (!r || !can_see(cfg, c, *r)) throw api_error(errc::not_found, id_text(id) + " not found");
+  return *r;
+}
+
+void service::record(store_tx& tx, const std::string& actor, const std::string& action,
+                     const access_request& r, bool status_change, const std::string& det) {
+  audit_event ev;
+  ev.at = clock_.now();
+  ev.actor = actor;
+  ev.action = action;
+  ev.request_id = r.id;
+  if (status_change) ev.status = std::string(common::to_string(r.state));
+  ev.detail = det;
+  tx.append_audit(ev);
+}
+
+provisioner& service::provisioner_for(const integration_config& integ) const {
+  auto it = provisioners_.find(integ.type);
+  if (it == provisioners_.end() || !it->second)
+    throw provision_error("no provisioner for integration type '" + integ.type + "'");
+  return *it->second;
+}
+
+provision_unit service::make_unit(const config& cfg, const access_request& r,
+                                  const common::access_unit& u, const unit_state& s) const {
+  provision_unit p;
+  p.integration = cfg.find_integration(u.integration);
+  if (!p.integration)
+    throw provision_error("integration '" + u.integration + "' is no longer configured");
+  p.request_id = id_text(r.id);
+  p.resource = u.resource;
+  p.permission = u.permission;
+  p.login = s.login;
+  p.secret = s.secret;
+  // The broker ends the grant; VALID UNTIL is the target's own backstop should the broker be
+  // down at the end, so it sits just past the latest possible end.
+  auto start = r.active_from.value_or(clock_.now());
+  p.valid_until = start + r.duration + options_.valid_until_margin;
+  return p;
+}
+
+access_request service::create(const caller& c, const create_input& in) {
+  auto cfg = config_.get();
+  std::vector<common::access_unit> units;
+  access_request r;
+  r.requester = c.user;
+  r.justification = trim(in.justification);
+  if (r.justification.size() > 4096)
+    throw api_error(errc::invalid_argument, "justification is longer than 4096 characters");
+
+  if (!in.bundle.empty()) {
+    if (!in.integration.empty() || !in.resources.empty() || !in.permissions.empty())
+      throw api_error(errc::invalid_argument,
+                      "a bundle request names no integration, resources or permissions");
+    const auto* b = cfg->find_bundle(in.bundle);
+    if (!b) throw api_error(errc::invalid_argument, "unknown bundle '" + in.bundle + "'");
+    r.bundle = b->name;
+    for (const auto& t : b->targets) {
+      const auto* integ = cfg->find_integration(t.integration);
+      for (const auto& res : t.resources)
+        for (const auto& perm : t.permissions)
+          units.push_back({0, t.integration, integ ? integ->resource_type : "", res, perm,
+                           status::pending, {}});
+    }
+  } else {
+    if (in.integration.empty())
+      throw api_error(errc::invalid_argument, "an integration or a bundle is required");
+    const integration_config* integ = cfg->find_integration(in.integration);
+    if (!integ)
+      for (const auto& i : cfg->integrations)
+        if (i.name == in.integration || i.type + "/" + i.name == in.integration) integ = &i;
+    if (!integ || visible_resources(*cfg, c.user, *integ).empty())
+      throw api_error(errc::invalid_argument, "unknown integration '" + in.integration + "'");
+    if (!in.resource_type.empty() && in.resource_type != integ->resource_type)
+      throw api_error(errc::invalid_argument, "integration '" + integ->id +
+                                                  "' has no resource type '" + in.resource_type +
+                                                  "' (it has '" + integ->resource_type + "')");
+    if (in.resources.empty()) throw api_error(errc::invalid_argument, "at least one resource is required");
+    if (in.permissions.empty())
+      throw api_error(errc::invalid_argument, "at least one permission is required");
+    for (const auto& res : in.resources)
+      if (std::none_of(integ->resources.begin(), integ->resources.end(),
+                       [&](const resource_config& rc) { return rc.name == res; }))
+        throw api_error(errc::invalid_argument,
+                        "unknown resource '" + res + "' in integration '" + integ->id + "'");
+    for (const auto& perm : in.permissions)
+      if (std::none_of(integ->permissions.begin(), integ->permissions.end(),
+                       [&](const permission_config& pc) { return pc.name == perm; }))
+        throw api_error(errc::invalid_argument,
+                        "unknown permission '" + perm + "' in integration '" + integ->id + "'");
+    r.integration = integ->id;
+    r.resource_type = integ->resource_type;
+    for (const auto& res : in.resources)
+      for (const auto& perm : in.permissions) {
+        bool dup = std::any_of(units.begin(), units.end(), [&](const common::access_unit& u) {
+          return u.resource == res && u.permission == perm;
+        });
+        if (!dup) units.push_back({0, integ->id, integ->resource_type, res, perm, status::pending, {}});
+      }
+  }
+  if (units.size() > 100) throw api_error(errc::invalid_argument, "a request may hold at most 100 units");
+
+  auto choice = choose_flow(*cfg, c.user, units, in.duration, r.justification);
+  r.flow = choice.flow->name;
+  r.automatic = choice.flow->automatic;
+  r.duration = choice.duration;
+  r.created_at = r.updated_at = clock_.now();
+  r.state = r.automatic ? status::granting : status::pending;
+  if (r.automatic) r.decided_by = "automatic";
+  for (auto& u : units) u.state = r.state;
+  r.units = std::move(units);
+  if (in.dry_run) return r;
+
+  store_.transact([&](store_tx& tx) {
+    tx.insert_request(r);
+    json::array unit_list;
+    for (const auto& u : r.units)
+      unit_list.push_back(json::object{{"integration", u.integration},
+                                       {"resource", u.resource},
+                                       {"permission", u.permission}});
+    record(tx, c.user, "request.created", r, true,
+           detail({{"flow", json::value(r.flow)},
+                   {"duration_seconds", r.duration.count()},
+                   {"justification", json::value(r.justification)},
+                   {"bundle", json::value(r.bundle)},
+                   {"units", std::move(unit_list)}}));
+  });
+  spdlog::info("{} created by {} ({} unit(s), flow {}, {})", id_text(r.id), c.user,
+               r.units.size(), r.flow, r.automatic ? "automatic" : "manual approval");
+  changed();
+  return r;
+}
+
+access_request service::get(const caller& c, std::int64_t id) {
+  auto cfg = config_.get();
+  access_request r;
+  store_.transact([&](store_tx& tx) { r = load_visible(tx, *cfg, c, id); });
+  return r;
+}
+
+std::vector<access_request> service::list(const caller& c, list_scope scope,
+                                          std::optional<int> days) {
+  auto cfg = config_.get();
+  request_filter f;
+  if (days) {
+    if (*days < 1 || *days > 3650) throw api_error(errc::invalid_argument, "days must be 1 to 3650");
+    f.created_after = clock_.now() - std::chrono::hours{24 * *days};
+  }
+  if (scope == list_scope::mine) f.requester = c.user;
+  if (scope == list_scope::approvable) f.statuses = {status::pending};
+  std::vector<access_request> all;
+  store_.transact([&](store_tx& tx) { all = tx.list_requests(f); });
+  std::vector<access_request> out;
+  for (auto& r : all) {
+    if (scope == list_scope::approvable) {
+      if (r.requester != c.user && is_flow_approver(*cfg, c, r)) out.push_back(std::move(r));
+    } else if (can_see(*cfg, c, r)) {
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+access_request service::approve(const caller& c, std::int64_t id) {
+  auto cfg = config_.get();
+  access_request r;
+  store_.transact([&](store_tx& tx) {
+    r = load_visible(tx, *cfg, c, id);
+    if (r.requester == c.user)
+      throw api_error(errc::permission_denied, "you cannot approve your own request");
+    if (!is_flow_approver(*cfg, c, r))
+      throw api_error(errc::permission_denied,
+                      "you are not an approver of access flow '" + r.flow + "'");
+    if (r.state != status::pending) wrong_state(r, "PENDING");
+    r.state = status::granting;
+    r.updated_at = clock_.now();
+    r.decided_by = c.user;
+    for (auto& u : r.units) u.state = status::granting;
+    tx.update_request(r);
+    record(tx, c.user, "request.approved", r, true);
+  });
+  spdlog::info("{} approved by {}", id_text(id), c.user);
+  changed();
+  return r;
+}
+
+access_request service::reject(const caller& c, std::int64_t id, const std::string& reason) {
+  auto cfg = config_.get();
+  auto why = trim(reason);
+  if (why.empty()) throw api_error(errc::invalid_argument, "a reason is required to reject a request");
+  if (why.size() > 4096) throw api_error(errc::invalid_argument, "reason is longer than 4096 characters");
+  access_request r;
+  store_.transact([&](store_tx& tx) {
+    r = load_visible(tx, *cfg, c, id);
+    if (r.requester == c.user)
+      throw api_error(errc::permission_denied, "you cannot reject your own request; revoke it");
+    if (!is_flow_approver(*cfg, c, r))
+      throw api_error(errc::permission_denied,
+                      "you are not an approver of access flow '" + r.flow + "'");
+    if (r.state != status::pending) wrong_state(r, "PENDING");
+    r.state = status::rejected;
+    r.updated_at = clock_.now();
+    r.decided_by = c.user;
+    r.reason = why;
+    for (auto& u : r.units) u.state = status::rejected;
+    tx.update_request(r);
+    record(tx, c.user, "request.rejected", r, true, detail({{"reason", json::value(why)}}));
+  });
+  spdlog::info("{} rejected by {}", id_text(id), c.user);
+  changed();
+  return r;
+}
+
+access_request service::revoke(const caller& c, std::int64_t id, const std::string& reason) {
+  auto cfg = config_.get();
+  access_request r;
+  store_.transact([&](store_tx& tx) {
+    r = load_visible(tx, *cfg, c, id);
+    if (!c.admin && r.requester != c.user && !is_flow_approver(*cfg, c, r))
+      throw api_error(errc::permission_denied, "only the requester, an approver or an admin may revoke");
+    if (common::is_final(r.state) || r.state == status::revoking)
+      throw api_error(errc::conflict, id_text(r.id) + " is already " +
+                                          std::string(common::to_string(r.state)));
+    auto now = clock_.now();
+    r.updated_at = now;
+    r.end_reason = "revoked";
+    r.reason = trim(reason).empty() ? "revoked by " + c.user : trim(reason);
+    if (r.state == status::pending) {
+      // Nothing exists at the target yet: a withdrawn request ends at once.
+      r.state = status::revoked;
+      for (auto& u : r.units) u.state = status::revoked;
+    } else {
+      r.state = status::revoking;
+      for (auto& u : r.units) {
+        if (common::is_final(u.state)) continue;
+        u.state = status::revoking;
+        auto s = tx.get_unit_state(u.id);
+        s.attempts = 0;
+        s.next_attempt_at = now;
+        tx.put_unit_state(s);
+      }
+    }
+    tx.update_request(r);
+    record(tx, c.user, "request.revoked", r, true, detail({{"reason", json::value(r.reason)}}));
+    finish_if_revoked(tx, r);
+  });
+  spdlog::info("{} revoked by {}", id_text(id), c.user);
+  changed();
+  return r;
+}
+
+common::access_details service::access_details(const caller& c, std::int64_t id) {
+  auto cfg = config_.get();
+  common::access_details d;
+  store_.transact([&](store_tx& tx) {
+    auto r = load_visible(tx, *cfg, c, id);
+    if (r.requester != c.user)
+      throw api_error(errc::permission_denied, "access details are given only to the requester");
+    if (r.state != status::active || !r.ends_at || *r.ends_at <= clock_.now())
+      throw api_error(errc::conflict, id_text(r.id) + " is " +
+                                          std::string(common::to_string(r.state)) +
+                                          ", access details exist only while it is ACTIVE");
+    d.request_id = id_text(r.id);
+    d.state = r.state;
+    d.ends_at = *r.ends_at;
+    for (const auto& u : r.units) {
+      const auto* integ = cfg->find_integration(u.integration);
+      if (!integ) throw api_error(errc::unavailable, "integration '" + u.integration + "' is no longer configured");
+      auto s = tx.get_unit_state(u.id);
+      common::unit_credentials cred;
+      cred.integration = integ->id;
+      cred.type = integ->type;
+      cred.resource = u.resource;
+      cred.permission = u.permission;
+      cred.host = integ->host;
+      cred.port = integ->port;
+      cred.database = u.resource;
+      cred.username = s.login;
+      cred.password = s.secret;
+      cred.sslmode = integ->sslmode;
+      d.units.push_back(std::move(cred));
+    }
+    record(tx, c.user, "access_details.fetched", r, false);
+  });
+  return d;
+}
+
+common::access_details service::reset_credentials(const caller& c, std::int64_t id) {
+  auto cfg = config_.get();
+  access_request r;
+  std::vector<unit_state> states;
+  store_.transact([&](store_tx& tx) {
+    r = load_visible(tx, *cfg, c, id);
+    if (r.requester != c.user)
+      throw api_error(errc::permission_denied, "only the requester may reset credentials");
+    if (r.state != status::active) wrong_state(r, "ACTIVE");
+    for (const auto& u : r.units) states.push_back(tx.get_unit_state(u.id));
+  });
+  // Rotate at the target first: if that fails the stored secret is still the valid one.
+  for (std::size_t i = 0; i < r.units.size(); ++i) {
+    auto next = states[i];
+    next.secret = common::random_password();
+    try {
+      auto p = make_unit(*cfg, r, r.units[i], next);
+      provisioner_for(*p.integration).reset(p);
+    } catch (const provision_error& e) {
+      throw api_error(errc::unavailable, "could not reset credentials: " + std::string(e.what()));
+    }
+    store_.transact([&](store_tx& tx) {
+      auto cur = tx.get_unit_state(next.unit_id);
+      cur.secret = next.secret;
+      tx.put_unit_state(cur);
+      record(tx, c.user, "credentials.reset", r, false,
+             detail({{"unit", r.units[i].id}, {"login", json::value(next.login)}}));
+    });
+  }
+  return access_details(c, id);
+}
+
+access_request service::request_again(const caller& c, std::int64_t id,
+                                      const std::string& justification,
+                                      std::optional<std::chrono::seconds> duration) {
+  auto old = get(c, id);
+  if (old.requester != c.user)
+    throw api_error(errc::permission_denied, "only the requester may request the same access again");
+  create_input in;
+  in.bundle = old.bundle;
+  if (old.bundle.empty()) {
+    in.integration = old.integration;
+    in.resource_type = old.resource_type;
+    for (const auto& u : old.units) {
+      if (std::find(in.resources.begin(), in.resources.end(), u.resource) == in.resources.end())
+        in.resources.push_back(u.resource);
+      if (std::find(in.permissions.begin(), in.permissions.end(), u.permission) ==
+          in.permissions.end())
+        in.permissions.push_back(u.permission);
+    }
+  }
+  in.duration = duration ? duration : std::optional(old.duration);
+  in.justification = trim(justification).empty() ? old.justification : justification;
+  return create(c, in);
+}
+
+std::vector<status_event> service::events_after(const caller& c, std::int64_t after,
+                                                std::int64_t& next_after) {
+  auto cfg = config_.get();
+  next_after = after;
+  auto events = store_.audit_after(after, std::nullopt, true, 500);
+  std::vector<status_event> out;
+  std::map<std::int64_t, std::optional<access_request>> cache;
+  for (const auto& ev : events) {
+    next_after = ev.id;
+    auto& r = cache[ev.request_id];
+    if (!r) store_.transact([&](store_tx& tx) { r = tx.get_request(ev.request_id); });
+    if (!r || !can_see(*cfg, c, *r)) continue;
+    out.push_back({ev.id, ev.at, id_text(ev.request_id), ev.status, ev.action, r->ends_at});
+  }
+  return out;
+}
+
+std::vector<audit_event> service::audit(const caller& c, std::int64_t after,
+                                        std::optional<std::int64_t> request_id, std::size_t limit) {
+  if (!c.admin) throw api_error(errc::permission_denied, "the audit trail is for admins");
+  return store_.audit_after(after, request_id, false, std::clamp<std::size_t>(limit, 1, 1000));
+}
+
+void service::finish_if_revoked(store_tx& tx, access_request& r) {
+  if (r.state != status::revoking) return;
+  bool all_done = std::all_of(r.units.begin(), r.units.end(),
+                              [](const common::access_unit& u) { return common::is_final(u.state); });
+  if (!all_done) return;
+  r.state = final_status_for(r.end_reason);
+  r.updated_at = clock_.now();
+  tx.update_request(r);
+  std::string action = "request.";
+  for (char ch : common::to_string(r.state))
+    action += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  record(tx, "system", action, r, true);
+}
+
+void service::grant_unit(std::int64_t unit_id) {
+  auto cfg = config_.get();
+  access_request r;
+  unit_state s;
+  common::access_unit unit;
+  bool go = false;
+  store_.transact([&](store_tx& tx) {
+    s = tx.get_unit_state(unit_id);
+    auto req = tx.get_request(s.request_id);
+    if (!req) return;
+    r = *req;
+    auto it = std::find_if(r.units.begin(), r.units.end(),
+                           [&](const common::access_unit& u) { return u.id == unit_id; });
+    if (it == r.units.end() || it->state != status::granting) return;
+    unit = *it;
+    if (s.login.empty()) {
+      s.login = make_login(r.id);
+      s.secret = common::random_password();
+      tx.put_unit_state(s);  // persisted before the target sees it, so a crash can undo it
+    }
+    go = true;
+  });
+  if (!go) return;
+
+  std::string error;
+  try {
+    auto p = make_unit(*cfg, r, unit, s);
+    provisioner_for(*p.integration).grant(p);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+
+  bool notify = false;
+  store_.transact([&](store_tx& tx) {
+    auto req = tx.get_request(r.id);
+    if (!req) return;
+    r = *req;
+    auto it = std::find_if(r.units.begin(), r.units.end(),
+                           [&](const common::access_unit& u) { return u.id == unit_id; });
+    // Revoked while we were granting: the unit is REVOKING now and its revoke runs next.
+    if (it == r.units.end() || it->state != status::granting) return;
+    auto st = tx.get_unit_state(unit_id);
+    auto now = clock_.now();
+    if (error.empty()) {
+      ++metrics_.grants;
+      it->state = status::active;
+      it->last_error.clear();
+      st.attempts = 0;
+      st.last_error.clear();
+      tx.put_unit_state(st);
+      record(tx, "system", "unit.granted", r, false,
+             detail({{"unit", unit_id},
+                     {"resource", json::value(it->resource)},
+                     {"permission", json::value(it->permission)},
+                     {"login", json::value(st.login)}}));
+      bool all_active = std::all_of(r.units.begin(), r.units.end(), [](const common::access_unit& u) {
+        return u.state == status::active;
+      });
+      if (all_active && r.state == status::granting) {
+        // The grant clock starts now, not when it was asked for.
+        r.state = status::active;
+        r.active_from = now;
+        r.ends_at = now + r.duration;
+        r.updated_at = now;
+        tx.update_request(r);
+        record(tx, "system", "request.active", r, true,
+               detail({{"ends_at", json::value(common::format_rfc3339(*r.ends_at))}}));
+        notify = true;
+        spdlog::info("{} ACTIVE until {}", id_text(r.id), common::format_rfc3339(*r.ends_at));
+      } else {
+        tx.update_request(r);
+      }
+      return;
+    }
+    ++metrics_.grant_failures;
+    st.attempts += 1;
+    st.last_error = error;
+    it->last_error = error;
+    spdlog::warn("{}: granting {} {} failed (attempt {}): {}", id_text(r.id), it->resource,
+                 it->permission, st.attempts, error);
+    record(tx, "system", "unit.grant_failed", r, false,
+           detail({{"unit", unit_id}, {"attempt", st.attempts}, {"error", json::value(error)}}));
+    if (st.attempts >= options_.max_grant_attempts) {
+      // Give up: undo whatever was created, for this unit and its siblings.
+      r.state = status::revoking;
+      r.end_reason = "failed";
+      r.reason = "granting " + it->integration + "/" + it->resource + " " + it->permission +
+                 " failed: " + error;
+      r.updated_at = now;
+      for (auto& u : r.units) {
+        if (common::is_final(u.state)) continue;
+        u.state = status::revoking;
+        auto us = u.id == unit_id ? st : tx.get_unit_state(u.id);
+        us.attempts = 0;
+        us.next_attempt_at = now;
+        tx.put_unit_state(us);
+      }
+      tx.update_request(r);
+      record(tx, "system", "request.grant_abandoned", r, true,
+             detail({{"reason", json::value(r.reason)}}));
+      notify = true;
+    } else {
+      auto delay = std::min<std::chrono::milliseconds>(
+          std::chrono::milliseconds{1000} * (1 << std::min(st.attempts - 1, 10)), options_.max_backoff);
+      st.next_attempt_at = now + delay;
+      tx.put_unit_state(st);
+      tx.update_request(r);
+    }
+  });
+  if (notify) changed();
+}
+
+void service::revoke_unit(std::int64_t unit_id) {
+  auto cfg = config_.get();
+  access_request r;
+  unit_state s;
+  common::access_unit unit;
+  bool go = false;
+  store_.transact([&](store_tx& tx) {
+    s = tx.get_unit_state(unit_id);
+    auto req = tx.get_request(s.request_id);
+    if (!req) return;
+    r = *req;
+    auto it = std::find_if(r.units.begin(), r.units.end(),
+                           [&](const common::access_unit& u) { return u.id == unit_id; });
+    if (it == r.units.end() || it->state != status::revoking) return;
+    unit = *it;
+    go = true;
+  });
+  if (!go) return;
+
+  std::string error;
+  if (!s.login.empty()) {  // never granted: nothing exists at the target
+    try {
+      auto p = make_unit(*cfg, r, unit, s);
+      provisioner_for(*p.integration).revoke(p);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+
+  bool notify = false;
+  store_.transact([&](store_tx& tx) {
+    auto req = tx.get_request(r.id);
+    if (!req) return;
+    r = *req;
+    auto it = std::find_if(r.units.begin(), r.units.end(),
+                           [&](const common::access_unit& u) { return u.id == unit_id; });
+    if (it == r.units.end() || it->state != status::revoking) return;
+    auto st = tx.get_unit_state(unit_id);
+    auto now = clock_.now();
+    if (error.empty()) {
+      ++metrics_.revocations;
+      it->state = final_status_for(r.end_reason);
+      it->last_error.clear();
+      st.secret.clear();  // the secret is worthless now; do not keep it at rest
+      st.attempts = 0;
+      st.last_error.clear();
+      tx.put_unit_state(st);
+      record(tx, "system", "unit.revoked", r, false,
+             detail({{"unit", unit_id}, {"login", json::value(st.login)}}));
+      tx.update_request(r);
+      auto before = r.state;
+      finish_if_revoked(tx, r);
+      notify = before != r.state;
+      if (notify)
+        spdlog::info("{} {}", id_text(r.id), common::to_string(r.state));
+      return;
+    }
+    ++metrics_.revoke_failures;
+    st.attempts += 1;
+    st.last_error = error;
+    it->last_error = error;
+    auto delay = std::min<std::chrono::milliseconds>(
+        std::chrono::milliseconds{500} * (1 << std::min(st.attempts - 1, 10)), options_.max_backoff);
+    st.next_attempt_at = now + delay;
+    tx.put_unit_state(st);
+    tx.update_request(r);
+    // Loud on purpose: access that cannot be removed is the one failure an operator must see.
+    spdlog::error("{}: REVOKE FAILED for {} {} login {} (attempt {}, retrying): {}", id_text(r.id),
+                  it->resource, it->permission, st.login, st.attempts, error);
+    record(tx, "system", "unit.revoke_failed", r, false,
+           detail({{"unit", unit_id}, {"attempt", st.attempts}, {"error", json::value(error)}}));
+  });
+  if (notify) changed();
+}
+
+void service::expire_request(std::int64_t request_id) {
+  bool done = false;
+  store_.transact([&](store_tx& tx) {
+    auto req = tx.get_request(request_id);
+    if (!req || req->state != status::active || !req->ends_at) return;
+    auto now = clock_.now();
+    if (*req->ends_at > now) return;
+    auto r = *req;
+    r.state = status::revoking;
+    r.end_reason = "expired";
+    r.updated_at = now;
+    for (auto& u : r.units) {
+      if (common::is_final(u.state)) continue;
+      u.state = status::revoking;
+      auto s = tx.get_unit_state(u.id);
+      s.attempts = 0;
+      s.next_attempt_at = now;
+      tx.put_unit_state(s);
+    }
+    tx.update_request(r);
+    record(tx, "system", "request.expiring", r, true);
+    done = true;
+  });
+  if (done) changed();
+}
+
+void service::fail_stale_request(std::int64_t request_id) {
+  bool done = false;
+  store_.transact([&](store_tx& tx) {
+    auto req = tx.get_request(request_id);
+    if (!req || req->state != status::pending) return;
+    auto now = clock_.now();
+    if (req->created_at + options_.pending_ttl > now) return;
+    auto r = *req;
+    r.state = status::failed;
+    r.end_reason = "failed";
+    r.reason = "no approver decided within " +
+               std::to_string(std::chrono::duration_cast<std::chrono::hours>(options_.pending_ttl).count() / 24) +
+               " days";
+    r.updated_at = now;
+    for (auto& u : r.units) u.state = status::failed;
+    tx.update_request(r);
+    record(tx, "system", "request.pending_timeout", r, true);
+    done = true;
+  });
+  if (done) {
+    spdlog::info("{} FAILED: pending too long", id_text(request_id));
+    changed();
+  }
+}
+
+}  // namespace apono::broker

@@ -1,0 +1,463 @@
+// SQLite store. Times are integer milliseconds since the epoch; statuses are their wire names.
+// synchronous=NORMAL in WAL mode survives a killed process (the case the scheduler's crash
+// recovery is about); only a power loss could drop the last commits.
+#include "broker/store/sqlite_store.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace apono::broker {
+
+using common::status;
+
+namespace {
+
+// Each entry moves the schema one version forward; never edit one that has shipped.
+constexpr const char* migrations[] = {
+    R"sql(
+CREATE TABLE requests(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  requester TEXT NOT NULL,
+  integration TEXT NOT NULL DEFAULT '',
+  resource_type TEXT NOT NULL DEFAULT '',
+  bundle TEXT NOT NULL DEFAULT '',
+  duration_s INTEGER NOT NULL,
+  justification TEXT NOT NULL,
+  status TEXT NOT NULL,
+  end_reason TEXT NOT NULL DEFAULT '',
+  flow TEXT NOT NULL,
+  automatic INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  active_from INTEGER,
+  ends_at INTEGER,
+  decided_by TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '');
+CREATE INDEX requests_status ON requests(status, ends_at);
+CREATE INDEX requests_requester ON requests(requester, created_at);
+CREATE TABLE units(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  request_id INTEGER NOT NULL REFERENCES requests(id),
+  integration TEXT NOT NULL,
+  resource_type TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  permission TEXT NOT NULL,
+  status TEXT NOT NULL,
+  login TEXT NOT NULL DEFAULT '',
+  secret TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '');
+CREATE INDEX units_request ON units(request_id);
+CREATE INDEX units_due ON units(status, next_attempt_at);
+CREATE TABLE audit(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  request_id INTEGER,
+  status TEXT,
+  detail TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX audit_request ON audit(request_id, id);
+)sql",
+};
+
+[[noreturn]] void fail(sqlite3* db, const std::string& what) {
+  throw std::runtime_error("store: " + what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+// A prepared statement that finalizes itself; binds are 1-based like SQLite's.
+class stmt {
+ public:
+  stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) fail(db, "prepare");
+  }
+  ~stmt() { sqlite3_finalize(s_); }
+  stmt(const stmt&) = delete;
+  stmt& operator=(const stmt&) = delete;
+
+  stmt& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  stmt& bind(int i, std::string_view v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  stmt& bind_null(int i) {
+    sqlite3_bind_null(s_, i);
+    return *this;
+  }
+  stmt& bind(int i, const std::optional<common::time_point>& t) {
+    return t ? bind(i, common::to_unix_ms(*t)) : bind_null(i);
+  }
+  /// Steps once; true when a row is available.
+  bool step() {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(db_, "step");
+  }
+  void run() {
+    while (step()) {
+    }
+  }
+  std::int64_t i64(int col) { return sqlite3_column_int64(s_, col); }
+  bool is_null(int col) { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+  std::string text(int col) {
+    auto p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+  }
+  std::optional<common::time_point> opt_time(int col) {
+    if (is_null(col)) return std::nullopt;
+    return common::from_unix_ms(i64(col));
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+};
+
+void exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw std::runtime_error(std::string("store: ") + msg);
+  }
+}
+
+status status_of(const std::string& s) {
+  auto st = common::parse_status(s);
+  if (!st) throw std::runtime_error("store: unknown status '" + s + "'");
+  return *st;
+}
+
+constexpr const char* request_columns =
+    "id, requester, integration, resource_type, bundle, duration_s, justification, status, "
+    "end_reason, flow, automatic, created_at, updated_at, active_from, ends_at, decided_by, "
+    "reason";
+
+common::access_request read_request(stmt& s) {
+  common::access_request r;
+  r.id = s.i64(0);
+  r.requester = s.text(1);
+  r.integration = s.text(2);
+  r.resource_type = s.text(3);
+  r.bundle = s.text(4);
+  r.duration = std::chrono::seconds{s.i64(5)};
+  r.justification = s.text(6);
+  r.state = status_of(s.text(7));
+  r.end_reason = s.text(8);
+  r.flow = s.text(9);
+  r.automatic = s.i64(10) != 0;
+  r.created_at = common::from_unix_ms(s.i64(11));
+  r.updated_at = common::from_unix_ms(s.i64(12));
+  r.active_from = s.opt_time(13);
+  r.ends_at = s.opt_time(14);
+  r.decided_by = s.text(15);
+  r.reason = s.text(16);
+  return r;
+}
+
+void load_units(sqlite3* db, common::access_request& r) {
+  stmt s(db,
+         "SELECT id, integration, resource_type, resource, permission, status, last_error "
+         "FROM units WHERE request_id = ? ORDER BY id");
+  s.bind(1, r.id);
+  while (s.step()) {
+    common::access_unit u;
+    u.id = s.i64(0);
+    u.integration = s.text(1);
+    u.resource_type = s.text(2);
+    u.resource = s.text(3);
+    u.permission = s.text(4);
+    u.state = status_of(s.text(5));
+    u.last_error = s.text(6);
+    r.units.push_back(std::move(u));
+  }
+}
+
+}  // namespace
+
+class sqlite_store::tx final : public store_tx {
+ public:
+  explicit tx(sqlite3* db) : db_(db) {}
+
+  std::optional<common::access_request> get_request(std::int64_t id) override {
+    std::string sql = std::string("SELECT ") + request_columns + " FROM requests WHERE id = ?";
+    stmt s(db_, sql.c_str());
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    auto r = read_request(s);
+    load_units(db_, r);
+    return r;
+  }
+
+  std::vector<common::access_request> list_requests(const request_filter& f) override {
+    std::string sql = std::string("SELECT ") + request_columns +
+                      " FROM requests WHERE (?1 IS NULL OR requester = ?1)"
+                      " AND (?2 IS NULL OR created_at > ?2)";
+    if (!f.statuses.empty()) {
+      sql += " AND status IN (";
+      for (std::size_t i = 0; i < f.statuses.size(); ++i)
+        sql += (i ? ",'" : "'") + std::string(common::to_string(f.statuses[i])) + "'";
+      sql += ")";
+    }
+    sql += " ORDER BY id DESC LIMIT ?3";
+    stmt s(db_, sql.c_str());
+    if (f.requester) s.bind(1, *f.requester); else s.bind_null(1);
+    s.bind(2, f.created_after);
+    s.bind(3, static_cast<std::int64_t>(f.limit));
+    std::vector<common::access_request> out;
+    while (s.step()) out.push_back(read_request(s));
+    for (auto& r : out) load_units(db_, r);
+    return out;
+  }
+
+  void insert_request(common::access_request& r) override {
+    stmt s(db_,
+           "INSERT INTO requests(requester, integration, resource_type, bundle, duration_s, "
+           "justification, status, end_reason, flow, automatic, created_at, updated_at, "
+           "active_from, ends_at, decided_by, reason) "
+           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    s.bind(1, r.requester).bind(2, r.integration).bind(3, r.resource_type).bind(4, r.bundle);
+    s.bind(5, static_cast<std::int64_t>(r.duration.count())).bind(6, r.justification);
+    s.bind(7, common::to_string(r.state)).bind(8, r.end_reason).bind(9, r.flow);
+    s.bind(10, std::int64_t{r.automatic ? 1 : 0});
+    s.bind(11, common::to_unix_ms(r.created_at)).bind(12, common::to_unix_ms(r.updated_at));
+    s.bind(13, r.active_from).bind(14, r.ends_at).bind(15, r.decided_by).bind(16, r.reason);
+    s.run();
+    r.id = sqlite3_last_insert_rowid(db_);
+    for (auto& u : r.units) {
+      stmt us(db_,
+              "INSERT INTO units(request_id, integration, resource_type, resource, permission, "
+              "status, last_error) VALUES(?,?,?,?,?,?,?)");
+      us.bind(1, r.id).bind(2, u.integration).bind(3, u.resource_type).bind(4, u.resource);
+      us.bind(5, u.permission).bind(6, common::to_string(u.state)).bind(7, u.last_error);
+      us.run();
+      u.id = sqlite3_last_insert_rowid(db_);
+    }
+  }
+
+  void update_request(const common::access_request& r) override {
+    stmt s(db_,
+           "UPDATE requests SET status=?, end_reason=?, updated_at=?, active_from=?, ends_at=?, "
+           "decided_by=?, reason=?, justification=? WHERE id=?");
+    s.bind(1, common::to_string(r.state)).bind(2, r.end_reason);
+    s.bind(3, common::to_unix_ms(r.updated_at)).bind(4, r.active_from).bind(5, r.ends_at);
+    s.bind(6, r.decided_by).bind(7, r.reason).bind(8, r.justification).bind(9, r.id);
+    s.run();
+    if (sqlite3_changes(db_) != 1) throw std::runtime_error("store: no request " + std::to_string(r.id));
+    for (const auto& u : r.units) {
+      stmt us(db_, "UPDATE units SET status=?, last_error=? WHERE id=? AND request_id=?");
+      us.bind(1, common::to_string(u.state)).bind(2, u.last_error).bind(3, u.id).bind(4, r.id);
+      us.run();
+    }
+  }
+
+  unit_state get_unit_state(std::int64_t unit_id) override {
+    stmt s(db_,
+           "SELECT request_id, login, secret, attempts, next_attempt_at, last_error FROM units "
+           "WHERE id = ?");
+    s.bind(1, unit_id);
+    if (!s.step()) throw std::runtime_error("store: no unit " + std::to_string(unit_id));
+    unit_state st;
+    st.unit_id = unit_id;
+    st.request_id = s.i64(0);
+    st.login = s.text(1);
+    st.secret = s.text(2);
+    st.attempts = static_cast<int>(s.i64(3));
+    st.next_attempt_at = common::from_unix_ms(s.i64(4));
+    st.last_error = s.text(5);
+    return st;
+  }
+
+  void put_unit_state(const unit_state& st) override {
+    stmt s(db_,
+           "UPDATE units SET login=?, secret=?, attempts=?, next_attempt_at=?, last_error=? "
+           "WHERE id=?");
+    s.bind(1, st.login).bind(2, st.secret).bind(3, std::int64_t{st.attempts});
+    s.bind(4, common::to_unix_ms(st.next_attempt_at)).bind(5, st.last_error).bind(6, st.unit_id);
+    s.run();
+  }
+
+  std::int64_t append_audit(const audit_event& ev) override {
+    stmt s(db_,
+           "INSERT INTO audit(at, actor, action, request_id, status, detail) VALUES(?,?,?,?,?,?)");
+    s.bind(1, common::to_unix_ms(ev.at)).bind(2, ev.actor).bind(3, ev.action);
+    if (ev.request_id) s.bind(4, ev.request_id); else s.bind_null(4);
+    if (ev.status.empty()) s.bind_null(5); else s.bind(5, ev.status);
+    s.bind(6, ev.detail.empty() ? std::string("{}") : ev.detail);
+    s.run();
+    return sqlite3_last_insert_rowid(db_);
+  }
+
+ private:
+  sqlite3* db_;
+};
+
+sqlite_store::sqlite_store(const std::filesystem::path& path) {
+  // Create the file ourselves so it is 0600 from its first byte; SQLite gives its -wal and
+  // -shm companions the same mode.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("store: cannot open " + path.string() + ": " + std::strerror(errno));
+  ::close(fd);
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw std::runtime_error("store: cannot open " + path.string() + ": " + msg);
+  }
+  try {
+    sqlite3_busy_timeout(db_, 5000);
+    exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+    int version = schema_version();
+    constexpr int latest = static_cast<int>(std::size(migrations));
+    if (version > latest)
+      throw std::runtime_error("store: " + path.string() + " has schema version " +
+                               std::to_string(version) + ", newer than this aponod (" +
+                               std::to_string(latest) + ")");
+    for (int v = version; v < latest; ++v) {
+      exec(db_, "BEGIN IMMEDIATE");
+      try {
+        exec(db_, migrations[v]);
+        exec(db_, ("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
+        exec(db_, "COMMIT");
+      } catch (...) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
+    }
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+sqlite_store::~sqlite_store() { sqlite3_close(db_); }
+
+int sqlite_store::schema_version() {
+  stmt s(db_, "PRAGMA user_version");
+  return s.step() ? static_cast<int>(s.i64(0)) : 0;
+}
+
+void sqlite_store::transact(const std::function<void(store_tx&)>& fn) {
+  std::lock_guard lock(mutex_);
+  exec(db_, "BEGIN IMMEDIATE");
+  try {
+    tx t(db_);
+    fn(t);
+    exec(db_, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+due_work sqlite_store::find_due(common::time_point now, common::time_point stale_before) {
+  std::lock_guard lock(mutex_);
+  due_work w;
+  auto now_ms = common::to_unix_ms(now);
+  {
+    stmt s(db_, "SELECT id, status FROM units WHERE status IN ('GRANTING','REVOKING') "
+                "AND next_attempt_at <= ? ORDER BY next_attempt_at, id");
+    s.bind(1, now_ms);
+    while (s.step())
+      (s.text(1) == "GRANTING" ? w.units_to_grant : w.units_to_revoke).push_back(s.i64(0));
+  }
+  {
+    stmt s(db_, "SELECT id FROM requests WHERE status = 'ACTIVE' AND ends_at <= ? ORDER BY ends_at");
+    s.bind(1, now_ms);
+    while (s.step()) w.requests_to_expire.push_back(s.i64(0));
+  }
+  {
+    stmt s(db_, "SELECT id FROM requests WHERE status = 'PENDING' AND created_at <= ?");
+    s.bind(1, common::to_unix_ms(stale_before));
+    while (s.step()) w.requests_stale.push_back(s.i64(0));
+  }
+  return w;
+}
+
+std::optional<common::time_point> sqlite_store::next_due(std::chrono::milliseconds pending_ttl) {
+  std::lock_guard lock(mutex_);
+  stmt s(db_,
+         "SELECT min(t) FROM ("
+         " SELECT min(next_attempt_at) AS t FROM units WHERE status IN ('GRANTING','REVOKING')"
+         " UNION ALL SELECT min(ends_at) FROM requests WHERE status = 'ACTIVE'"
+         " UNION ALL SELECT min(created_at) + ? FROM requests WHERE status = 'PENDING')");
+  s.bind(1, static_cast<std::int64_t>(pending_ttl.count()));
+  if (!s.step() || s.is_null(0)) return std::nullopt;
+  return common::from_unix_ms(s.i64(0));
+}
+
+std::vector<audit_event> sqlite_store::audit_after(std::int64_t after,
+                                                   std::optional<std::int64_t> request_id,
+                                                   bool status_only, std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  stmt s(db_,
+         "SELECT id, at, actor, action, request_id, status, detail FROM audit WHERE id > ?1 "
+         "AND (?2 IS NULL OR request_id = ?2) AND (?3 = 0 OR status IS NOT NULL) "
+         "ORDER BY id LIMIT ?4");
+  s.bind(1, after);
+  if (request_id) s.bind(2, *request_id); else s.bind_null(2);
+  s.bind(3, std::int64_t{status_only ? 1 : 0}).bind(4, static_cast<std::int64_t>(limit));
+  std::vector<audit_event> out;
+  while (s.step()) {
+    audit_event ev;
+    ev.id = s.i64(0);
+    ev.at = common::from_unix_ms(s.i64(1));
+    ev.actor = s.text(2);
+    ev.action = s.text(3);
+    ev.request_id = s.is_null(4) ? 0 : s.i64(4);
+    ev.status = s.text(5);
+    ev.detail = s.text(6);
+    out.push_back(std::move(ev));
+  }
+  return out;
+}
+
+std::int64_t sqlite_store::last_audit_id() {
+  std::lock_guard lock(mutex_);
+  stmt s(db_, "SELECT coalesce(max(id), 0) FROM audit");
+  return s.step() ? s.i64(0) : 0;
+}
+
+std::vector<std::pair<status, std::int64_t>> sqlite_store::count_by_status() {
+  std::lock_guard lock(mutex_);
+  stmt s(db_, "SELECT status, count(*) FROM requests GROUP BY status");
+  std::vector<std::pair<status, std::int64_t>> out;
+  while (s.step()) out.emplace_back(status_of(s.text(0)), s.i64(1));
+  return out;
+}
+
+std::int64_t sqlite_store::count_stuck_revocations(int min_attempts) {
+  std::lock_guard lock(mutex_);
+  stmt s(db_, "SELECT count(*) FROM units WHERE status = 'REVOKING' AND attempts >= ?");
+  s.bind(1, std::int64_t{min_attempts});
+  return s.step() ? s.i64(0) : 0;
+}
+
+bool sqlite_store::ping() {
+  try {
+    std::lock_guard lock(mutex_);
+    stmt s(db_, "SELECT 1");
+    return s.step() && s.i64(0) == 1;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace apono::broker

@@ -1,0 +1,44 @@
+// The embedded store: one SQLite file in WAL mode with versioned migrations.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "broker/store/store.hpp"
+
+struct sqlite3;
+
+namespace apono::broker {
+
+/// SQLite implementation of store. One connection; transactions are serialized by a mutex,
+/// which is ample for one broker (a transaction is a handful of row writes).
+class sqlite_store final : public store {
+ public:
+  /// Opens (creating as 0600 if missing) and migrates `path`; throws std::runtime_error.
+  explicit sqlite_store(const std::filesystem::path& path);
+  ~sqlite_store() override;
+  sqlite_store(const sqlite_store&) = delete;
+  sqlite_store& operator=(const sqlite_store&) = delete;
+
+  void transact(const std::function<void(store_tx&)>& fn) override;
+  [[nodiscard]] due_work find_due(common::time_point now, common::time_point stale_before) override;
+  [[nodiscard]] std::optional<common::time_point> next_due(
+      std::chrono::milliseconds pending_ttl) override;
+  [[nodiscard]] std::vector<audit_event> audit_after(std::int64_t after,
+                                                     std::optional<std::int64_t> request_id,
+                                                     bool status_only, std::size_t limit) override;
+  [[nodiscard]] std::int64_t last_audit_id() override;
+  [[nodiscard]] std::vector<std::pair<common::status, std::int64_t>> count_by_status() override;
+  [[nodiscard]] std::int64_t count_stuck_revocations(int min_attempts) override;
+  [[nodiscard]] bool ping() override;
+  /// The schema version after migrations.
+  [[nodiscard]] int schema_version();
+
+ private:
+  class tx;
+  std::mutex mutex_;
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace apono::broker

@@ -1,0 +1,179 @@
+// Must-show 6 and 7: bad input gets clean 4xx JSON errors and never a crash or a 500; no
+// password or token reaches aponod's log; secret files in the data dir are 0600. Also the
+// operational endpoints, SIGHUP reload and a bad config at start.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <boost/json.hpp>
+
+#include <csignal>
+#include <fstream>
+
+#include "common/secrets.hpp"
+#include "tests/support/broker_fixture.hpp"
+
+using namespace apono::test;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+void check_error(const api_answer& a, int status, const std::string& code) {
+  INFO(a.body);
+  CHECK(a.status == status);
+  REQUIRE(a.json.is_object());
+  CHECK(a.json.at("error").at("code").as_string() == code.c_str());
+  CHECK(!a.json.at("error").at("message").as_string().empty());
+}
+
+}  // namespace
+
+TEST_CASE("bad input: clean 4xx JSON errors, never a crash or a 500") {
+  pg_fixture pg;
+  pg.psql("CREATE DATABASE appdb");
+  broker_fixture b(pg);
+  const std::string create = "/api/v1/access-requests";
+
+  check_error(b.call("alice", "POST", create, "{not json"), 400, "invalid_argument");
+  check_error(b.call("alice", "POST", create, "[1,2]"), 400, "invalid_argument");
+  check_error(b.call("alice", "POST", create, R"({"integration":5})"), 400, "invalid_argument");
+  check_error(b.call("alice", "POST", create, R"({"integration":"pg-local","resources":"appdb","permissions":[1]})"),
+              400, "invalid_argument");
+  check_error(b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","duration":"forever"})"),
+              400, "invalid_argument");
+  check_error(b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","duration":{}})"),
+              400, "invalid_argument");
+  check_error(b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","typo":1})"),
+              400, "invalid_argument");
+  check_error(b.call("alice", "POST", create, R"({"integration":"nope","resources":["appdb"],"permissions":["read_only"],"justification":"x"})"),
+              400, "invalid_argument");
+  check_error(b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["nodb"],"permissions":["read_only"],"justification":"x"})"),
+              400, "invalid_argument");
+  check_error(b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["appdb"],"permissions":["superuser"],"justification":"x"})"),
+              400, "invalid_argument");
+  auto missing = b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"]})");
+  check_error(missing, 400, "invalid_argument");
+  CHECK(missing.json.at("error").at("message").as_string().find("justification") != json::string::npos);
+  auto too_long = b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","duration":"9h"})");
+  check_error(too_long, 422, "failed_precondition");
+  CHECK(too_long.json.at("error").at("message").as_string().find("8h") != json::string::npos);
+  auto dry = b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","dry_run":true})");
+  CHECK(dry.status == 200);
+  CHECK(dry.json.at("valid") == true);
+  CHECK(b.call("alice", "GET", create).json.as_array().empty());
+
+  // Deep nesting, huge strings, ids and paths.
+  check_error(b.call("alice", "POST", create, std::string(5000, '[') + std::string(5000, ']')), 400, "invalid_argument");
+  check_error(b.call("alice", "POST", create, R"({"justification":")" + std::string(100000, 'x') + R"("})"), 400, "invalid_argument");
+  check_error(b.call("alice", "GET", "/api/v1/access-requests/AR-99999"), 404, "not_found");
+  check_error(b.call("alice", "GET", "/api/v1/access-requests/banana"), 404, "not_found");
+  check_error(b.call("alice", "GET", "/api/v1/access-requests/AR-00001/../../session"), 404, "not_found");
+  check_error(b.call("alice", "GET", "/api/v1/nothing"), 404, "not_found");
+  check_error(b.call("alice", "DELETE", "/api/v1/access-requests"), 404, "not_found");
+  check_error(b.call("alice", "GET", "/api/v1/access-requests?days=abc"), 400, "invalid_argument");
+  check_error(b.call("alice", "GET", "/api/v1/resources"), 400, "invalid_argument");
+
+  // Tokens.
+  check_error(b.call("", "GET", "/api/v1/session"), 401, "unauthenticated");
+  {
+    apono::common::http_client bad({b.url(), b.ca_file(), "apn_wrong", 10s});
+    auto r = bad.request("GET", "/api/v1/session");
+    CHECK(r.status == 401);
+  }
+
+  // Another user's request.
+  auto mine = create_request(b, "alice", "appdb", "read_only", "1h");
+  REQUIRE(mine.status == 201);
+  auto id = std::string(mine.json.at("id").as_string());
+  check_error(b.call("bob", "GET", "/api/v1/access-requests/" + id), 404, "not_found");
+  check_error(b.call("bob", "POST", "/api/v1/access-requests/" + id + "/revoke"), 404, "not_found");
+  check_error(b.call("bob", "POST", "/api/v1/access-requests/" + id + "/reset-credentials"), 404, "not_found");
+
+  // A 10 MB body is refused before it is read whole.
+  {
+    apono::common::http_client big({b.url(), b.ca_file(), b.token("alice"), 30s});
+    auto r = big.request("POST", create, std::string(10 * 1024 * 1024, 'x'));
+    CHECK(r.status == 413);
+    CHECK(json::parse(r.body).at("error").at("code") == "payload_too_large");
+  }
+
+  CHECK(b.process().running());
+  CHECK(b.call("alice", "GET", "/api/v1/session").status == 200);
+  auto metrics = b.call("", "GET", "/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body.find("apono_http_requests_total{class=\"5xx\"} 0") != std::string::npos);
+}
+
+TEST_CASE("secrets stay out of the log and on disk they are 0600") {
+  pg_fixture pg;
+  pg.psql("CREATE DATABASE appdb");
+  broker_fixture b(pg);
+  auto r = create_request(b, "alice", "appdb", "read_only", "1h");
+  auto id = std::string(r.json.at("id").as_string());
+  REQUIRE(wait_until([&] { return request_status(b, "alice", id) == "ACTIVE"; }, 2s));
+  auto d = b.call("alice", "GET", "/api/v1/access-sessions/" + id + "/access-details");
+  auto password = std::string(d.json.at("units").at(0).at("password").as_string());
+  auto reset = b.call("alice", "POST", "/api/v1/access-requests/" + id + "/reset-credentials");
+  REQUIRE(reset.status == 200);
+  auto password2 = std::string(reset.json.at("units").at(0).at("password").as_string());
+  CHECK(password2 != password);
+  CHECK(b.call("alice", "POST", "/api/v1/access-requests/" + id + "/revoke").status == 200);
+  REQUIRE(wait_until([&] { return request_status(b, "alice", id) == "REVOKED"; }, 3s));
+  CHECK(b.stop() == 0);
+
+  auto log = b.log();
+  CHECK(log.find(id) != std::string::npos);  // the log does talk about the request
+  for (const auto& user : {"admin", "approver", "alice", "bob"}) CHECK(log.find(b.token(user)) == std::string::npos);
+  CHECK(log.find(password) == std::string::npos);
+  CHECK(log.find(password2) == std::string::npos);
+  auto pg_password = pg.admin_url().substr(std::string("postgresql://postgres:").size());
+  pg_password = pg_password.substr(0, pg_password.find('@'));
+  CHECK(log.find(pg_password) == std::string::npos);
+
+  struct stat st {};
+  REQUIRE(::stat(b.data_dir().c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  for (const auto& f : {"apono.db", "dev-credentials.json", "aponod.yaml", "ca-key.pem", "server-key.pem"}) {
+    INFO(f);
+    REQUIRE(::stat((b.data_dir() / f).c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+  }
+  // The revoked unit's secret is not kept at rest.
+  CHECK(apono::common::read_file(b.data_dir() / "apono.db").find(password2) == std::string::npos);
+}
+
+TEST_CASE("operations: health, readiness, metrics, SIGHUP reload, bad config at start") {
+  pg_fixture pg;
+  broker_fixture b(pg);
+  CHECK(b.call("", "GET", "/healthz").status == 200);
+  CHECK(b.call("", "GET", "/readyz").status == 200);
+  auto m = b.call("", "GET", "/metrics");
+  CHECK(m.body.find("# TYPE apono_grants_total counter") != std::string::npos);
+
+  // A broken config on SIGHUP is rejected and the old one stays in force.
+  auto cfg_path = b.data_dir() / "aponod.yaml";
+  auto good = apono::common::read_file(cfg_path);
+  apono::common::write_private_file(cfg_path, good + "\nbogus_key: 1\n");
+  b.process().signal(SIGHUP);
+  REQUIRE(wait_until([&] { return b.log().find("config reload rejected") != std::string::npos; }, 5s));
+  CHECK(b.call("alice", "GET", "/api/v1/session").status == 200);
+  // A good one takes effect: alice is removed from the engineers group.
+  auto smaller = good;
+  auto pos = smaller.find("[alice, bob]");
+  REQUIRE(pos != std::string::npos);
+  smaller.replace(pos, 12, "[bob]");
+  apono::common::write_private_file(cfg_path, smaller);
+  b.process().signal(SIGHUP);
+  REQUIRE(wait_until([&] { return b.log().find("config reloaded") != std::string::npos; }, 5s));
+  CHECK(b.call("alice", "GET", "/api/v1/integrations").json.as_array().empty());
+  CHECK(b.call("bob", "GET", "/api/v1/integrations").json.as_array().size() == 1);
+
+  // An invalid file at start: non-zero exit naming the file and the line.
+  auto dir = make_temp_dir("bad-config");
+  std::ofstream(dir / "bad.yaml") << "server:\n  listen: 127.0.0.1:1\nusers:\n  - name: a\n    colour: red\n";
+  auto res = run({APONOD_BINARY, "--config", (dir / "bad.yaml").string()});
+  CHECK(res.status != 0);
+  INFO(res.output);
+  CHECK(res.output.find("bad.yaml:5") != std::string::npos);
+}

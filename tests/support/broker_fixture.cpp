@@ -1,0 +1,136 @@
+// aponod under test.
+#include "tests/support/broker_fixture.hpp"
+
+#include <csignal>
+#include <thread>
+
+#include <boost/json.hpp>
+
+#include "common/secrets.hpp"
+
+namespace apono::test {
+
+namespace json = boost::json;
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+}
+
+broker_fixture::broker_fixture(const pg_fixture& pg) : pg_(pg) {
+  dir_ = make_temp_dir("aponod-test") / "data";
+  port_ = free_port();
+  start();
+}
+
+broker_fixture::~broker_fixture() {
+  clients_.clear();
+  proc_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_.parent_path(), ec);
+}
+
+void broker_fixture::start() {
+  clients_.clear();
+  proc_.reset();
+  proc_ = std::make_unique<child_process>(
+      std::vector<std::string>{APONOD_BINARY, "--dev", "--data-dir", dir_.string(), "--listen",
+                               "127.0.0.1:" + std::to_string(port_), "--pg-target",
+                               pg_.admin_url(), "--log-level", "debug"},
+      dir_.parent_path() / "aponod.log");
+  wait_ready();
+}
+
+void broker_fixture::wait_ready() {
+  auto creds = dir_ / "dev-credentials.json";
+  bool ok = wait_until(
+      [&] {
+        if (!proc_->running()) throw std::runtime_error("aponod exited at start:\n" + log());
+        std::error_code ec;
+        if (!std::filesystem::exists(creds, ec)) return false;
+        try {
+          auto v = json::parse(common::read_file(creds));
+          if (!v.at("api_url").is_string()) return false;
+          url_ = std::string(v.at("api_url").as_string());
+          for (const auto& u : v.at("users").as_array())
+            tokens_[std::string(u.at("name").as_string())] = std::string(u.at("token").as_string());
+          return true;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      std::chrono::seconds{30});
+  if (!ok) throw std::runtime_error("aponod did not become ready:\n" + log());
+  ok = wait_until([&] { return call("", "GET", "/readyz").status == 200; }, std::chrono::seconds{10});
+  if (!ok) throw std::runtime_error("aponod /readyz did not answer 200:\n" + log());
+}
+
+void broker_fixture::kill9() {
+  clients_.clear();
+  proc_->signal(SIGKILL);
+  proc_->wait(std::chrono::seconds{10});
+  // The credentials file keeps the last URL; clear it so start() waits for the new process.
+  auto v = json::parse(common::read_file(dir_ / "dev-credentials.json"));
+  v.as_object()["api_url"] = nullptr;
+  common::write_private_file(dir_ / "dev-credentials.json", json::serialize(v));
+}
+
+int broker_fixture::stop() {
+  clients_.clear();
+  proc_->signal(SIGTERM);
+  return proc_->wait(std::chrono::seconds{20});
+}
+
+std::string broker_fixture::token(const std::string& user) const { return tokens_.at(user); }
+
+api_answer broker_fixture::call(const std::string& user, const std::string& method,
+                                const std::string& target, const std::string& body) {
+  auto& c = clients_[user];
+  if (!c) {
+    common::http_client_options o;
+    o.base_url = url_;
+    o.ca_file = ca_file();
+    if (!user.empty()) o.bearer_token = tokens_.at(user);
+    c = std::make_unique<common::http_client>(o);
+  }
+  auto res = c->request(method, target, body);
+  api_answer a;
+  a.status = res.status;
+  a.body = res.body;
+  boost::system::error_code ec;
+  auto v = json::parse(res.body, ec);
+  if (!ec) a.json = std::move(v);
+  return a;
+}
+
+std::string broker_fixture::log() const {
+  try {
+    return common::read_file(dir_.parent_path() / "aponod.log");
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+api_answer create_request(broker_fixture& b, const std::string& user, const std::string& resource,
+                          const std::string& permission, const std::string& duration,
+                          const std::string& justification) {
+  json::object body{{"integration", "pg-local"},
+                    {"resource_type", "database"},
+                    {"resources", json::array{json::value(resource)}},
+                    {"permissions", json::array{json::value(permission)}},
+                    {"duration", duration},
+                    {"justification", justification}};
+  return b.call(user, "POST", "/api/v1/access-requests", json::serialize(body));
+}
+
+std::string request_status(broker_fixture& b, const std::string& user, const std::string& id) {
+  auto a = b.call(user, "GET", "/api/v1/access-requests/" + id);
+  if (a.status != 200 || !a.json.is_object()) return {};
+  return std::string(a.json.at("status").as_string());
+}
+
+}  // namespace apono::test

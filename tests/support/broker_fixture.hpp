@@ -1,0 +1,78 @@
+// A real `aponod --dev` for integration tests, pointed at a pg_fixture, with one API client
+// per dev user. Killed (SIGKILL) when the fixture dies, also when a test fails.
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <thread>
+#include <string>
+
+#include "common/http_client.hpp"
+#include "tests/support/pg_fixture.hpp"
+#include "tests/support/process.hpp"
+
+namespace apono::test {
+
+/// A JSON API answer.
+struct api_answer {
+  int status = 0;            ///< HTTP status
+  boost::json::value json;   ///< parsed body (null when it was not JSON)
+  std::string body;          ///< raw body
+};
+
+/// Runs aponod --dev on a free loopback port with its own data dir.
+class broker_fixture {
+ public:
+  /// Starts aponod against `pg` and waits until it is ready.
+  explicit broker_fixture(const pg_fixture& pg);
+  ~broker_fixture();
+  /// Starts aponod again after kill9() or stop() (same data dir and port).
+  void start();
+  /// SIGKILLs aponod and waits for it to exit.
+  void kill9();
+  /// SIGTERMs aponod; returns its exit status.
+  int stop();
+  /// The API base URL.
+  [[nodiscard]] const std::string& url() const { return url_; }
+  /// The data dir.
+  [[nodiscard]] const std::filesystem::path& data_dir() const { return dir_; }
+  /// The CA file clients trust.
+  [[nodiscard]] std::filesystem::path ca_file() const { return dir_ / "ca.pem"; }
+  /// A dev user's bearer token (admin, approver, alice, bob).
+  [[nodiscard]] std::string token(const std::string& user) const;
+  /// Calls the API as `user` ("" = no token) and parses the JSON answer.
+  api_answer call(const std::string& user, const std::string& method, const std::string& target,
+                  const std::string& body = {});
+  /// Everything aponod wrote to stdout and stderr so far.
+  [[nodiscard]] std::string log() const;
+  /// The process, for signals.
+  [[nodiscard]] child_process& process() { return *proc_; }
+
+ private:
+  void wait_ready();
+  const pg_fixture& pg_;
+  std::filesystem::path dir_;
+  int port_ = 0;
+  std::string url_;
+  std::map<std::string, std::string> tokens_;
+  std::map<std::string, std::unique_ptr<common::http_client>> clients_;
+  std::unique_ptr<child_process> proc_;
+};
+
+/// Polls `pred` every 10 ms until it is true or `timeout` passes; returns the last result.
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
+
+/// Creates a request as `user` and returns the answer.
+api_answer create_request(broker_fixture& b, const std::string& user, const std::string& resource,
+                          const std::string& permission, const std::string& duration,
+                          const std::string& justification = "integration test");
+
+/// The status string of request `id` as `user` sees it ("" when not readable).
+std::string request_status(broker_fixture& b, const std::string& user, const std::string& id);
+
+}  // namespace apono::test
