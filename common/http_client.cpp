@@ -51,10 +51,10 @@ struct http_client::impl {
 
   http_client_options options;
   bool tls = false;
-  std::string host;        // without IPv6 brackets, for connecting and verification
+  std::string host;  // without IPv6 brackets, for connecting and verification
   bool host_is_ip = false;
   std::string port;
-  std::string origin;      // scheme://host:port, for messages and the Host header
+  std::string origin;  // scheme://host:port, for messages and the Host header
   std::string host_header;
   std::string path_prefix;  // base_url's path, without a trailing slash
   net::io_context ioc;
@@ -100,10 +100,10 @@ struct http_client::impl {
       ssl_ctx->load_verify_file(options.ca_file.string(), ec);
     }
     if (ec)
-      throw std::runtime_error("cannot load CA certificates from " +
-                               (options.ca_file.empty() ? std::string("the system store")
-                                                        : options.ca_file.string()) +
-                               ": " + ec.message());
+      throw std::runtime_error(
+          "cannot load CA certificates from " +
+          (options.ca_file.empty() ? std::string("the system store") : options.ca_file.string()) +
+          ": " + ec.message());
     ssl_ctx->set_verify_mode(ssl::verify_peer);
   }
 
@@ -126,8 +126,8 @@ struct http_client::impl {
   [[noreturn]] void fail_io(const char* what, boost::system::error_code ec) {
     disconnect();
     if (timed_out || ec == beast::error::timeout)
-      throw std::runtime_error("timed out after " + describe(current_timeout) +
-                               " waiting for " + origin);
+      throw std::runtime_error("timed out after " + describe(current_timeout) + " waiting for " +
+                               origin);
     throw std::runtime_error(std::string(what) + " " + origin + ": " + ec.message());
   }
 
@@ -155,8 +155,7 @@ struct http_client::impl {
       if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) != 1)
         throw std::runtime_error("cannot verify " + origin + ": bad IP address");
     } else {
-      if (SSL_set1_host(ssl, host.c_str()) != 1 ||
-          SSL_set_tlsext_host_name(ssl, host.c_str()) != 1)
+      if (SSL_set1_host(ssl, host.c_str()) != 1 || SSL_set_tlsext_host_name(ssl, host.c_str()) != 1)
         throw std::runtime_error("cannot verify " + origin + ": bad host name");
     }
     auto [hec] = co_await secure->async_handshake(ssl::stream_base::client, use_tuple);
@@ -236,14 +235,13 @@ struct http_client::impl {
     ioc.restart();
     std::optional<http_result> result;
     std::exception_ptr error;
-    net::co_spawn(ioc, send(std::move(req)),
-                  [&](std::exception_ptr e, http_result r) {
-                    if (e) {
-                      error = e;
-                    } else {
-                      result = std::move(r);
-                    }
-                  });
+    net::co_spawn(ioc, send(std::move(req)), [&](std::exception_ptr e, http_result r) {
+      if (e) {
+        error = e;
+      } else {
+        result = std::move(r);
+      }
+    });
     // The stream's own deadline covers connect, TLS and I/O and normally fires first. This one
     // is the backstop; it cannot interrupt a getaddrinfo already running (Asio only reports
     // the cancel once it returns), so a hung DNS lookup is bounded by the system resolver.
@@ -282,6 +280,8 @@ http_result http_client::request(const std::string& method, const std::string& t
   return impl_->run(method, target, body, timeout);
 }
 
-void http_client::set_token(std::string token) { impl_->options.bearer_token = std::move(token); }
+void http_client::set_token(std::string token) {
+  impl_->options.bearer_token = std::move(token);
+}
 
 }  // namespace apono::common

@@ -71,9 +71,13 @@ bool is_parse_error(const boost::system::error_code& ec) {
          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
 }
 
-bool header_safe(std::string_view s) { return s.find_first_of("\r\n") == std::string_view::npos; }
+bool header_safe(std::string_view s) {
+  return s.find_first_of("\r\n") == std::string_view::npos;
+}
 
-std::string path_only(std::string_view target) { return std::string(target.substr(0, target.find('?'))); }
+std::string path_only(std::string_view target) {
+  return std::string(target.substr(0, target.find('?')));
+}
 
 }  // namespace
 
@@ -114,8 +118,8 @@ struct server::impl {
                         SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     ssl_ctx_.use_certificate_chain_file(options_.cert_file.string(), ec);
     if (ec)
-      throw std::runtime_error("cannot load TLS certificate " + options_.cert_file.string() +
-                               ": " + ec.message());
+      throw std::runtime_error("cannot load TLS certificate " + options_.cert_file.string() + ": " +
+                               ec.message());
     ssl_ctx_.use_private_key_file(options_.key_file.string(), ssl::context::pem, ec);
     if (ec)
       throw std::runtime_error("cannot load TLS key " + options_.key_file.string() + ": " +
@@ -124,8 +128,7 @@ struct server::impl {
 
   void listen() {
     const std::string where =
-        (options_.host.find(':') != std::string::npos ? "[" + options_.host + "]"
-                                                      : options_.host) +
+        (options_.host.find(':') != std::string::npos ? "[" + options_.host + "]" : options_.host) +
         ":" + std::to_string(options_.port);
     auto fail = [&](const boost::system::error_code& ec) {
       throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
@@ -190,8 +193,8 @@ struct server::impl {
   static net::awaitable<void> accept_loop(std::shared_ptr<impl> self) {
     for (;;) {
       auto stream = std::make_shared<tls_stream>(net::make_strand(self->ioc_), self->ssl_ctx_);
-      auto [ec] =
-          co_await self->acceptor_.async_accept(beast::get_lowest_layer(*stream).socket(), use_tuple);
+      auto [ec] = co_await self->acceptor_.async_accept(beast::get_lowest_layer(*stream).socket(),
+                                                        use_tuple);
       if (ec) {
         if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) co_return;
         // Usually out of file descriptors: pause instead of spinning on the error.
@@ -214,20 +217,20 @@ struct server::impl {
       connections_.emplace(id, connection{stream, cancel});
     }
     auto executor = stream->get_executor();
-    net::co_spawn(executor, session(self, std::move(stream)),
-                  net::bind_cancellation_slot(
-                      cancel->slot(), [self, id, cancel](std::exception_ptr e) {
-                        {
-                          std::lock_guard lock(self->mutex_);
-                          self->connections_.erase(id);
-                        }
-                        if (!e) return;
-                        try {
-                          std::rethrow_exception(e);
-                        } catch (const std::exception& ex) {
-                          spdlog::error("http connection ended: {}", ex.what());
-                        }
-                      }));
+    net::co_spawn(
+        executor, session(self, std::move(stream)),
+        net::bind_cancellation_slot(cancel->slot(), [self, id, cancel](std::exception_ptr e) {
+          {
+            std::lock_guard lock(self->mutex_);
+            self->connections_.erase(id);
+          }
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            spdlog::error("http connection ended: {}", ex.what());
+          }
+        }));
   }
 
   static net::awaitable<void> session(std::shared_ptr<impl> self,
@@ -268,9 +271,9 @@ struct server::impl {
     auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
     (void)n;
     if (ec == bhttp::error::body_limit) {
-      auto res = error_response(common::errc::payload_too_large,
-                                "request body exceeds " + std::to_string(options_.body_limit) +
-                                    " bytes");
+      auto res =
+          error_response(common::errc::payload_too_large,
+                         "request body exceeds " + std::to_string(options_.body_limit) + " bytes");
       if (co_await write_response(stream, res, 11, false)) co_await drain(stream);
       co_return false;
     }
@@ -318,8 +321,8 @@ struct server::impl {
   }
 
   // True when the whole response went out.
-  static net::awaitable<bool> write_response(tls_stream& stream, const response& r, unsigned version,
-                                    bool keep_alive) {
+  static net::awaitable<bool> write_response(tls_stream& stream, const response& r,
+                                             unsigned version, bool keep_alive) {
     bhttp::response<bhttp::string_body> res;
     res.version(version);
     res.result(r.status >= 100 && r.status <= 999 ? static_cast<unsigned>(r.status) : 500u);
@@ -355,10 +358,16 @@ server::server(net::io_context& ioc, server_options options, handler h)
   impl::start(impl_);
 }
 
-server::~server() { stop(); }
+server::~server() {
+  stop();
+}
 
-std::uint16_t server::port() const { return impl_->port_; }
+std::uint16_t server::port() const {
+  return impl_->port_;
+}
 
-void server::stop() { impl_->stop(impl_); }
+void server::stop() {
+  impl_->stop(impl_);
+}
 
 }  // namespace apono::broker::http

@@ -44,11 +44,11 @@ using handler = std::function<net::awaitable<response>(request)>;
 
 /// Server settings.
 struct server_options {
-  std::string host = "127.0.0.1";       ///< address to bind
-  std::uint16_t port = 8443;            ///< 0 picks a free port
-  std::filesystem::path cert_file;      ///< PEM certificate chain
-  std::filesystem::path key_file;       ///< PEM private key
-  std::size_t body_limit = 1024 * 1024; ///< larger bodies get 413 and the connection closes
+  std::string host = "127.0.0.1";        ///< address to bind
+  std::uint16_t port = 8443;             ///< 0 picks a free port
+  std::filesystem::path cert_file;       ///< PEM certificate chain
+  std::filesystem::path key_file;        ///< PEM private key
+  std::size_t body_limit = 1024 * 1024;  ///< larger bodies get 413 and the connection closes
 };
 
 /// Accepts TLS connections and serves HTTP/1.1 with keep-alive on the given io_context.

@@ -19,8 +19,9 @@ struct tls_files {
 /// Makes sure a CA and a server certificate exist under `data_dir` (0700); creates what is
 /// missing (ECDSA P-256, CA valid 10 years, server 1 year, SANs from `hosts` which may be DNS
 /// names or IP literals, IPv6 with or without brackets; none means `localhost`). An existing
-/// CA is reused (a CA certificate without its key is an error, never silently replaced); an existing server certificate is reused
-/// unless it lacks one of `hosts` or expires within 30 days. Throws std::runtime_error.
+/// CA is reused (a CA certificate without its key is an error, never silently replaced); an
+/// existing server certificate is reused unless it lacks one of `hosts` or expires within 30 days.
+/// Throws std::runtime_error.
 tls_files ensure_tls(const std::filesystem::path& data_dir, const std::vector<std::string>& hosts);
 
 }  // namespace apono::broker

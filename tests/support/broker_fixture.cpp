@@ -37,6 +37,13 @@ broker_fixture::~broker_fixture() {
 void broker_fixture::start() {
   clients_.clear();
   proc_.reset();
+  // The credentials file keeps the last run's URL; clear it so readiness means this process.
+  auto creds = dir_ / "dev-credentials.json";
+  if (std::filesystem::exists(creds)) {
+    auto v = json::parse(common::read_file(creds));
+    v.as_object()["api_url"] = nullptr;
+    common::write_private_file(creds, json::serialize(v));
+  }
   proc_ = std::make_unique<child_process>(
       std::vector<std::string>{APONOD_BINARY, "--dev", "--data-dir", dir_.string(), "--listen",
                                "127.0.0.1:" + std::to_string(port_), "--pg-target",
@@ -65,7 +72,15 @@ void broker_fixture::wait_ready() {
       },
       std::chrono::seconds{30});
   if (!ok) throw std::runtime_error("aponod did not become ready:\n" + log());
-  ok = wait_until([&] { return call("", "GET", "/readyz").status == 200; }, std::chrono::seconds{10});
+  ok = wait_until(
+      [&] {
+        try {
+          return call("", "GET", "/readyz").status == 200;
+        } catch (const std::exception&) {
+          return false;  // not listening yet
+        }
+      },
+      std::chrono::seconds{10});
   if (!ok) throw std::runtime_error("aponod /readyz did not answer 200:\n" + log());
 }
 
@@ -73,10 +88,6 @@ void broker_fixture::kill9() {
   clients_.clear();
   proc_->signal(SIGKILL);
   proc_->wait(std::chrono::seconds{10});
-  // The credentials file keeps the last URL; clear it so start() waits for the new process.
-  auto v = json::parse(common::read_file(dir_ / "dev-credentials.json"));
-  v.as_object()["api_url"] = nullptr;
-  common::write_private_file(dir_ / "dev-credentials.json", json::serialize(v));
 }
 
 int broker_fixture::stop() {

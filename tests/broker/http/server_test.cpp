@@ -76,9 +76,8 @@ struct fixture {
   temp_dir dir;
   apono::broker::tls_files tls = apono::broker::ensure_tls(dir.path, {"localhost", "127.0.0.1"});
   net::io_context ioc;
-  apono::broker::http::server server{ioc,
-                                     {"127.0.0.1", 0, tls.server_cert, tls.server_key, 1024 * 1024},
-                                     echo};
+  apono::broker::http::server server{
+      ioc, {"127.0.0.1", 0, tls.server_cert, tls.server_key, 1024 * 1024}, echo};
   std::thread t1{[this] { ioc.run(); }};
   std::thread t2{[this] { ioc.run(); }};
 
@@ -88,14 +87,18 @@ struct fixture {
     t2.join();
   }
 
-  [[nodiscard]] std::string url() const { return "https://127.0.0.1:" + std::to_string(server.port()); }
+  [[nodiscard]] std::string url() const {
+    return "https://127.0.0.1:" + std::to_string(server.port());
+  }
 
   [[nodiscard]] apono::common::http_client client(std::chrono::milliseconds timeout = 10s) const {
     return apono::common::http_client({url(), tls.ca_cert, {}, timeout});
   }
 };
 
-json::object parse(const std::string& body) { return json::parse(body).as_object(); }
+json::object parse(const std::string& body) {
+  return json::parse(body).as_object();
+}
 
 // The raw HTTP/1.1 exchange, for what http_client does not expose (headers, bad requests).
 beast::http::response<beast::http::string_body> raw_exchange(const fixture& f,
@@ -196,8 +199,8 @@ TEST_CASE("client refuses a server its CA did not sign", "[http]") {
   temp_dir other;
   const auto other_tls = apono::broker::ensure_tls(other.path, {"127.0.0.1"});
   apono::common::http_client client({f.url(), other_tls.ca_cert, {}, 5s});
-  CHECK_THROWS_WITH(client.request("GET", "/"), Catch::Contains("TLS verification failed for " +
-                                                                f.url()));
+  CHECK_THROWS_WITH(client.request("GET", "/"),
+                    Catch::Contains("TLS verification failed for " + f.url()));
 }
 
 TEST_CASE("client refuses a certificate for another name", "[http]") {

@@ -50,7 +50,7 @@ std::string slurp(const fs::path& path) {
 }
 
 unsigned mode_of(const fs::path& path) {
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
   return st.st_mode & 0777;
 }
@@ -160,8 +160,7 @@ TEST_CASE("ensure_tls creates a private CA and a server certificate it signs", "
         0);
 }
 
-TEST_CASE("ensure_tls reuses what is there and reissues only the server certificate",
-          "[tls]") {
+TEST_CASE("ensure_tls reuses what is there and reissues only the server certificate", "[tls]") {
   temp_dir tmp;
   const auto files = apono::broker::ensure_tls(tmp.path, {"localhost", "127.0.0.1", "::1"});
   const auto ca = slurp(files.ca_cert);
@@ -192,15 +191,14 @@ TEST_CASE("ensure_tls reuses what is there and reissues only the server certific
     auto ca_cert = load_cert(files.ca_cert);
     auto cert = load_cert(files.server_cert);
     CHECK(verifies(ca_cert.get(), cert.get()));
-    CHECK(sans(cert.get()) == std::vector<std::string>{"localhost", "IP:127.0.0.1", "IP:::1",
-                                                       "broker.internal"});
+    CHECK(sans(cert.get()) ==
+          std::vector<std::string>{"localhost", "IP:127.0.0.1", "IP:::1", "broker.internal"});
   }
 
   SECTION("a server certificate from another CA is replaced") {
     temp_dir other;
     const auto other_files = apono::broker::ensure_tls(other.path, {"localhost"});
-    fs::copy_file(other_files.server_cert, files.server_cert,
-                  fs::copy_options::overwrite_existing);
+    fs::copy_file(other_files.server_cert, files.server_cert, fs::copy_options::overwrite_existing);
     fs::copy_file(other_files.server_key, files.server_key, fs::copy_options::overwrite_existing);
     apono::broker::ensure_tls(tmp.path, {"localhost"});
     auto ca_cert = load_cert(files.ca_cert);
