@@ -33,7 +33,8 @@ std::pair<std::string, std::uint16_t> split_listen(const std::string& listen) {
   if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size())
     throw std::invalid_argument("listen address must be HOST:PORT, got '" + listen + "'");
   std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   unsigned port = 0;
   auto ps = std::string_view(listen).substr(colon + 1);
   auto [p, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), port);
@@ -60,8 +61,10 @@ struct app::impl {
     try {
       auto next = load_config(holder.get()->path);
       auto cur = holder.get();
-      if (next->server.listen != cur->server.listen || next->server.data_dir != cur->server.data_dir)
-        spdlog::warn("config reload: server.listen and server.data_dir take effect after a restart");
+      if (next->server.listen != cur->server.listen ||
+          next->server.data_dir != cur->server.data_dir)
+        spdlog::warn(
+            "config reload: server.listen and server.data_dir take effect after a restart");
       holder.set(std::move(next));
       ++stats.config_reloads;
       spdlog::info("config reloaded from {}", cur->path.string());
@@ -103,7 +106,8 @@ int app::run() {
   std::filesystem::path ca_file;
   if (cfg->server.tls_cert.empty() || cfg->server.tls_key.empty()) {
     std::vector<std::string> names{"localhost", "127.0.0.1", "::1"};
-    if (std::find(names.begin(), names.end(), host) == names.end() && host != "0.0.0.0" && host != "::")
+    if (std::find(names.begin(), names.end(), host) == names.end() && host != "0.0.0.0" &&
+        host != "::")
       names.push_back(host);
     auto tls = ensure_tls(m.data_dir, names);
     opts.cert_file = tls.server_cert;

@@ -15,10 +15,10 @@ namespace apono::broker {
 
 /// A person who can call the API.
 struct user_config {
-  std::string name;                      ///< unique login name
-  std::string email;                     ///< optional, informational
-  std::vector<std::string> token_hashes; ///< SHA-256 hex of each accepted bearer token
-  bool admin = false;                    ///< sees everything, may revoke anything, reads audit
+  std::string name;                       ///< unique login name
+  std::string email;                      ///< optional, informational
+  std::vector<std::string> token_hashes;  ///< SHA-256 hex of each accepted bearer token
+  bool admin = false;                     ///< sees everything, may revoke anything, reads audit
 };
 
 /// A named set of users.
@@ -29,8 +29,9 @@ struct group_config {
 
 /// One permission of an integration: a name and, for postgresql, the SQL run at grant.
 struct permission_config {
-  std::string name;                 ///< e.g. `read_only`
-  std::vector<std::string> grants;  ///< SQL templates; `{role}` and `{database}` are quoted identifiers
+  std::string name;  ///< e.g. `read_only`
+  std::vector<std::string>
+      grants;  ///< SQL templates; `{role}` and `{database}` are quoted identifiers
 };
 
 /// A resource of an integration (for postgresql: a database).
@@ -40,14 +41,14 @@ struct resource_config {
 
 /// A target system the broker grants access to.
 struct integration_config {
-  std::string id;             ///< stable id used in requests, e.g. `pg-local`
-  std::string name;           ///< display name
-  std::string type;           ///< `postgresql` (others come later)
-  std::string resource_type;  ///< `database` for postgresql
-  std::string admin_url;      ///< libpq connection URI the broker provisions with (secret)
-  std::string host;           ///< what clients connect to
-  int port = 5432;            ///< what clients connect to
-  std::string sslmode = "prefer";              ///< what clients should use
+  std::string id;                  ///< stable id used in requests, e.g. `pg-local`
+  std::string name;                ///< display name
+  std::string type;                ///< `postgresql` (others come later)
+  std::string resource_type;       ///< `database` for postgresql
+  std::string admin_url;           ///< libpq connection URI the broker provisions with (secret)
+  std::string host;                ///< what clients connect to
+  int port = 5432;                 ///< what clients connect to
+  std::string sslmode = "prefer";  ///< what clients should use
   std::vector<resource_config> resources;      ///< databases
   std::vector<permission_config> permissions;  ///< permission name -> SQL
 };
@@ -60,21 +61,21 @@ struct principals {
 
 /// What a flow lets one request: an integration's resources (glob patterns) and permissions.
 struct flow_target {
-  std::string integration;                ///< integration id
-  std::vector<std::string> resources;     ///< glob patterns (`*`, `?`), `*` means all
-  std::vector<std::string> permissions;   ///< permission names, `*` means all
+  std::string integration;               ///< integration id
+  std::vector<std::string> resources;    ///< glob patterns (`*`, `?`), `*` means all
+  std::vector<std::string> permissions;  ///< permission names, `*` means all
 };
 
 /// An access flow: who may request what, and how it is approved.
 struct access_flow_config {
-  std::string name;                       ///< unique flow name
-  principals requestors;                  ///< who may request
-  std::vector<flow_target> targets;       ///< what they may request
-  bool automatic = true;                  ///< approval `automatic` (true) or `manual`
-  principals approvers;                   ///< for manual flows
-  std::chrono::seconds max_duration{8 * 3600};      ///< longest grant allowed
-  std::chrono::seconds default_duration{3600};      ///< used when the request names none
-  bool justification_required = true;     ///< empty justification refused
+  std::string name;                             ///< unique flow name
+  principals requestors;                        ///< who may request
+  std::vector<flow_target> targets;             ///< what they may request
+  bool automatic = true;                        ///< approval `automatic` (true) or `manual`
+  principals approvers;                         ///< for manual flows
+  std::chrono::seconds max_duration{8 * 3600};  ///< longest grant allowed
+  std::chrono::seconds default_duration{3600};  ///< used when the request names none
+  bool justification_required = true;           ///< empty justification refused
 };
 
 /// One element of a bundle.

@@ -66,8 +66,8 @@ struct target_facts {
 target_facts inspect_target(const std::string& url) {
   target_facts f;
   char* err = nullptr;
-  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> opts(PQconninfoParse(url.c_str(), &err),
-                                                                    &PQconninfoFree);
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> opts(
+      PQconninfoParse(url.c_str(), &err), &PQconninfoFree);
   if (!opts) {
     std::string msg = err ? err : "invalid";
     PQfreemem(err);
@@ -91,9 +91,11 @@ target_facts inspect_target(const std::string& url) {
                "ORDER BY datname"),
         &PQclear);
     if (PQresultStatus(res.get()) == PGRES_TUPLES_OK)
-      for (int i = 0; i < PQntuples(res.get()); ++i) f.databases.emplace_back(PQgetvalue(res.get(), i, 0));
+      for (int i = 0; i < PQntuples(res.get()); ++i)
+        f.databases.emplace_back(PQgetvalue(res.get(), i, 0));
   } else {
-    spdlog::warn("dev: cannot reach the PostgreSQL target yet; the catalog lists only '{}'", dbname);
+    spdlog::warn("dev: cannot reach the PostgreSQL target yet; the catalog lists only '{}'",
+                 dbname);
   }
   if (f.databases.empty()) f.databases.push_back(dbname);
   return f;
@@ -151,7 +153,8 @@ std::filesystem::path prepare_dev(const dev_options& o) {
   y << YAML::Key << "sslmode" << YAML::Value << "prefer";
   y << YAML::Key << "resources" << YAML::Value << YAML::Flow << target.databases;
   y << YAML::Key << "permissions" << YAML::Value << YAML::BeginMap;
-  for (const char* p : {"read_only", "read_write", "admin"}) y << YAML::Key << p << YAML::Value << "default";
+  for (const char* p : {"read_only", "read_write", "admin"})
+    y << YAML::Key << p << YAML::Value << "default";
   y << YAML::EndMap;
   y << YAML::EndMap << YAML::EndSeq;
 
@@ -162,7 +165,8 @@ std::filesystem::path prepare_dev(const dev_options& o) {
   y << YAML::Key << "targets" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
   y << YAML::Key << "integration" << YAML::Value << "pg-local";
   y << YAML::Key << "resources" << YAML::Value << YAML::Flow << std::vector<std::string>{"*"};
-  y << YAML::Key << "permissions" << YAML::Value << YAML::Flow << std::vector<std::string>{"read_only"};
+  y << YAML::Key << "permissions" << YAML::Value << YAML::Flow
+    << std::vector<std::string>{"read_only"};
   y << YAML::EndMap << YAML::EndSeq;
   y << YAML::Key << "approval" << YAML::Value << "automatic";
   y << YAML::Key << "max_duration" << YAML::Value << "8h";
@@ -191,7 +195,8 @@ std::filesystem::path prepare_dev(const dev_options& o) {
   y << YAML::Key << "targets" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
   y << YAML::Key << "integration" << YAML::Value << "pg-local";
   y << YAML::Key << "resources" << YAML::Value << YAML::Flow << target.databases;
-  y << YAML::Key << "permissions" << YAML::Value << YAML::Flow << std::vector<std::string>{"read_only"};
+  y << YAML::Key << "permissions" << YAML::Value << YAML::Flow
+    << std::vector<std::string>{"read_only"};
   y << YAML::EndMap << YAML::EndSeq;
   y << YAML::EndMap << YAML::EndSeq;
   y << YAML::EndMap;
@@ -204,7 +209,8 @@ std::filesystem::path prepare_dev(const dev_options& o) {
   // which is what scripts wait for.
   json::array users;
   for (const auto& u : dev_users)
-    users.push_back(json::object{{"name", u.name}, {"role", u.role}, {"admin", u.admin}, {"token", tokens[u.name]}});
+    users.push_back(json::object{
+        {"name", u.name}, {"role", u.role}, {"admin", u.admin}, {"token", tokens[u.name]}});
   json::object doc{{"api_url", nullptr}, {"ca_file", nullptr}, {"users", users}};
   common::write_private_file(credentials_path(o.data_dir), json::serialize(doc) + "\n");
   return path;
@@ -215,7 +221,8 @@ void write_dev_credentials(const std::filesystem::path& data_dir, const std::str
   auto tokens = tokens_for(data_dir);
   json::array users;
   for (const auto& u : dev_users)
-    users.push_back(json::object{{"name", u.name}, {"role", u.role}, {"admin", u.admin}, {"token", tokens[u.name]}});
+    users.push_back(json::object{
+        {"name", u.name}, {"role", u.role}, {"admin", u.admin}, {"token", tokens[u.name]}});
   json::object doc{{"api_url", api_url}, {"ca_file", ca_file.string()}, {"users", users}};
   common::write_private_file(credentials_path(data_dir), json::serialize(doc) + "\n");
 }

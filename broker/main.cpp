@@ -1,6 +1,6 @@
 // aponod: the access broker. `aponod --config FILE` or `aponod --dev --data-dir DIR`.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <iostream>
 
@@ -17,9 +17,12 @@ int main(int argc, char** argv) {
   cli.add_option("--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
   cli.add_flag("--dev", dev, "all-in-one dev broker with a sample catalog in --data-dir");
   cli.add_option("--data-dir", data_dir, "dev mode: where the store, TLS files and config live");
-  cli.add_option("--listen", listen, "dev mode: HOST:PORT for the API (port 0 picks one)")->capture_default_str();
-  cli.add_option("--pg-target", pg_target, "dev mode: PostgreSQL URL the broker administers")->capture_default_str();
-  cli.add_option("--log-level", log_level, "trace, debug, info, warn or error")->capture_default_str();
+  cli.add_option("--listen", listen, "dev mode: HOST:PORT for the API (port 0 picks one)")
+      ->capture_default_str();
+  cli.add_option("--pg-target", pg_target, "dev mode: PostgreSQL URL the broker administers")
+      ->capture_default_str();
+  cli.add_option("--log-level", log_level, "trace, debug, info, warn or error")
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
 
   apono::common::setup_logging("aponod", log_level);
@@ -40,9 +43,10 @@ int main(int argc, char** argv) {
     auto cfg = apono::broker::load_config(path);
     apono::broker::app a(cfg);
     if (dev)
-      a.on_listening([dir = cfg->server.data_dir](const std::string& url, const std::filesystem::path& ca) {
-        apono::broker::write_dev_credentials(dir, url, ca);
-      });
+      a.on_listening(
+          [dir = cfg->server.data_dir](const std::string& url, const std::filesystem::path& ca) {
+            apono::broker::write_dev_credentials(dir, url, ca);
+          });
     return a.run();
   } catch (const apono::broker::config_error& e) {
     std::cerr << "aponod: invalid configuration: " << e.what() << "\n";

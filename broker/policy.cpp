@@ -38,9 +38,8 @@ bool target_allows(const flow_target& t, std::string_view integration, std::stri
   if (t.integration != integration) return false;
   bool res = std::any_of(t.resources.begin(), t.resources.end(),
                          [&](const std::string& pat) { return glob_match(pat, resource); });
-  bool perm = std::any_of(t.permissions.begin(), t.permissions.end(), [&](const std::string& p) {
-    return p == "*" || p == permission;
-  });
+  bool perm = std::any_of(t.permissions.begin(), t.permissions.end(),
+                          [&](const std::string& p) { return p == "*" || p == permission; });
   return res && perm;
 }
 
@@ -124,9 +123,8 @@ flow_choice choose_flow(const config& cfg, std::string_view user,
   if (units.empty()) throw api_error(errc::invalid_argument, "the request names no resources");
   for (const auto& u : units)
     if (!unit_exists(cfg, u))
-      throw api_error(errc::invalid_argument,
-                      "unknown resource or permission: " + u.integration + "/" + u.resource + " " +
-                          u.permission);
+      throw api_error(errc::invalid_argument, "unknown resource or permission: " + u.integration +
+                                                  "/" + u.resource + " " + u.permission);
 
   std::vector<const access_flow_config*> allowing;
   for (const auto& f : cfg.flows) {
@@ -150,8 +148,7 @@ flow_choice choose_flow(const config& cfg, std::string_view user,
                     "request them separately");
   }
 
-  bool has_justification =
-      justification.find_first_not_of(" \t\r\n") != std::string_view::npos;
+  bool has_justification = justification.find_first_not_of(" \t\r\n") != std::string_view::npos;
   const access_flow_config* need_justification = nullptr;
   const access_flow_config* too_long = nullptr;
   std::optional<flow_choice> best;
@@ -170,12 +167,12 @@ flow_choice choose_flow(const config& cfg, std::string_view user,
   }
   if (best) return *best;
   if (need_justification && (!too_long || !has_justification))
-    throw api_error(errc::invalid_argument,
-                    "a justification is required by access flow '" + need_justification->name + "'");
+    throw api_error(errc::invalid_argument, "a justification is required by access flow '" +
+                                                need_justification->name + "'");
   throw api_error(errc::failed_precondition,
                   "duration " + common::format_duration(*duration) + " exceeds the maximum of " +
-                      common::format_duration(too_long->max_duration) + " allowed by access flow '" +
-                      too_long->name + "'");
+                      common::format_duration(too_long->max_duration) +
+                      " allowed by access flow '" + too_long->name + "'");
 }
 
 bool is_approver(const config& cfg, const access_flow_config& flow, std::string_view user) {

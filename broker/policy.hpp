@@ -28,8 +28,7 @@ namespace apono::broker {
 [[nodiscard]] std::vector<std::string> visible_resources(const config& cfg, std::string_view user,
                                                          const integration_config& integration);
 /// Permissions of `integration` that `user` may request on some resource.
-[[nodiscard]] std::vector<std::string> visible_permissions(const config& cfg,
-                                                           std::string_view user,
+[[nodiscard]] std::vector<std::string> visible_permissions(const config& cfg, std::string_view user,
                                                            const integration_config& integration);
 /// Bundles all of whose units `user` may request.
 [[nodiscard]] std::vector<const bundle_config*> visible_bundles(const config& cfg,

@@ -12,7 +12,9 @@ using namespace std::chrono_literals;
 scheduler::scheduler(store& st, service& svc, const common::clock& clk, int workers)
     : store_(st), service_(svc), clock_(clk), worker_count_(workers < 1 ? 1 : workers) {}
 
-scheduler::~scheduler() { stop(); }
+scheduler::~scheduler() {
+  stop();
+}
 
 void scheduler::start() {
   std::lock_guard lock(mutex_);
@@ -97,8 +99,7 @@ void scheduler::plan_loop() {
     // Something due is already in flight: poll gently instead of spinning until it finishes.
     if (wait == 0ms && added == 0) wait = 20ms;
     std::unique_lock lock(mutex_);
-    if (wait > 0ms)
-      plan_cv_.wait_for(lock, wait, [this] { return stopping_ || woken_; });
+    if (wait > 0ms) plan_cv_.wait_for(lock, wait, [this] { return stopping_ || woken_; });
     woken_ = false;
     if (stopping_) return;
   }

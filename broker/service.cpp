@@ -37,7 +37,9 @@ std::string detail(std::initializer_list<std::pair<std::string_view, json::value
   return json::serialize(o);
 }
 
-std::string id_text(std::int64_t id) { return common::format_request_id(id); }
+std::string id_text(std::int64_t id) {
+  return common::format_request_id(id);
+}
 
 // Role names: `apono_ar00012_k3j9x2`, lower case so they never need quoting by users, and
 // short of PostgreSQL's 63-byte identifier limit.
@@ -73,8 +75,7 @@ void service::changed() const {
   if (on_change_) on_change_();
 }
 
-bool service::is_flow_approver(const config& cfg, const caller& c,
-                               const access_request& r) const {
+bool service::is_flow_approver(const config& cfg, const caller& c, const access_request& r) const {
   const auto* flow = cfg.find_flow(r.flow);
   return flow && is_approver(cfg, *flow, c.user);
 }
@@ -148,8 +149,13 @@ access_request service::create(const caller& c, const create_input& in) {
       const auto* integ = cfg->find_integration(t.integration);
       for (const auto& res : t.resources)
         for (const auto& perm : t.permissions)
-          units.push_back({0, t.integration, integ ? integ->resource_type : "", res, perm,
-                           status::pending, {}});
+          units.push_back({0,
+                           t.integration,
+                           integ ? integ->resource_type : "",
+                           res,
+                           perm,
+                           status::pending,
+                           {}});
     }
   } else {
     if (in.integration.empty())
@@ -164,7 +170,8 @@ access_request service::create(const caller& c, const create_input& in) {
       throw api_error(errc::invalid_argument, "integration '" + integ->id +
                                                   "' has no resource type '" + in.resource_type +
                                                   "' (it has '" + integ->resource_type + "')");
-    if (in.resources.empty()) throw api_error(errc::invalid_argument, "at least one resource is required");
+    if (in.resources.empty())
+      throw api_error(errc::invalid_argument, "at least one resource is required");
     if (in.permissions.empty())
       throw api_error(errc::invalid_argument, "at least one permission is required");
     for (const auto& res : in.resources)
@@ -184,10 +191,12 @@ access_request service::create(const caller& c, const create_input& in) {
         bool dup = std::any_of(units.begin(), units.end(), [&](const common::access_unit& u) {
           return u.resource == res && u.permission == perm;
         });
-        if (!dup) units.push_back({0, integ->id, integ->resource_type, res, perm, status::pending, {}});
+        if (!dup)
+          units.push_back({0, integ->id, integ->resource_type, res, perm, status::pending, {}});
       }
   }
-  if (units.size() > 100) throw api_error(errc::invalid_argument, "a request may hold at most 100 units");
+  if (units.size() > 100)
+    throw api_error(errc::invalid_argument, "a request may hold at most 100 units");
 
   auto choice = choose_flow(*cfg, c.user, units, in.duration, r.justification);
   r.flow = choice.flow->name;
@@ -204,9 +213,8 @@ access_request service::create(const caller& c, const create_input& in) {
     tx.insert_request(r);
     json::array unit_list;
     for (const auto& u : r.units)
-      unit_list.push_back(json::object{{"integration", u.integration},
-                                       {"resource", u.resource},
-                                       {"permission", u.permission}});
+      unit_list.push_back(json::object{
+          {"integration", u.integration}, {"resource", u.resource}, {"permission", u.permission}});
     record(tx, c.user, "request.created", r, true,
            detail({{"flow", json::value(r.flow)},
                    {"duration_seconds", r.duration.count()},
@@ -214,8 +222,8 @@ access_request service::create(const caller& c, const create_input& in) {
                    {"bundle", json::value(r.bundle)},
                    {"units", std::move(unit_list)}}));
   });
-  spdlog::info("{} created by {} ({} unit(s), flow {}, {})", id_text(r.id), c.user,
-               r.units.size(), r.flow, r.automatic ? "automatic" : "manual approval");
+  spdlog::info("{} created by {} ({} unit(s), flow {}, {})", id_text(r.id), c.user, r.units.size(),
+               r.flow, r.automatic ? "automatic" : "manual approval");
   changed();
   return r;
 }
@@ -232,7 +240,8 @@ std::vector<access_request> service::list(const caller& c, list_scope scope,
   auto cfg = config_.get();
   request_filter f;
   if (days) {
-    if (*days < 1 || *days > 3650) throw api_error(errc::invalid_argument, "days must be 1 to 3650");
+    if (*days < 1 || *days > 3650)
+      throw api_error(errc::invalid_argument, "days must be 1 to 3650");
     f.created_after = clock_.now() - std::chrono::hours{24 * *days};
   }
   if (scope == list_scope::mine) f.requester = c.user;
@@ -276,8 +285,10 @@ access_request service::approve(const caller& c, std::int64_t id) {
 access_request service::reject(const caller& c, std::int64_t id, const std::string& reason) {
   auto cfg = config_.get();
   auto why = trim(reason);
-  if (why.empty()) throw api_error(errc::invalid_argument, "a reason is required to reject a request");
-  if (why.size() > 4096) throw api_error(errc::invalid_argument, "reason is longer than 4096 characters");
+  if (why.empty())
+    throw api_error(errc::invalid_argument, "a reason is required to reject a request");
+  if (why.size() > 4096)
+    throw api_error(errc::invalid_argument, "reason is longer than 4096 characters");
   access_request r;
   store_.transact([&](store_tx& tx) {
     r = load_visible(tx, *cfg, c, id);
@@ -306,10 +317,11 @@ access_request service::revoke(const caller& c, std::int64_t id, const std::stri
   store_.transact([&](store_tx& tx) {
     r = load_visible(tx, *cfg, c, id);
     if (!c.admin && r.requester != c.user && !is_flow_approver(*cfg, c, r))
-      throw api_error(errc::permission_denied, "only the requester, an approver or an admin may revoke");
+      throw api_error(errc::permission_denied,
+                      "only the requester, an approver or an admin may revoke");
     if (common::is_final(r.state) || r.state == status::revoking)
-      throw api_error(errc::conflict, id_text(r.id) + " is already " +
-                                          std::string(common::to_string(r.state)));
+      throw api_error(errc::conflict,
+                      id_text(r.id) + " is already " + std::string(common::to_string(r.state)));
     auto now = clock_.now();
     r.updated_at = now;
     r.end_reason = "revoked";
@@ -354,7 +366,9 @@ common::access_details service::access_details(const caller& c, std::int64_t id)
     d.ends_at = *r.ends_at;
     for (const auto& u : r.units) {
       const auto* integ = cfg->find_integration(u.integration);
-      if (!integ) throw api_error(errc::unavailable, "integration '" + u.integration + "' is no longer configured");
+      if (!integ)
+        throw api_error(errc::unavailable,
+                        "integration '" + u.integration + "' is no longer configured");
       auto s = tx.get_unit_state(u.id);
       common::unit_credentials cred;
       cred.integration = integ->id;
@@ -411,7 +425,8 @@ access_request service::request_again(const caller& c, std::int64_t id,
                                       std::optional<std::chrono::seconds> duration) {
   auto old = get(c, id);
   if (old.requester != c.user)
-    throw api_error(errc::permission_denied, "only the requester may request the same access again");
+    throw api_error(errc::permission_denied,
+                    "only the requester may request the same access again");
   create_input in;
   in.bundle = old.bundle;
   if (old.bundle.empty()) {
@@ -455,8 +470,9 @@ std::vector<audit_event> service::audit(const caller& c, std::int64_t after,
 
 void service::finish_if_revoked(store_tx& tx, access_request& r) {
   if (r.state != status::revoking) return;
-  bool all_done = std::all_of(r.units.begin(), r.units.end(),
-                              [](const common::access_unit& u) { return common::is_final(u.state); });
+  bool all_done = std::all_of(r.units.begin(), r.units.end(), [](const common::access_unit& u) {
+    return common::is_final(u.state);
+  });
   if (!all_done) return;
   r.state = final_status_for(r.end_reason);
   r.updated_at = clock_.now();
@@ -522,9 +538,9 @@ void service::grant_unit(std::int64_t unit_id) {
                      {"resource", json::value(it->resource)},
                      {"permission", json::value(it->permission)},
                      {"login", json::value(st.login)}}));
-      bool all_active = std::all_of(r.units.begin(), r.units.end(), [](const common::access_unit& u) {
-        return u.state == status::active;
-      });
+      bool all_active =
+          std::all_of(r.units.begin(), r.units.end(),
+                      [](const common::access_unit& u) { return u.state == status::active; });
       if (all_active && r.state == status::granting) {
         // The grant clock starts now, not when it was asked for.
         r.state = status::active;
@@ -570,7 +586,8 @@ void service::grant_unit(std::int64_t unit_id) {
       notify = true;
     } else {
       auto delay = std::min<std::chrono::milliseconds>(
-          std::chrono::milliseconds{1000} * (1 << std::min(st.attempts - 1, 10)), options_.max_backoff);
+          std::chrono::milliseconds{1000} * (1 << std::min(st.attempts - 1, 10)),
+          options_.max_backoff);
       st.next_attempt_at = now + delay;
       tx.put_unit_state(st);
       tx.update_request(r);
@@ -632,8 +649,7 @@ void service::revoke_unit(std::int64_t unit_id) {
       auto before = r.state;
       finish_if_revoked(tx, r);
       notify = before != r.state;
-      if (notify)
-        spdlog::info("{} {}", id_text(r.id), common::to_string(r.state));
+      if (notify) spdlog::info("{} {}", id_text(r.id), common::to_string(r.state));
       return;
     }
     ++metrics_.revoke_failures;
@@ -641,7 +657,8 @@ void service::revoke_unit(std::int64_t unit_id) {
     st.last_error = error;
     it->last_error = error;
     auto delay = std::min<std::chrono::milliseconds>(
-        std::chrono::milliseconds{500} * (1 << std::min(st.attempts - 1, 10)), options_.max_backoff);
+        std::chrono::milliseconds{500} * (1 << std::min(st.attempts - 1, 10)),
+        options_.max_backoff);
     st.next_attempt_at = now + delay;
     tx.put_unit_state(st);
     tx.update_request(r);
@@ -690,9 +707,11 @@ void service::fail_stale_request(std::int64_t request_id) {
     auto r = *req;
     r.state = status::failed;
     r.end_reason = "failed";
-    r.reason = "no approver decided within " +
-               std::to_string(std::chrono::duration_cast<std::chrono::hours>(options_.pending_ttl).count() / 24) +
-               " days";
+    r.reason =
+        "no approver decided within " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::hours>(options_.pending_ttl).count() / 24) +
+        " days";
     r.updated_at = now;
     for (auto& u : r.units) u.state = status::failed;
     tx.update_request(r);

@@ -16,8 +16,8 @@
 #include "broker/metrics.hpp"
 #include "broker/provision/provisioner.hpp"
 #include "broker/store/store.hpp"
-#include "common/time.hpp"
 #include "common/model.hpp"
+#include "common/time.hpp"
 
 namespace apono::broker {
 
@@ -29,14 +29,14 @@ struct caller {
 
 /// A request to create, as the API received it.
 struct create_input {
-  std::string integration;                        ///< id or name; empty with a bundle
-  std::string resource_type;                      ///< optional; must match when given
-  std::vector<std::string> resources;             ///< resource names
-  std::vector<std::string> permissions;           ///< permission names
-  std::string bundle;                             ///< bundle name instead of the above
-  std::optional<std::chrono::seconds> duration;   ///< none = the flow's default
-  std::string justification;                      ///< why
-  bool dry_run = false;                           ///< validate only
+  std::string integration;                       ///< id or name; empty with a bundle
+  std::string resource_type;                     ///< optional; must match when given
+  std::vector<std::string> resources;            ///< resource names
+  std::vector<std::string> permissions;          ///< permission names
+  std::string bundle;                            ///< bundle name instead of the above
+  std::optional<std::chrono::seconds> duration;  ///< none = the flow's default
+  std::string justification;                     ///< why
+  bool dry_run = false;                          ///< validate only
 };
 
 /// Which requests a listing shows.
@@ -48,19 +48,19 @@ enum class list_scope {
 
 /// A status change as the event feed shows it.
 struct status_event {
-  std::int64_t id = 0;          ///< feed position
-  common::time_point at{};      ///< when
-  std::string request_id;       ///< AR-xxxxx
-  std::string status;           ///< new request status
-  std::string action;           ///< what caused it
+  std::int64_t id = 0;                        ///< feed position
+  common::time_point at{};                    ///< when
+  std::string request_id;                     ///< AR-xxxxx
+  std::string status;                         ///< new request status
+  std::string action;                         ///< what caused it
   std::optional<common::time_point> ends_at;  ///< the request's end when known
 };
 
 /// Tunables of the lifecycle.
 struct lifecycle_options {
   std::chrono::milliseconds pending_ttl{std::chrono::hours{24 * 7}};  ///< PENDING -> FAILED after
-  int max_grant_attempts = 5;                              ///< then the request fails
-  std::chrono::milliseconds max_backoff{std::chrono::seconds{30}};  ///< retry delay cap
+  int max_grant_attempts = 5;                                         ///< then the request fails
+  std::chrono::milliseconds max_backoff{std::chrono::seconds{30}};    ///< retry delay cap
   std::chrono::seconds valid_until_margin{5};  ///< target-side expiry past the grant end
 };
 

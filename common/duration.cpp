@@ -49,11 +49,20 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
       int rank;
       double scale;
       switch (text[pos]) {
-        case 'd': rank = 3, scale = 86400; break;
-        case 'h': rank = 2, scale = 3600; break;
-        case 'm': rank = 1, scale = 60; break;
-        case 's': rank = 0, scale = 1; break;
-        default: return std::nullopt;
+        case 'd':
+          rank = 3, scale = 86400;
+          break;
+        case 'h':
+          rank = 2, scale = 3600;
+          break;
+        case 'm':
+          rank = 1, scale = 60;
+          break;
+        case 's':
+          rank = 0, scale = 1;
+          break;
+        default:
+          return std::nullopt;
       }
       if (rank >= last_rank) return std::nullopt;
       last_rank = rank;

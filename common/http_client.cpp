@@ -54,7 +54,7 @@ struct http_client::impl {
   std::string host;  // without IPv6 brackets, for connecting and verification
   bool host_is_ip = false;
   std::string port;
-  std::string origin;  // scheme://host:port, for messages and the Host header
+  std::string origin;  // scheme://host:port, for error messages
   std::string host_header;
   std::string path_prefix;  // base_url's path, without a trailing slash
   net::io_context ioc;

@@ -18,9 +18,9 @@ struct http_result {
 
 /// Client settings.
 struct http_client_options {
-  std::string base_url;                 ///< `https://127.0.0.1:8443` (http:// also accepted)
-  std::filesystem::path ca_file;        ///< PEM CA to verify the server with; empty = system store
-  std::string bearer_token;             ///< sent as `Authorization: Bearer ...` when not empty
+  std::string base_url;           ///< `https://127.0.0.1:8443` (http:// also accepted)
+  std::filesystem::path ca_file;  ///< PEM CA to verify the server with; empty = system store
+  std::string bearer_token;       ///< sent as `Authorization: Bearer ...` when not empty
   std::chrono::milliseconds timeout{30000};  ///< per request (connect + write + read)
 };
 
@@ -38,8 +38,8 @@ class http_client {
   http_result request(const std::string& method, const std::string& target,
                       const std::string& body = {});
   /// Same, with an explicit per-call timeout (for long-polls).
-  http_result request(const std::string& method, const std::string& target,
-                      const std::string& body, std::chrono::milliseconds timeout);
+  http_result request(const std::string& method, const std::string& target, const std::string& body,
+                      std::chrono::milliseconds timeout);
   /// Changes the bearer token for later requests.
   void set_token(std::string token);
 

@@ -213,15 +213,9 @@ json::value to_json(const access_details& d) {
   json::array units;
   for (const auto& c : d.units) {
     json::object u{
-        {"integration", c.integration},
-        {"type", c.type},
-        {"resource", c.resource},
-        {"permission", c.permission},
-        {"host", c.host},
-        {"port", c.port},
-        {"database", c.database},
-        {"username", c.username},
-        {"password", c.password},
+        {"integration", c.integration}, {"type", c.type},         {"resource", c.resource},
+        {"permission", c.permission},   {"host", c.host},         {"port", c.port},
+        {"database", c.database},       {"username", c.username}, {"password", c.password},
         {"sslmode", c.sslmode},
     };
     if (c.type == "postgresql") u["connection_string"] = postgres_uri(c);

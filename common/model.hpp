@@ -41,57 +41,57 @@ enum class status {
 
 /// One (resource, permission) pair of a request.
 struct access_unit {
-  std::int64_t id = 0;            ///< store id
-  std::string integration;        ///< integration id
-  std::string resource_type;      ///< e.g. `database`
-  std::string resource;           ///< e.g. the database name
-  std::string permission;         ///< e.g. `read_only`
-  status state = status::pending; ///< this unit's own status
-  std::string last_error;         ///< the last provisioning error, empty when none
+  std::int64_t id = 0;             ///< store id
+  std::string integration;         ///< integration id
+  std::string resource_type;       ///< e.g. `database`
+  std::string resource;            ///< e.g. the database name
+  std::string permission;          ///< e.g. `read_only`
+  status state = status::pending;  ///< this unit's own status
+  std::string last_error;          ///< the last provisioning error, empty when none
 };
 
 /// An access request as the API shows it.
 struct access_request {
-  std::int64_t id = 0;                   ///< numeric id; format_request_id gives AR-xxxxx
-  std::string requester;                 ///< user name
-  std::string integration;               ///< empty for bundle requests
-  std::string resource_type;             ///< empty for bundle requests
-  std::string bundle;                    ///< bundle name, empty for direct requests
-  std::chrono::seconds duration{0};      ///< how long the grant lasts once ACTIVE
-  std::string justification;             ///< why the user needs it
-  status state = status::pending;        ///< request status
-  std::string end_reason;                ///< for REVOKING/ended: `expired`, `revoked`, `failed`
-  std::string flow;                      ///< the access flow that governs it
-  bool automatic = false;                ///< approved by the flow without a person
-  time_point created_at{};               ///< when it was asked for
-  time_point updated_at{};               ///< last status change
-  std::optional<time_point> active_from; ///< when it became ACTIVE
-  std::optional<time_point> ends_at;     ///< active_from + duration
-  std::string decided_by;                ///< approver or rejecter (or `automatic`)
-  std::string reason;                    ///< rejection, revoke or failure reason
-  std::vector<access_unit> units;        ///< one per (resource, permission)
+  std::int64_t id = 0;                    ///< numeric id; format_request_id gives AR-xxxxx
+  std::string requester;                  ///< user name
+  std::string integration;                ///< empty for bundle requests
+  std::string resource_type;              ///< empty for bundle requests
+  std::string bundle;                     ///< bundle name, empty for direct requests
+  std::chrono::seconds duration{0};       ///< how long the grant lasts once ACTIVE
+  std::string justification;              ///< why the user needs it
+  status state = status::pending;         ///< request status
+  std::string end_reason;                 ///< for REVOKING/ended: `expired`, `revoked`, `failed`
+  std::string flow;                       ///< the access flow that governs it
+  bool automatic = false;                 ///< approved by the flow without a person
+  time_point created_at{};                ///< when it was asked for
+  time_point updated_at{};                ///< last status change
+  std::optional<time_point> active_from;  ///< when it became ACTIVE
+  std::optional<time_point> ends_at;      ///< active_from + duration
+  std::string decided_by;                 ///< approver or rejecter (or `automatic`)
+  std::string reason;                     ///< rejection, revoke or failure reason
+  std::vector<access_unit> units;         ///< one per (resource, permission)
 };
 
 /// Credentials and connection facts for one unit while the grant is ACTIVE.
 struct unit_credentials {
-  std::string integration;   ///< integration id
-  std::string type;          ///< integration type, e.g. `postgresql`
-  std::string resource;      ///< resource name (database)
-  std::string permission;    ///< permission name
-  std::string host;          ///< where clients connect
-  int port = 0;              ///< where clients connect
-  std::string database;      ///< database name for postgresql
-  std::string username;      ///< the short-lived login
-  std::string password;      ///< the short-lived password
-  std::string sslmode;       ///< libpq sslmode clients should use
+  std::string integration;  ///< integration id
+  std::string type;         ///< integration type, e.g. `postgresql`
+  std::string resource;     ///< resource name (database)
+  std::string permission;   ///< permission name
+  std::string host;         ///< where clients connect
+  int port = 0;             ///< where clients connect
+  std::string database;     ///< database name for postgresql
+  std::string username;     ///< the short-lived login
+  std::string password;     ///< the short-lived password
+  std::string sslmode;      ///< libpq sslmode clients should use
 };
 
 /// What `access-details` returns: the grant's end and each unit's credentials.
 struct access_details {
-  std::string request_id;                 ///< AR-xxxxx
-  status state = status::active;          ///< always ACTIVE when served
-  time_point ends_at{};                   ///< the grant end
-  std::vector<unit_credentials> units;    ///< one per unit
+  std::string request_id;               ///< AR-xxxxx
+  status state = status::active;        ///< always ACTIVE when served
+  time_point ends_at{};                 ///< the grant end
+  std::vector<unit_credentials> units;  ///< one per unit
 };
 
 /// JSON form of a request (units included).

@@ -75,7 +75,9 @@ std::string base64url(std::string_view data) {
   return out;
 }
 
-std::string random_token() { return "apn_" + base64url(random_bytes(32)); }
+std::string random_token() {
+  return "apn_" + base64url(random_bytes(32));
+}
 
 std::string sha256_hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -95,8 +97,7 @@ std::string sha256_hex(std::string_view data) {
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
 }
 
@@ -112,7 +113,8 @@ void write_private_file(const std::filesystem::path& path, std::string_view cont
   auto tmp = path;
   tmp += ".tmp." + random_lower_alnum(8);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
   std::size_t done = 0;
   while (done < content.size()) {
     ssize_t n = ::write(fd, content.data() + done, content.size() - done);

@@ -10,7 +10,9 @@ time_point system_clock::now() const {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
 
-time_point manual_clock::now() const { return from_unix_ms(ms_.load()); }
+time_point manual_clock::now() const {
+  return from_unix_ms(ms_.load());
+}
 
 std::string format_rfc3339(time_point t) {
   auto ms = to_unix_ms(t);
@@ -39,8 +41,8 @@ std::optional<time_point> parse_rfc3339(std::string_view s) {
   if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
       s[13] != ':' || s[16] != ':')
     return std::nullopt;
-  auto y = digits(0, 4), mo = digits(5, 2), d = digits(8, 2), h = digits(11, 2),
-       mi = digits(14, 2), se = digits(17, 2);
+  auto y = digits(0, 4), mo = digits(5, 2), d = digits(8, 2), h = digits(11, 2), mi = digits(14, 2),
+       se = digits(17, 2);
   if (!y || !mo || !d || !h || !mi || !se) return std::nullopt;
   std::size_t pos = 19;
   int frac_ms = 0;

@@ -46,7 +46,9 @@ class manual_clock final : public clock {
 /// Parses RFC 3339 in UTC (`Z` or `+00:00`), with or without fractional seconds.
 [[nodiscard]] std::optional<time_point> parse_rfc3339(std::string_view s);
 /// Milliseconds since the Unix epoch, the store's representation.
-[[nodiscard]] inline std::int64_t to_unix_ms(time_point t) { return t.time_since_epoch().count(); }
+[[nodiscard]] inline std::int64_t to_unix_ms(time_point t) {
+  return t.time_since_epoch().count();
+}
 /// The inverse of to_unix_ms.
 [[nodiscard]] inline time_point from_unix_ms(std::int64_t ms) {
   return time_point{std::chrono::milliseconds{ms}};

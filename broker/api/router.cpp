@@ -23,7 +23,8 @@ using common::api_error;
 using common::errc;
 
 std::string error_body(std::string_view code, std::string_view message) {
-  return json::serialize(json::object{{"error", json::object{{"code", code}, {"message", message}}}});
+  return json::serialize(
+      json::object{{"error", json::object{{"code", code}, {"message", message}}}});
 }
 
 namespace {
@@ -36,7 +37,10 @@ http::response json_response(int status, const json::value& v) {
 }
 
 http::response error_response(errc code, std::string_view message) {
-  return http::response{common::http_status(code), error_body(common::code_name(code), message), "application/json", {}};
+  return http::response{common::http_status(code),
+                        error_body(common::code_name(code), message),
+                        "application/json",
+                        {}};
 }
 
 // Splits `/a/b/c` into {"a","b","c"}; rejects empty and dot segments so path tricks such as
@@ -63,7 +67,8 @@ json::object parse_body(const http::request& req) {
   json::parse_options opts;
   opts.max_depth = 32;
   auto v = json::parse(req.body, ec, {}, opts);
-  if (ec) throw api_error(errc::invalid_argument, "request body is not valid JSON: " + ec.message());
+  if (ec)
+    throw api_error(errc::invalid_argument, "request body is not valid JSON: " + ec.message());
   if (!v.is_object()) throw api_error(errc::invalid_argument, "request body must be a JSON object");
   return std::move(v.get_object());
 }
@@ -86,15 +91,18 @@ std::vector<std::string> get_strings(const json::object& o, std::string_view key
   // A single string is accepted as a one-element list, as the CLI's -r takes either.
   if (it->value().is_string()) return {get_string(o, key, 256)};
   if (!it->value().is_array())
-    throw api_error(errc::invalid_argument, "field '" + std::string(key) + "' must be a list of strings");
+    throw api_error(errc::invalid_argument,
+                    "field '" + std::string(key) + "' must be a list of strings");
   const auto& a = it->value().get_array();
   if (a.size() > 100)
-    throw api_error(errc::invalid_argument, "field '" + std::string(key) + "' has more than 100 entries");
+    throw api_error(errc::invalid_argument,
+                    "field '" + std::string(key) + "' has more than 100 entries");
   std::vector<std::string> out;
   for (const auto& e : a) {
     if (!e.is_string() || e.get_string().size() > 256)
       throw api_error(errc::invalid_argument,
-                      "field '" + std::string(key) + "' must be a list of strings (each at most 256 characters)");
+                      "field '" + std::string(key) +
+                          "' must be a list of strings (each at most 256 characters)");
     out.emplace_back(e.get_string());
   }
   return out;
@@ -104,7 +112,8 @@ bool get_bool(const json::object& o, std::string_view key) {
   auto it = o.find(key);
   if (it == o.end() || it->value().is_null()) return false;
   if (!it->value().is_bool())
-    throw api_error(errc::invalid_argument, "field '" + std::string(key) + "' must be true or false");
+    throw api_error(errc::invalid_argument,
+                    "field '" + std::string(key) + "' must be true or false");
   return it->value().get_bool();
 }
 
@@ -112,19 +121,27 @@ std::optional<std::chrono::seconds> get_duration(const json::object& o) {
   if (auto it = o.find("duration_seconds"); it != o.end() && !it->value().is_null()) {
     const auto& v = it->value();
     std::int64_t secs = 0;
-    if (v.is_int64()) secs = v.get_int64();
-    else if (v.is_uint64() && v.get_uint64() < (1ull << 40)) secs = static_cast<std::int64_t>(v.get_uint64());
-    else throw api_error(errc::invalid_argument, "field 'duration_seconds' must be a whole number");
+    if (v.is_int64())
+      secs = v.get_int64();
+    else if (v.is_uint64() && v.get_uint64() < (1ull << 40))
+      secs = static_cast<std::int64_t>(v.get_uint64());
+    else
+      throw api_error(errc::invalid_argument, "field 'duration_seconds' must be a whole number");
     if (secs <= 0 || secs > 366 * 86400)
-      throw api_error(errc::invalid_argument, "field 'duration_seconds' must be between 1 and 31622400");
+      throw api_error(errc::invalid_argument,
+                      "field 'duration_seconds' must be between 1 and 31622400");
     return std::chrono::seconds{secs};
   }
   auto it = o.find("duration");
   if (it == o.end() || it->value().is_null()) return std::nullopt;
   std::string text;
-  if (it->value().is_string()) text = get_string(o, "duration", 64);
-  else if (it->value().is_number()) text = std::to_string(it->value().to_number<double>());
-  else throw api_error(errc::invalid_argument, "field 'duration' must be a string such as \"1h30m\" or hours as a number");
+  if (it->value().is_string())
+    text = get_string(o, "duration", 64);
+  else if (it->value().is_number())
+    text = std::to_string(it->value().to_number<double>());
+  else
+    throw api_error(errc::invalid_argument,
+                    "field 'duration' must be a string such as \"1h30m\" or hours as a number");
   auto d = common::parse_duration(text);
   if (!d)
     throw api_error(errc::invalid_argument,
@@ -136,13 +153,16 @@ void reject_unknown_fields(const json::object& o, std::initializer_list<std::str
   for (const auto& kv : o) {
     bool ok = false;
     for (auto k : known) ok = ok || kv.key() == k;
-    if (!ok) throw api_error(errc::invalid_argument, "unknown field '" + std::string(kv.key()) + "'");
+    if (!ok)
+      throw api_error(errc::invalid_argument, "unknown field '" + std::string(kv.key()) + "'");
   }
 }
 
 std::int64_t path_request_id(const std::string& s) {
   auto id = common::parse_request_id(s);
-  if (!id) throw api_error(errc::not_found, "'" + s.substr(0, 64) + "' is not a request id such as AR-00012");
+  if (!id)
+    throw api_error(errc::not_found,
+                    "'" + s.substr(0, 64) + "' is not a request id such as AR-00012");
   return *id;
 }
 
@@ -183,9 +203,10 @@ router::router(config_holder& cfg, service& svc, store& st, metrics& m, event_hu
 caller router::authenticate(const http::request& req) const {
   constexpr std::string_view prefix = "Bearer ";
   if (req.authorization.size() <= prefix.size() ||
-      !std::equal(prefix.begin(), prefix.end(), req.authorization.begin(),
-                  [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
-                                              std::tolower(static_cast<unsigned char>(b)); }))
+      !std::equal(prefix.begin(), prefix.end(), req.authorization.begin(), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) ==
+               std::tolower(static_cast<unsigned char>(b));
+      }))
     throw api_error(errc::unauthenticated, "missing bearer token: run apono login");
   auto token = std::string_view(req.authorization).substr(prefix.size());
   if (token.size() > 512) throw api_error(errc::unauthenticated, "invalid or revoked token");
@@ -210,14 +231,16 @@ net::awaitable<http::response> router::handle(http::request req) {
       auto who = authenticate(req);
       auto after = query_int(query, "after", 0, INT64_MAX).value_or(0);
       auto timeout_s = query_int(query, "timeout", 0, 25).value_or(25);
-      auto timeout = std::min<std::chrono::milliseconds>(std::chrono::seconds{timeout_s}, max_poll_);
+      auto timeout =
+          std::min<std::chrono::milliseconds>(std::chrono::seconds{timeout_s}, max_poll_);
       auto deadline = std::chrono::steady_clock::now() + timeout;
       std::int64_t next = after;
       std::vector<status_event> events;
       while (true) {
         auto seen = hub_.sequence();
         events = service_.events_after(who, next, next);
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
         if (!events.empty() || left <= std::chrono::milliseconds{0}) break;
         co_await hub_.wait(seen, left);
       }
@@ -288,9 +311,9 @@ http::response router::dispatch(const http::request& req, const std::string& pat
       const auto* i = cfg->find_integration(seg[3]);
       if (!i || visible_resources(*cfg, who.user, *i).empty())
         throw api_error(errc::not_found, "unknown integration '" + seg[3].substr(0, 100) + "'");
-      return json_response(200, json::array{json::object{{"id", i->resource_type},
-                                                          {"name", i->resource_type},
-                                                          {"integration", i->id}}});
+      return json_response(
+          200, json::array{json::object{
+                   {"id", i->resource_type}, {"name", i->resource_type}, {"integration", i->id}}});
     }
     return method_not_allowed();
   }
@@ -303,15 +326,16 @@ http::response router::dispatch(const http::request& req, const std::string& pat
     const auto* i = cfg->find_integration(iq->second);
     if (!i || visible_resources(*cfg, who.user, *i).empty())
       throw api_error(errc::not_found, "unknown integration '" + iq->second.substr(0, 100) + "'");
-    if (auto t = query.find("resource_type"); t != query.end() && !t->second.empty() && t->second != i->resource_type)
+    if (auto t = query.find("resource_type");
+        t != query.end() && !t->second.empty() && t->second != i->resource_type)
       throw api_error(errc::not_found, "integration '" + i->id + "' has no resource type '" +
                                            t->second.substr(0, 100) + "'");
     json::array a;
     auto names = top == "resources" ? visible_resources(*cfg, who.user, *i)
                                     : visible_permissions(*cfg, who.user, *i);
     for (const auto& n : names)
-      a.push_back(json::object{{"id", n}, {"name", n}, {"integration", i->id},
-                               {"resource_type", i->resource_type}});
+      a.push_back(json::object{
+          {"id", n}, {"name", n}, {"integration", i->id}, {"resource_type", i->resource_type}});
     return json_response(200, a);
   }
 
@@ -324,7 +348,8 @@ http::response router::dispatch(const http::request& req, const std::string& pat
         json::array res, perms;
         for (const auto& r : t.resources) res.emplace_back(r);
         for (const auto& p : t.permissions) perms.emplace_back(p);
-        targets.push_back(json::object{{"integration", t.integration}, {"resources", res}, {"permissions", perms}});
+        targets.push_back(json::object{
+            {"integration", t.integration}, {"resources", res}, {"permissions", perms}});
       }
       a.push_back(json::object{{"id", b->name}, {"name", b->name}, {"targets", targets}});
     }
@@ -334,9 +359,9 @@ http::response router::dispatch(const http::request& req, const std::string& pat
   if (top == "access-requests") {
     if (seg.size() == 3 && m == "POST") {
       auto body = parse_body(req);
-      reject_unknown_fields(body, {"integration", "resource_type", "resources", "permissions",
-                                   "bundle", "duration", "duration_seconds", "justification",
-                                   "dry_run"});
+      reject_unknown_fields(
+          body, {"integration", "resource_type", "resources", "permissions", "bundle", "duration",
+                 "duration_seconds", "justification", "dry_run"});
       create_input in;
       in.integration = get_string(body, "integration", 256);
       in.resource_type = get_string(body, "resource_type", 256);
@@ -358,12 +383,16 @@ http::response router::dispatch(const http::request& req, const std::string& pat
       auto days = query_int(query, "days", 1, 3650);
       auto scope = list_scope::mine;
       if (auto s = query.find("scope"); s != query.end()) {
-        if (s->second == "approvable") scope = list_scope::approvable;
-        else if (s->second == "all") scope = list_scope::all;
+        if (s->second == "approvable")
+          scope = list_scope::approvable;
+        else if (s->second == "all")
+          scope = list_scope::all;
         else if (s->second != "mine" && !s->second.empty())
           throw api_error(errc::invalid_argument, "scope must be mine, approvable or all");
       }
-      return json_response(200, requests_json(service_.list(who, scope, days ? std::optional<int>(static_cast<int>(*days)) : std::nullopt)));
+      return json_response(
+          200, requests_json(service_.list(
+                   who, scope, days ? std::optional<int>(static_cast<int>(*days)) : std::nullopt)));
     }
     if (seg.size() == 4 && m == "GET")
       return json_response(200, common::to_json(service_.get(who, path_request_id(seg[3]))));
@@ -377,11 +406,13 @@ http::response router::dispatch(const http::request& req, const std::string& pat
       }
       if (action == "reject") {
         reject_unknown_fields(body, {"reason"});
-        return json_response(200, common::to_json(service_.reject(who, id, get_string(body, "reason"))));
+        return json_response(200,
+                             common::to_json(service_.reject(who, id, get_string(body, "reason"))));
       }
       if (action == "revoke") {
         reject_unknown_fields(body, {"reason"});
-        return json_response(200, common::to_json(service_.revoke(who, id, get_string(body, "reason"))));
+        return json_response(200,
+                             common::to_json(service_.revoke(who, id, get_string(body, "reason"))));
       }
       if (action == "reset-credentials") {
         reject_unknown_fields(body, {});
@@ -389,8 +420,9 @@ http::response router::dispatch(const http::request& req, const std::string& pat
       }
       if (action == "request-again") {
         reject_unknown_fields(body, {"justification", "duration", "duration_seconds"});
-        return json_response(201, common::to_json(service_.request_again(
-                                      who, id, get_string(body, "justification"), get_duration(body))));
+        return json_response(
+            201, common::to_json(service_.request_again(who, id, get_string(body, "justification"),
+                                                        get_duration(body))));
       }
     }
     return method_not_allowed();
@@ -410,7 +442,8 @@ http::response router::dispatch(const http::request& req, const std::string& pat
       return json_response(200, a);
     }
     if (seg.size() == 5 && seg[4] == "access-details")
-      return json_response(200, common::to_json(service_.access_details(who, path_request_id(seg[3]))));
+      return json_response(200,
+                           common::to_json(service_.access_details(who, path_request_id(seg[3]))));
     return method_not_allowed();
   }
 
@@ -419,18 +452,21 @@ http::response router::dispatch(const http::request& req, const std::string& pat
     auto after = query_int(query, "after", 0, INT64_MAX).value_or(0);
     auto limit = query_int(query, "limit", 1, 1000).value_or(200);
     std::optional<std::int64_t> rid;
-    if (auto q = query.find("request"); q != query.end() && !q->second.empty()) rid = path_request_id(q->second);
+    if (auto q = query.find("request"); q != query.end() && !q->second.empty())
+      rid = path_request_id(q->second);
     json::array a;
     for (const auto& ev : service_.audit(who, after, rid, static_cast<std::size_t>(limit))) {
       boost::system::error_code ec;
       auto det = json::parse(ev.detail, ec);
-      a.push_back(json::object{{"id", ev.id},
-                               {"at", common::format_rfc3339(ev.at)},
-                               {"actor", ev.actor},
-                               {"action", ev.action},
-                               {"request_id", ev.request_id ? json::value(common::format_request_id(ev.request_id)) : json::value(nullptr)},
-                               {"status", ev.status.empty() ? json::value(nullptr) : json::value(ev.status)},
-                               {"detail", ec ? json::value(json::object{}) : det}});
+      a.push_back(json::object{
+          {"id", ev.id},
+          {"at", common::format_rfc3339(ev.at)},
+          {"actor", ev.actor},
+          {"action", ev.action},
+          {"request_id", ev.request_id ? json::value(common::format_request_id(ev.request_id))
+                                       : json::value(nullptr)},
+          {"status", ev.status.empty() ? json::value(nullptr) : json::value(ev.status)},
+          {"detail", ec ? json::value(json::object{}) : det}});
     }
     return json_response(200, a);
   }
@@ -443,16 +479,22 @@ std::string router::render_metrics() const {
   out << "# HELP apono_http_requests_total HTTP requests answered, by status class.\n"
          "# TYPE apono_http_requests_total counter\n";
   for (std::size_t c = 1; c < metrics_.http_by_class.size(); ++c)
-    out << "apono_http_requests_total{class=\"" << c << "xx\"} " << metrics_.http_by_class[c].load() << "\n";
+    out << "apono_http_requests_total{class=\"" << c << "xx\"} " << metrics_.http_by_class[c].load()
+        << "\n";
   auto counter = [&](const char* name, const char* help, std::uint64_t v) {
-    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n" << name << " " << v << "\n";
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n"
+        << name << " " << v << "\n";
   };
   counter("apono_grants_total", "Access units granted at a target.", metrics_.grants.load());
   counter("apono_grant_failures_total", "Failed grant attempts.", metrics_.grant_failures.load());
-  counter("apono_revocations_total", "Access units revoked at a target.", metrics_.revocations.load());
-  counter("apono_revoke_failures_total", "Failed revoke attempts.", metrics_.revoke_failures.load());
-  counter("apono_config_reloads_total", "Successful configuration reloads.", metrics_.config_reloads.load());
-  counter("apono_config_reload_failures_total", "Rejected configuration reloads.", metrics_.config_reload_failures.load());
+  counter("apono_revocations_total", "Access units revoked at a target.",
+          metrics_.revocations.load());
+  counter("apono_revoke_failures_total", "Failed revoke attempts.",
+          metrics_.revoke_failures.load());
+  counter("apono_config_reloads_total", "Successful configuration reloads.",
+          metrics_.config_reloads.load());
+  counter("apono_config_reload_failures_total", "Rejected configuration reloads.",
+          metrics_.config_reload_failures.load());
   out << "# HELP apono_requests Access requests by status.\n# TYPE apono_requests gauge\n";
   try {
     for (const auto& [st, n] : store_.count_by_status())

@@ -116,7 +116,8 @@ class stmt {
   bool is_null(int col) { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
   std::string text(int col) {
     auto p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)))
+             : std::string();
   }
   std::optional<common::time_point> opt_time(int col) {
     if (is_null(col)) return std::nullopt;
@@ -216,7 +217,10 @@ class sqlite_store::tx final : public store_tx {
     }
     sql += " ORDER BY id DESC LIMIT ?3";
     stmt s(db_, sql.c_str());
-    if (f.requester) s.bind(1, *f.requester); else s.bind_null(1);
+    if (f.requester)
+      s.bind(1, *f.requester);
+    else
+      s.bind_null(1);
     s.bind(2, f.created_after);
     s.bind(3, static_cast<std::int64_t>(f.limit));
     std::vector<common::access_request> out;
@@ -258,7 +262,8 @@ class sqlite_store::tx final : public store_tx {
     s.bind(3, common::to_unix_ms(r.updated_at)).bind(4, r.active_from).bind(5, r.ends_at);
     s.bind(6, r.decided_by).bind(7, r.reason).bind(8, r.justification).bind(9, r.id);
     s.run();
-    if (sqlite3_changes(db_) != 1) throw std::runtime_error("store: no request " + std::to_string(r.id));
+    if (sqlite3_changes(db_) != 1)
+      throw std::runtime_error("store: no request " + std::to_string(r.id));
     for (const auto& u : r.units) {
       stmt us(db_, "UPDATE units SET status=?, last_error=? WHERE id=? AND request_id=?");
       us.bind(1, common::to_string(u.state)).bind(2, u.last_error).bind(3, u.id).bind(4, r.id);
@@ -296,8 +301,14 @@ class sqlite_store::tx final : public store_tx {
     stmt s(db_,
            "INSERT INTO audit(at, actor, action, request_id, status, detail) VALUES(?,?,?,?,?,?)");
     s.bind(1, common::to_unix_ms(ev.at)).bind(2, ev.actor).bind(3, ev.action);
-    if (ev.request_id) s.bind(4, ev.request_id); else s.bind_null(4);
-    if (ev.status.empty()) s.bind_null(5); else s.bind(5, ev.status);
+    if (ev.request_id)
+      s.bind(4, ev.request_id);
+    else
+      s.bind_null(4);
+    if (ev.status.empty())
+      s.bind_null(5);
+    else
+      s.bind(5, ev.status);
     s.bind(6, ev.detail.empty() ? std::string("{}") : ev.detail);
     s.run();
     return sqlite3_last_insert_rowid(db_);
@@ -311,7 +322,8 @@ sqlite_store::sqlite_store(const std::filesystem::path& path) {
   // Create the file ourselves so it is 0600 from its first byte; SQLite gives its -wal and
   // -shm companions the same mode.
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("store: cannot open " + path.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    throw std::runtime_error("store: cannot open " + path.string() + ": " + std::strerror(errno));
   ::close(fd);
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK) {
@@ -347,7 +359,9 @@ sqlite_store::sqlite_store(const std::filesystem::path& path) {
   }
 }
 
-sqlite_store::~sqlite_store() { sqlite3_close(db_); }
+sqlite_store::~sqlite_store() {
+  sqlite3_close(db_);
+}
 
 int sqlite_store::schema_version() {
   stmt s(db_, "PRAGMA user_version");
@@ -372,14 +386,16 @@ due_work sqlite_store::find_due(common::time_point now, common::time_point stale
   due_work w;
   auto now_ms = common::to_unix_ms(now);
   {
-    stmt s(db_, "SELECT id, status FROM units WHERE status IN ('GRANTING','REVOKING') "
-                "AND next_attempt_at <= ? ORDER BY next_attempt_at, id");
+    stmt s(db_,
+           "SELECT id, status FROM units WHERE status IN ('GRANTING','REVOKING') "
+           "AND next_attempt_at <= ? ORDER BY next_attempt_at, id");
     s.bind(1, now_ms);
     while (s.step())
       (s.text(1) == "GRANTING" ? w.units_to_grant : w.units_to_revoke).push_back(s.i64(0));
   }
   {
-    stmt s(db_, "SELECT id FROM requests WHERE status = 'ACTIVE' AND ends_at <= ? ORDER BY ends_at");
+    stmt s(db_,
+           "SELECT id FROM requests WHERE status = 'ACTIVE' AND ends_at <= ? ORDER BY ends_at");
     s.bind(1, now_ms);
     while (s.step()) w.requests_to_expire.push_back(s.i64(0));
   }
@@ -412,7 +428,10 @@ std::vector<audit_event> sqlite_store::audit_after(std::int64_t after,
          "AND (?2 IS NULL OR request_id = ?2) AND (?3 = 0 OR status IS NOT NULL) "
          "ORDER BY id LIMIT ?4");
   s.bind(1, after);
-  if (request_id) s.bind(2, *request_id); else s.bind_null(2);
+  if (request_id)
+    s.bind(2, *request_id);
+  else
+    s.bind_null(2);
   s.bind(3, std::int64_t{status_only ? 1 : 0}).bind(4, static_cast<std::int64_t>(limit));
   std::vector<audit_event> out;
   while (s.step()) {

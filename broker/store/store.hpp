@@ -17,24 +17,24 @@ namespace apono::broker {
 
 /// One line of the audit trail. Rows with a non-empty `status` are also the event feed.
 struct audit_event {
-  std::int64_t id = 0;              ///< assigned by the store, increasing
-  common::time_point at{};          ///< when it happened
-  std::string actor;                ///< user name, or `system` for the scheduler
-  std::string action;               ///< e.g. `request.created`, `unit.granted`, `access_details.fetched`
-  std::int64_t request_id = 0;      ///< 0 when not about a request
-  std::string status;               ///< the request's status after a transition; empty otherwise
-  std::string detail;               ///< JSON object text; never holds a secret
+  std::int64_t id = 0;      ///< assigned by the store, increasing
+  common::time_point at{};  ///< when it happened
+  std::string actor;        ///< user name, or `system` for the scheduler
+  std::string action;       ///< e.g. `request.created`, `unit.granted`, `access_details.fetched`
+  std::int64_t request_id = 0;  ///< 0 when not about a request
+  std::string status;           ///< the request's status after a transition; empty otherwise
+  std::string detail;           ///< JSON object text; never holds a secret
 };
 
 /// Secret and retry state of a unit; kept apart from access_unit so listings never carry it.
 struct unit_state {
-  std::int64_t unit_id = 0;           ///< the unit
-  std::int64_t request_id = 0;        ///< its request
-  std::string login;                  ///< the target login (role name); empty before first grant
-  std::string secret;                 ///< the target secret; wiped once revoked
-  int attempts = 0;                   ///< failed attempts of the current step
+  std::int64_t unit_id = 0;              ///< the unit
+  std::int64_t request_id = 0;           ///< its request
+  std::string login;                     ///< the target login (role name); empty before first grant
+  std::string secret;                    ///< the target secret; wiped once revoked
+  int attempts = 0;                      ///< failed attempts of the current step
   common::time_point next_attempt_at{};  ///< when the scheduler may try again
-  std::string last_error;             ///< last failure, safe to show
+  std::string last_error;                ///< last failure, safe to show
 };
 
 /// Filter for listing requests.

@@ -20,7 +20,9 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-double secs(steady::duration d) { return std::chrono::duration<double>(d).count(); }
+double secs(steady::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 std::string body(const std::string& duration) {
   return json::serialize(json::object{{"integration", "pg-local"},
@@ -91,7 +93,8 @@ int main(int argc, char** argv) {
   {
     test::broker_fixture b(pg);
     auto t0 = steady::now();
-    auto ids = create_many(b, n, threads, [] { return std::string("1h"); }, lat);
+    auto ids = create_many(
+        b, n, threads, [] { return std::string("1h"); }, lat);
     create_s = secs(steady::now() - t0);
     std::cerr << "created " << n << " in " << create_s << " s\n";
     if (!wait_for([&] { return count_status(b, "ACTIVE") == static_cast<std::size_t>(n); }, 300s))
@@ -109,7 +112,8 @@ int main(int argc, char** argv) {
     pg2.psql("CREATE DATABASE appdb");
     test::broker_fixture b(pg2);
     std::vector<double> ignore;
-    create_many(b, n, threads, [] { return std::string("2m"); }, ignore);
+    create_many(
+        b, n, threads, [] { return std::string("2m"); }, ignore);
     if (!wait_for([&] { return count_status(b, "ACTIVE") == static_cast<std::size_t>(n); }, 300s))
       throw std::runtime_error("not all requests became ACTIVE");
     auto all = b.call("admin", "GET", "/api/v1/access-requests?scope=all");
@@ -124,16 +128,24 @@ int main(int argc, char** argv) {
     if (!wait_for([&] { return count_status(b, "EXPIRED") == static_cast<std::size_t>(n); }, 300s))
       throw std::runtime_error("not all grants expired");
     expire_s = secs(steady::now() - t0);
-    wait_for([&] { return pg2.psql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'apono\\_%'") == "0"; }, 60s);
+    wait_for(
+        [&] {
+          return pg2.psql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'apono\\_%'") == "0";
+        },
+        60s);
     roles_gone_s = secs(steady::now() - t0);
   }
 
   std::cout << "| figure | value |\n|---|---|\n";
   std::cout << "| requests | " << n << " from " << threads << " concurrent clients |\n";
   std::cout << "| created per second (API, 201) | " << std::lround(n / create_s) << " |\n";
-  std::cout << "| create latency p50 / p99 | " << percentile(lat, 0.5) << " ms / " << percentile(lat, 0.99) << " ms |\n";
-  std::cout << "| created and ACTIVE per second (role at the target) | " << std::lround(n / grant_s) << " |\n";
-  std::cout << "| restart with " << n << " grants due at once -> ready | " << restart_ready_s << " s |\n";
-  std::cout << "| restart -> all " << n << " EXPIRED (roles dropped, sessions ended) | " << expire_s << " s |\n";
+  std::cout << "| create latency p50 / p99 | " << percentile(lat, 0.5) << " ms / "
+            << percentile(lat, 0.99) << " ms |\n";
+  std::cout << "| created and ACTIVE per second (role at the target) | " << std::lround(n / grant_s)
+            << " |\n";
+  std::cout << "| restart with " << n << " grants due at once -> ready | " << restart_ready_s
+            << " s |\n";
+  std::cout << "| restart -> all " << n << " EXPIRED (roles dropped, sessions ended) | " << expire_s
+            << " s |\n";
   std::cout << "| restart -> no apono_ role left at the target | " << roles_gone_s << " s |\n";
 }

@@ -38,37 +38,67 @@ TEST_CASE("bad input: clean 4xx JSON errors, never a crash or a 500") {
   check_error(b.call("alice", "POST", create, "{not json"), 400, "invalid_argument");
   check_error(b.call("alice", "POST", create, "[1,2]"), 400, "invalid_argument");
   check_error(b.call("alice", "POST", create, R"({"integration":5})"), 400, "invalid_argument");
-  check_error(b.call("alice", "POST", create, R"({"integration":"pg-local","resources":"appdb","permissions":[1]})"),
+  check_error(b.call("alice", "POST", create,
+                     R"({"integration":"pg-local","resources":"appdb","permissions":[1]})"),
               400, "invalid_argument");
-  check_error(b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","duration":"forever"})"),
-              400, "invalid_argument");
-  check_error(b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","duration":{}})"),
-              400, "invalid_argument");
-  check_error(b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","typo":1})"),
-              400, "invalid_argument");
-  check_error(b.call("alice", "POST", create, R"({"integration":"nope","resources":["appdb"],"permissions":["read_only"],"justification":"x"})"),
-              400, "invalid_argument");
-  check_error(b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["nodb"],"permissions":["read_only"],"justification":"x"})"),
-              400, "invalid_argument");
-  check_error(b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["appdb"],"permissions":["superuser"],"justification":"x"})"),
-              400, "invalid_argument");
-  auto missing = b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"]})");
+  check_error(
+      b.call(
+          "alice", "POST", create,
+          R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","duration":"forever"})"),
+      400, "invalid_argument");
+  check_error(
+      b.call(
+          "alice", "POST", create,
+          R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","duration":{}})"),
+      400, "invalid_argument");
+  check_error(
+      b.call(
+          "alice", "POST", create,
+          R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","typo":1})"),
+      400, "invalid_argument");
+  check_error(
+      b.call(
+          "alice", "POST", create,
+          R"({"integration":"nope","resources":["appdb"],"permissions":["read_only"],"justification":"x"})"),
+      400, "invalid_argument");
+  check_error(
+      b.call(
+          "alice", "POST", create,
+          R"({"integration":"pg-local","resources":["nodb"],"permissions":["read_only"],"justification":"x"})"),
+      400, "invalid_argument");
+  check_error(
+      b.call(
+          "alice", "POST", create,
+          R"({"integration":"pg-local","resources":["appdb"],"permissions":["superuser"],"justification":"x"})"),
+      400, "invalid_argument");
+  auto missing =
+      b.call("alice", "POST", create,
+             R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"]})");
   check_error(missing, 400, "invalid_argument");
-  CHECK(missing.json.at("error").at("message").as_string().find("justification") != json::string::npos);
-  auto too_long = b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","duration":"9h"})");
+  CHECK(missing.json.at("error").at("message").as_string().find("justification") !=
+        json::string::npos);
+  auto too_long = b.call(
+      "alice", "POST", create,
+      R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","duration":"9h"})");
   check_error(too_long, 422, "failed_precondition");
   CHECK(too_long.json.at("error").at("message").as_string().find("8h") != json::string::npos);
-  auto dry = b.call("alice", "POST", create, R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","dry_run":true})");
+  auto dry = b.call(
+      "alice", "POST", create,
+      R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only"],"justification":"x","dry_run":true})");
   CHECK(dry.status == 200);
   CHECK(dry.json.at("valid") == true);
   CHECK(b.call("alice", "GET", create).json.as_array().empty());
 
   // Deep nesting, huge strings, ids and paths.
-  check_error(b.call("alice", "POST", create, std::string(5000, '[') + std::string(5000, ']')), 400, "invalid_argument");
-  check_error(b.call("alice", "POST", create, R"({"justification":")" + std::string(100000, 'x') + R"("})"), 400, "invalid_argument");
+  check_error(b.call("alice", "POST", create, std::string(5000, '[') + std::string(5000, ']')), 400,
+              "invalid_argument");
+  check_error(
+      b.call("alice", "POST", create, R"({"justification":")" + std::string(100000, 'x') + R"("})"),
+      400, "invalid_argument");
   check_error(b.call("alice", "GET", "/api/v1/access-requests/AR-99999"), 404, "not_found");
   check_error(b.call("alice", "GET", "/api/v1/access-requests/banana"), 404, "not_found");
-  check_error(b.call("alice", "GET", "/api/v1/access-requests/AR-00001/../../session"), 404, "not_found");
+  check_error(b.call("alice", "GET", "/api/v1/access-requests/AR-00001/../../session"), 404,
+              "not_found");
   check_error(b.call("alice", "GET", "/api/v1/nothing"), 404, "not_found");
   check_error(b.call("alice", "DELETE", "/api/v1/access-requests"), 404, "not_found");
   check_error(b.call("alice", "GET", "/api/v1/access-requests?days=abc"), 400, "invalid_argument");
@@ -88,7 +118,8 @@ TEST_CASE("bad input: clean 4xx JSON errors, never a crash or a 500") {
   auto id = std::string(mine.json.at("id").as_string());
   check_error(b.call("bob", "GET", "/api/v1/access-requests/" + id), 404, "not_found");
   check_error(b.call("bob", "POST", "/api/v1/access-requests/" + id + "/revoke"), 404, "not_found");
-  check_error(b.call("bob", "POST", "/api/v1/access-requests/" + id + "/reset-credentials"), 404, "not_found");
+  check_error(b.call("bob", "POST", "/api/v1/access-requests/" + id + "/reset-credentials"), 404,
+              "not_found");
 
   // A 10 MB body is refused before it is read whole.
   {
@@ -124,7 +155,8 @@ TEST_CASE("secrets stay out of the log and on disk they are 0600") {
 
   auto log = b.log();
   CHECK(log.find(id) != std::string::npos);  // the log does talk about the request
-  for (const auto& user : {"admin", "approver", "alice", "bob"}) CHECK(log.find(b.token(user)) == std::string::npos);
+  for (const auto& user : {"admin", "approver", "alice", "bob"})
+    CHECK(log.find(b.token(user)) == std::string::npos);
   CHECK(log.find(password) == std::string::npos);
   CHECK(log.find(password2) == std::string::npos);
   auto pg_password = pg.admin_url().substr(std::string("postgresql://postgres:").size());
@@ -134,7 +166,8 @@ TEST_CASE("secrets stay out of the log and on disk they are 0600") {
   struct stat st {};
   REQUIRE(::stat(b.data_dir().c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0700);
-  for (const auto& f : {"apono.db", "dev-credentials.json", "aponod.yaml", "ca-key.pem", "server-key.pem"}) {
+  for (const auto& f :
+       {"apono.db", "dev-credentials.json", "aponod.yaml", "ca-key.pem", "server-key.pem"}) {
     INFO(f);
     REQUIRE(::stat((b.data_dir() / f).c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
@@ -156,7 +189,8 @@ TEST_CASE("operations: health, readiness, metrics, SIGHUP reload, bad config at 
   auto good = apono::common::read_file(cfg_path);
   apono::common::write_private_file(cfg_path, good + "\nbogus_key: 1\n");
   b.process().signal(SIGHUP);
-  REQUIRE(wait_until([&] { return b.log().find("config reload rejected") != std::string::npos; }, 5s));
+  REQUIRE(
+      wait_until([&] { return b.log().find("config reload rejected") != std::string::npos; }, 5s));
   CHECK(b.call("alice", "GET", "/api/v1/session").status == 200);
   // A good one takes effect: alice is removed from the engineers group.
   auto smaller = good;
@@ -171,7 +205,8 @@ TEST_CASE("operations: health, readiness, metrics, SIGHUP reload, bad config at 
 
   // An invalid file at start: non-zero exit naming the file and the line.
   auto dir = make_temp_dir("bad-config");
-  std::ofstream(dir / "bad.yaml") << "server:\n  listen: 127.0.0.1:1\nusers:\n  - name: a\n    colour: red\n";
+  std::ofstream(dir / "bad.yaml")
+      << "server:\n  listen: 127.0.0.1:1\nusers:\n  - name: a\n    colour: red\n";
   auto res = run({APONOD_BINARY, "--config", (dir / "bad.yaml").string()});
   CHECK(res.status != 0);
   INFO(res.output);

@@ -41,9 +41,11 @@ TEST_CASE("crash: recovery expires what came due while down and keeps everything
   auto t0 = std::chrono::steady_clock::now();
   b.start();
   REQUIRE(wait_until([&] { return request_status(b, "alice", short_id) == "EXPIRED"; }, 5s));
-  REQUIRE(wait_until([&] {
-    return pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = '" + short_role + "'") == "0";
-  }, 2s));
+  REQUIRE(wait_until(
+      [&] {
+        return pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = '" + short_role + "'") == "0";
+      },
+      2s));
   auto took = std::chrono::steady_clock::now() - t0;
   INFO("start to expired at the target: "
        << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
@@ -56,10 +58,10 @@ TEST_CASE("crash: recovery expires what came due while down and keeps everything
   CHECK(all.json.as_array().size() == 5);
   CHECK(b.call("admin", "GET", "/api/v1/audit?limit=1000").json.as_array().size() > audit_before);
   // The long grants' roles are still there, and still usable.
-  auto ld = b.call("alice", "GET",
-                   "/api/v1/access-sessions/" + long_ids[0] + "/access-details");
+  auto ld = b.call("alice", "GET", "/api/v1/access-sessions/" + long_ids[0] + "/access-details");
   REQUIRE(ld.status == 200);
   CHECK(pg.psql_as(std::string(ld.json.at("units").at(0).at("username").as_string()),
                    std::string(ld.json.at("units").at(0).at("password").as_string()), "appdb",
-                   "SELECT 1").first == 0);
+                   "SELECT 1")
+            .first == 0);
 }

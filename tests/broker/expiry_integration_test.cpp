@@ -25,17 +25,23 @@ TEST_CASE("a 10-second grant expires at the target within 2 s of its end") {
   auto ends = *apono::common::parse_rfc3339(d.json.at("ends_at").as_string());
   auto user = std::string(d.json.at("units").at(0).at("username").as_string());
   auto password = std::string(d.json.at("units").at(0).at("password").as_string());
-  auto role_count = [&] { return pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = '" + user + "'"); };
+  auto role_count = [&] {
+    return pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = '" + user + "'");
+  };
   CHECK(role_count() == "1");
-  CHECK(pg.psql("SELECT rolvaliduntil IS NOT NULL FROM pg_roles WHERE rolname = '" + user + "'") == "t");
+  CHECK(pg.psql("SELECT rolvaliduntil IS NOT NULL FROM pg_roles WHERE rolname = '" + user + "'") ==
+        "t");
 
   auto log = make_temp_dir("psql-session") / "psql.log";
   child_process session({"psql", "-X", "-h", "127.0.0.1", "-p", std::to_string(pg.port()), "-U",
                          user, "-d", "appdb", "-c", "SELECT pg_sleep(60)"},
                         log, {{"PGPASSWORD", password}});
-  REQUIRE(wait_until([&] {
-    return pg.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = '" + user + "'") == "1";
-  }, 5s));
+  REQUIRE(wait_until(
+      [&] {
+        return pg.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = '" + user + "'") ==
+               "1";
+      },
+      5s));
   CHECK(session.running());
 
   // Wait for EXPIRED, then compare wall-clock times with the grant's end.

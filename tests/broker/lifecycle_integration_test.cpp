@@ -46,7 +46,9 @@ TEST_CASE("automatic flow: ACTIVE within 1 s, and psql can do exactly what read_
   CHECK(id == "AR-00001");
   REQUIRE(wait_until([&] { return request_status(b, "alice", id) == "ACTIVE"; }, 1s));
   INFO("ACTIVE after " << std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::steady_clock::now() - t0).count() << " ms");
+                              std::chrono::steady_clock::now() - t0)
+                              .count()
+                       << " ms");
 
   auto c = details(b, "alice", id);
   CHECK(c.user.rfind("apono_ar1_", 0) == 0);
@@ -66,10 +68,13 @@ TEST_CASE("automatic flow: ACTIVE within 1 s, and psql can do exactly what read_
   auto ev = b.call("alice", "GET", "/api/v1/events?after=0&timeout=0");
   REQUIRE(ev.status == 200);
   std::vector<std::string> seen;
-  for (const auto& e : ev.json.at("events").as_array()) seen.emplace_back(e.at("status").as_string());
+  for (const auto& e : ev.json.at("events").as_array())
+    seen.emplace_back(e.at("status").as_string());
   CHECK(seen == std::vector<std::string>{"GRANTING", "ACTIVE"});
-  CHECK(b.call("bob", "GET", "/api/v1/events?after=0&timeout=0").json.at("events").as_array().empty());
-
+  CHECK(b.call("bob", "GET", "/api/v1/events?after=0&timeout=0")
+            .json.at("events")
+            .as_array()
+            .empty());
 }
 
 TEST_CASE("long-poll wakes on a change, revoke ends access within 2 s") {
@@ -81,16 +86,20 @@ TEST_CASE("long-poll wakes on a change, revoke ends access within 2 s") {
   auto id = std::string(created.json.at("id").as_string());
   REQUIRE(wait_until([&] { return request_status(b, "alice", id) == "ACTIVE"; }, 2s));
   auto c = details(b, "alice", id);
-  auto next = b.call("alice", "GET", "/api/v1/events?after=0&timeout=0").json.at("next_after").as_int64();
+  auto next =
+      b.call("alice", "GET", "/api/v1/events?after=0&timeout=0").json.at("next_after").as_int64();
 
   // A session open during the grant.
   auto log = make_temp_dir("psql-session") / "psql.log";
   child_process session({"psql", "-X", "-h", "127.0.0.1", "-p", std::to_string(pg.port()), "-U",
                          c.user, "-d", "appdb", "-c", "SELECT pg_sleep(60)"},
                         log, {{"PGPASSWORD", c.password}});
-  REQUIRE(wait_until([&] {
-    return pg.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = '" + c.user + "'") == "1";
-  }, 5s));
+  REQUIRE(wait_until(
+      [&] {
+        return pg.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = '" + c.user + "'") ==
+               "1";
+      },
+      5s));
 
   // A long-poll is waiting when the revoke lands from another client; it must return with
   // the change at once, not at its 10 s timeout.
@@ -103,7 +112,8 @@ TEST_CASE("long-poll wakes on a change, revoke ends access within 2 s") {
   });
   std::this_thread::sleep_for(500ms);
   auto t0 = std::chrono::steady_clock::now();
-  auto rv = b.call("alice", "POST", "/api/v1/access-requests/" + id + "/revoke", R"({"reason":"done"})");
+  auto rv =
+      b.call("alice", "POST", "/api/v1/access-requests/" + id + "/revoke", R"({"reason":"done"})");
   REQUIRE(rv.status == 200);
   waiter.join();
   REQUIRE(poll.status == 200);
@@ -111,7 +121,9 @@ TEST_CASE("long-poll wakes on a change, revoke ends access within 2 s") {
   CHECK(json::parse(poll.body).at("events").at(0).at("status") == "REVOKING");
   REQUIRE(wait_until([&] { return request_status(b, "alice", id) == "REVOKED"; }, 2s));
   INFO("REVOKED after " << std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::steady_clock::now() - t0).count() << " ms");
+                               std::chrono::steady_clock::now() - t0)
+                               .count()
+                        << " ms");
   CHECK_FALSE(role_exists(pg, c.user));
   CHECK(wait_until([&] { return !session.running(); }, 2s));
   CHECK(session.wait(0ms) != 0);
@@ -147,12 +159,14 @@ TEST_CASE("manual flow over the API: approve, self-approval refused, reject with
 
   auto second = create_request(b, "bob", "appdb", "read_write", "30m");
   auto id2 = std::string(second.json.at("id").as_string());
-  CHECK(b.call("approver", "POST", "/api/v1/access-requests/" + id2 + "/reject", "{}").status == 400);
+  CHECK(b.call("approver", "POST", "/api/v1/access-requests/" + id2 + "/reject", "{}").status ==
+        400);
   auto rej = b.call("approver", "POST", "/api/v1/access-requests/" + id2 + "/reject",
                     R"({"reason":"use the replica"})");
   REQUIRE(rej.status == 200);
   CHECK(rej.json.at("status") == "REJECTED");
-  CHECK(b.call("bob", "GET", "/api/v1/access-requests/" + id2).json.at("reason") == "use the replica");
+  CHECK(b.call("bob", "GET", "/api/v1/access-requests/" + id2).json.at("reason") ==
+        "use the replica");
 
   // Listing: alice sees her own request, the admin sees every request in the audit.
   auto mine = b.call("alice", "GET", "/api/v1/access-requests?days=1");

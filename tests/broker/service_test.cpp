@@ -58,8 +58,10 @@ class fake_provisioner final : public broker::provisioner {
 
 std::shared_ptr<const broker::config> make_config() {
   auto cfg = std::make_shared<broker::config>();
-  cfg->users = {{"admin", "", {}, true}, {"approver", "", {}, false},
-                {"alice", "", {}, false}, {"bob", "", {}, false}};
+  cfg->users = {{"admin", "", {}, true},
+                {"approver", "", {}, false},
+                {"alice", "", {}, false},
+                {"bob", "", {}, false}};
   cfg->groups = {{"engineers", {"alice", "bob"}}};
   broker::integration_config pg;
   pg.id = "pg";
@@ -70,7 +72,8 @@ std::shared_ptr<const broker::config> make_config() {
   pg.host = "127.0.0.1";
   pg.port = 5432;
   pg.resources = {{"appdb"}, {"other"}};
-  pg.permissions = {{"read_only", {"SELECT 1"}}, {"read_write", {"SELECT 1"}}, {"admin", {"SELECT 1"}}};
+  pg.permissions = {
+      {"read_only", {"SELECT 1"}}, {"read_write", {"SELECT 1"}}, {"admin", {"SELECT 1"}}};
   cfg->integrations = {pg};
   broker::access_flow_config autoflow;
   autoflow.name = "auto-read";
@@ -160,9 +163,12 @@ TEST_CASE("automatic flow grants, and the clock starts when the grant is ACTIVE"
   auto d = h.svc.access_details(caller{"alice", false}, r.id);
   CHECK(d.units.at(0).username == *h.prov.logins.begin());
   CHECK(d.units.at(0).password == h.prov.secrets[d.units.at(0).username]);
-  CHECK(code_of([&] { (void)h.svc.access_details(caller{"bob", false}, r.id); }) == errc::not_found);
-  CHECK(code_of([&] { (void)h.svc.access_details(caller{"admin", true}, r.id); }) ==
-        errc::permission_denied);
+  CHECK(code_of([&] {
+          (void)h.svc.access_details(caller{"bob", false}, r.id);
+        }) == errc::not_found);
+  CHECK(code_of([&] {
+          (void)h.svc.access_details(caller{"admin", true}, r.id);
+        }) == errc::permission_denied);
 
   h.clock.advance(10min - 1ms);
   h.sched.run_once();
@@ -172,7 +178,9 @@ TEST_CASE("automatic flow grants, and the clock starts when the grant is ACTIVE"
   CHECK(h.get(r.id).state == status::expired);
   CHECK(h.get(r.id).units[0].state == status::expired);
   CHECK(h.prov.logins.empty());
-  CHECK(code_of([&] { (void)h.svc.access_details(caller{"alice", false}, r.id); }) == errc::conflict);
+  CHECK(code_of([&] {
+          (void)h.svc.access_details(caller{"alice", false}, r.id);
+        }) == errc::conflict);
 }
 
 TEST_CASE("manual flow: approvers only, never one's own, reject needs a reason") {
@@ -191,7 +199,9 @@ TEST_CASE("manual flow: approvers only, never one's own, reject needs a reason")
   CHECK(h.get(r.id).decided_by == "approver");
 
   auto r2 = h.create("bob", "read_write");
-  CHECK(code_of([&] { h.svc.reject(caller{"approver", false}, r2.id, "  "); }) == errc::invalid_argument);
+  CHECK(code_of([&] {
+          h.svc.reject(caller{"approver", false}, r2.id, "  ");
+        }) == errc::invalid_argument);
   h.svc.reject(caller{"approver", false}, r2.id, "not during the freeze");
   auto rej = h.get(r2.id);
   CHECK(rej.state == status::rejected);
@@ -216,9 +226,11 @@ TEST_CASE("validation names what is wrong") {
   CHECK(code_of([&] { h.create("alice", "read_only", 9h); }) == errc::failed_precondition);
   CHECK(code_of([&] { h.create("alice", "read_write", 5h); }) == errc::failed_precondition);
   CHECK(code_of([&] { h.create("alice", "nope"); }) == errc::invalid_argument);
-  CHECK(code_of([&] { h.create("alice", "read_only", 1h, {"missing"}); }) == errc::invalid_argument);
+  CHECK(code_of([&] { h.create("alice", "read_only", 1h, {"missing"}); }) ==
+        errc::invalid_argument);
   CHECK(code_of([&] { h.create("alice", "admin"); }) == errc::permission_denied);
-  CHECK(code_of([&] { h.create("alice", "read_write", 1h, {"other"}); }) == errc::permission_denied);
+  CHECK(code_of([&] { h.create("alice", "read_write", 1h, {"other"}); }) ==
+        errc::permission_denied);
   CHECK(code_of([&] { h.create("approver", "read_only"); }) == errc::invalid_argument);
   broker::create_input in;
   in.integration = "pg";
@@ -331,9 +343,11 @@ TEST_CASE("events and audit: each transition is recorded, callers see only their
   CHECK(actions.count("request.created"));
   CHECK(actions.count("unit.granted"));
   CHECK(actions.count("unit.revoked"));
-  CHECK(code_of([&] { (void)h.svc.audit(caller{"alice", false}, 0, r.id, 100); }) ==
-        errc::permission_denied);
-  for (const auto& a : audit) CHECK(a.detail.find(h.prov.secrets.begin()->second) == std::string::npos);
+  CHECK(code_of([&] {
+          (void)h.svc.audit(caller{"alice", false}, 0, r.id, 100);
+        }) == errc::permission_denied);
+  for (const auto& a : audit)
+    CHECK(a.detail.find(h.prov.secrets.begin()->second) == std::string::npos);
 }
 
 TEST_CASE("bundles and request-again") {
@@ -350,6 +364,7 @@ TEST_CASE("bundles and request-again") {
   CHECK(again.id != r.id);
   CHECK(again.bundle == "both");
   CHECK(again.justification == "analytics");
-  CHECK(code_of([&] { h.svc.request_again(caller{"admin", true}, r.id, "", std::nullopt); }) ==
-        errc::permission_denied);
+  CHECK(code_of([&] {
+          h.svc.request_again(caller{"admin", true}, r.id, "", std::nullopt);
+        }) == errc::permission_denied);
 }

@@ -65,5 +65,6 @@ TEST_CASE("connection strings percent-encode credentials") {
   c.username = "apono_ar1_x";
   c.password = "p@ss/w:rd";
   c.sslmode = "prefer";
-  CHECK(postgres_uri(c) == "postgresql://apono_ar1_x:p%40ss%2Fw%3Ard@127.0.0.1:5433/app%20db?sslmode=prefer");
+  CHECK(postgres_uri(c) ==
+        "postgresql://apono_ar1_x:p%40ss%2Fw%3Ard@127.0.0.1:5433/app%20db?sslmode=prefer");
 }

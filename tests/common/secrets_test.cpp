@@ -23,7 +23,8 @@ TEST_CASE("tokens and passwords are random and well-formed") {
   CHECK(p.size() == 32);
   CHECK(p.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") ==
         std::string::npos);
-  CHECK(random_lower_alnum(6).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") == std::string::npos);
+  CHECK(random_lower_alnum(6).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") ==
+        std::string::npos);
 }
 
 TEST_CASE("sha256 and base64url known answers") {

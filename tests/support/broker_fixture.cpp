@@ -46,8 +46,8 @@ void broker_fixture::start() {
   }
   proc_ = std::make_unique<child_process>(
       std::vector<std::string>{APONOD_BINARY, "--dev", "--data-dir", dir_.string(), "--listen",
-                               "127.0.0.1:" + std::to_string(port_), "--pg-target",
-                               pg_.admin_url(), "--log-level", "debug"},
+                               "127.0.0.1:" + std::to_string(port_), "--pg-target", pg_.admin_url(),
+                               "--log-level", "debug"},
       dir_.parent_path() / "aponod.log");
   wait_ready();
 }
@@ -96,7 +96,9 @@ int broker_fixture::stop() {
   return proc_->wait(std::chrono::seconds{20});
 }
 
-std::string broker_fixture::token(const std::string& user) const { return tokens_.at(user); }
+std::string broker_fixture::token(const std::string& user) const {
+  return tokens_.at(user);
+}
 
 api_answer broker_fixture::call(const std::string& user, const std::string& method,
                                 const std::string& target, const std::string& body) {

@@ -9,8 +9,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
 
 #include "common/http_client.hpp"
 #include "tests/support/pg_fixture.hpp"
@@ -20,9 +20,9 @@ namespace apono::test {
 
 /// A JSON API answer.
 struct api_answer {
-  int status = 0;            ///< HTTP status
-  boost::json::value json;   ///< parsed body (null when it was not JSON)
-  std::string body;          ///< raw body
+  int status = 0;           ///< HTTP status
+  boost::json::value json;  ///< parsed body (null when it was not JSON)
+  std::string body;         ///< raw body
 };
 
 /// Runs aponod --dev on a free loopback port with its own data dir.
