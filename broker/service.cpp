@@ -58,6 +58,35 @@ status final_status_for(const std::string& end_reason) {
                                       ", not " + std::string(wanted));
 }
 
+common::access_unit* find_unit(access_request& r, std::int64_t unit_id) {
+  auto it = std::find_if(r.units.begin(), r.units.end(),
+                         [&](const common::access_unit& u) { return u.id == unit_id; });
+  return it == r.units.end() ? nullptr : &*it;
+}
+
+// Loads the request of `unit_id` into `r` and returns the unit, or null when the unit is
+// gone or no longer in `expected` (another step got there first).
+common::access_unit* load_unit(store_tx& tx, std::int64_t unit_id, status expected,
+                               access_request& r) {
+  auto req = tx.get_request(tx.get_unit_state(unit_id).request_id);
+  if (!req) return nullptr;
+  r = std::move(*req);
+  auto* u = find_unit(r, unit_id);
+  return u && u->state == expected ? u : nullptr;
+}
+
+// Moves every unit still holding (or about to hold) access to REVOKING, due at once.
+void start_revoking(store_tx& tx, access_request& r, common::time_point now) {
+  for (auto& u : r.units) {
+    if (common::is_final(u.state)) continue;
+    u.state = status::revoking;
+    auto s = tx.get_unit_state(u.id);
+    s.attempts = 0;
+    s.next_attempt_at = now;
+    tx.put_unit_state(s);
+  }
+}
+
 }  // namespace
 
 service::service(store& st, config_holder& cfg, std::map<std::string, provisioner*> provisioners,
@@ -332,14 +361,7 @@ access_request service::revoke(const caller& c, std::int64_t id, const std::stri
       for (auto& u : r.units) u.state = status::revoked;
     } else {
       r.state = status::revoking;
-      for (auto& u : r.units) {
-        if (common::is_final(u.state)) continue;
-        u.state = status::revoking;
-        auto s = tx.get_unit_state(u.id);
-        s.attempts = 0;
-        s.next_attempt_at = now;
-        tx.put_unit_state(s);
-      }
+      start_revoking(tx, r, now);
     }
     tx.update_request(r);
     record(tx, c.user, "request.revoked", r, true, detail({{"reason", json::value(r.reason)}}));
@@ -490,14 +512,10 @@ void service::grant_unit(std::int64_t unit_id) {
   common::access_unit unit;
   bool go = false;
   store_.transact([&](store_tx& tx) {
+    auto* u = load_unit(tx, unit_id, status::granting, r);
+    if (!u) return;
+    unit = *u;
     s = tx.get_unit_state(unit_id);
-    auto req = tx.get_request(s.request_id);
-    if (!req) return;
-    r = *req;
-    auto it = std::find_if(r.units.begin(), r.units.end(),
-                           [&](const common::access_unit& u) { return u.id == unit_id; });
-    if (it == r.units.end() || it->state != status::granting) return;
-    unit = *it;
     if (s.login.empty()) {
       s.login = make_login(r.id);
       s.secret = common::random_password();
@@ -517,30 +535,26 @@ void service::grant_unit(std::int64_t unit_id) {
 
   bool notify = false;
   store_.transact([&](store_tx& tx) {
-    auto req = tx.get_request(r.id);
-    if (!req) return;
-    r = *req;
-    auto it = std::find_if(r.units.begin(), r.units.end(),
-                           [&](const common::access_unit& u) { return u.id == unit_id; });
     // Revoked while we were granting: the unit is REVOKING now and its revoke runs next.
-    if (it == r.units.end() || it->state != status::granting) return;
+    auto* u = load_unit(tx, unit_id, status::granting, r);
+    if (!u) return;
     auto st = tx.get_unit_state(unit_id);
     auto now = clock_.now();
     if (error.empty()) {
       ++metrics_.grants;
-      it->state = status::active;
-      it->last_error.clear();
+      u->state = status::active;
+      u->last_error.clear();
       st.attempts = 0;
       st.last_error.clear();
       tx.put_unit_state(st);
       record(tx, "system", "unit.granted", r, false,
              detail({{"unit", unit_id},
-                     {"resource", json::value(it->resource)},
-                     {"permission", json::value(it->permission)},
+                     {"resource", json::value(u->resource)},
+                     {"permission", json::value(u->permission)},
                      {"login", json::value(st.login)}}));
       bool all_active =
           std::all_of(r.units.begin(), r.units.end(),
-                      [](const common::access_unit& u) { return u.state == status::active; });
+                      [](const common::access_unit& x) { return x.state == status::active; });
       if (all_active && r.state == status::granting) {
         // The grant clock starts now, not when it was asked for.
         r.state = status::active;
@@ -560,36 +574,26 @@ void service::grant_unit(std::int64_t unit_id) {
     ++metrics_.grant_failures;
     st.attempts += 1;
     st.last_error = error;
-    it->last_error = error;
-    spdlog::warn("{}: granting {} {} failed (attempt {}): {}", id_text(r.id), it->resource,
-                 it->permission, st.attempts, error);
+    st.next_attempt_at = now + backoff(std::chrono::milliseconds{1000}, st.attempts);
+    u->last_error = error;
+    tx.put_unit_state(st);
+    spdlog::warn("{}: granting {} {} failed (attempt {}): {}", id_text(r.id), u->resource,
+                 u->permission, st.attempts, error);
     record(tx, "system", "unit.grant_failed", r, false,
            detail({{"unit", unit_id}, {"attempt", st.attempts}, {"error", json::value(error)}}));
     if (st.attempts >= options_.max_grant_attempts) {
       // Give up: undo whatever was created, for this unit and its siblings.
       r.state = status::revoking;
       r.end_reason = "failed";
-      r.reason = "granting " + it->integration + "/" + it->resource + " " + it->permission +
+      r.reason = "granting " + u->integration + "/" + u->resource + " " + u->permission +
                  " failed: " + error;
       r.updated_at = now;
-      for (auto& u : r.units) {
-        if (common::is_final(u.state)) continue;
-        u.state = status::revoking;
-        auto us = u.id == unit_id ? st : tx.get_unit_state(u.id);
-        us.attempts = 0;
-        us.next_attempt_at = now;
-        tx.put_unit_state(us);
-      }
+      start_revoking(tx, r, now);
       tx.update_request(r);
       record(tx, "system", "request.grant_abandoned", r, true,
              detail({{"reason", json::value(r.reason)}}));
       notify = true;
     } else {
-      auto delay = std::min<std::chrono::milliseconds>(
-          std::chrono::milliseconds{1000} * (1 << std::min(st.attempts - 1, 10)),
-          options_.max_backoff);
-      st.next_attempt_at = now + delay;
-      tx.put_unit_state(st);
       tx.update_request(r);
     }
   });
@@ -603,14 +607,10 @@ void service::revoke_unit(std::int64_t unit_id) {
   common::access_unit unit;
   bool go = false;
   store_.transact([&](store_tx& tx) {
+    auto* u = load_unit(tx, unit_id, status::revoking, r);
+    if (!u) return;
+    unit = *u;
     s = tx.get_unit_state(unit_id);
-    auto req = tx.get_request(s.request_id);
-    if (!req) return;
-    r = *req;
-    auto it = std::find_if(r.units.begin(), r.units.end(),
-                           [&](const common::access_unit& u) { return u.id == unit_id; });
-    if (it == r.units.end() || it->state != status::revoking) return;
-    unit = *it;
     go = true;
   });
   if (!go) return;
@@ -627,18 +627,13 @@ void service::revoke_unit(std::int64_t unit_id) {
 
   bool notify = false;
   store_.transact([&](store_tx& tx) {
-    auto req = tx.get_request(r.id);
-    if (!req) return;
-    r = *req;
-    auto it = std::find_if(r.units.begin(), r.units.end(),
-                           [&](const common::access_unit& u) { return u.id == unit_id; });
-    if (it == r.units.end() || it->state != status::revoking) return;
+    auto* u = load_unit(tx, unit_id, status::revoking, r);
+    if (!u) return;
     auto st = tx.get_unit_state(unit_id);
-    auto now = clock_.now();
     if (error.empty()) {
       ++metrics_.revocations;
-      it->state = final_status_for(r.end_reason);
-      it->last_error.clear();
+      u->state = final_status_for(r.end_reason);
+      u->last_error.clear();
       st.secret.clear();  // the secret is worthless now; do not keep it at rest
       st.attempts = 0;
       st.last_error.clear();
@@ -655,20 +650,23 @@ void service::revoke_unit(std::int64_t unit_id) {
     ++metrics_.revoke_failures;
     st.attempts += 1;
     st.last_error = error;
-    it->last_error = error;
-    auto delay = std::min<std::chrono::milliseconds>(
-        std::chrono::milliseconds{500} * (1 << std::min(st.attempts - 1, 10)),
-        options_.max_backoff);
-    st.next_attempt_at = now + delay;
+    st.next_attempt_at = clock_.now() + backoff(std::chrono::milliseconds{500}, st.attempts);
+    u->last_error = error;
     tx.put_unit_state(st);
     tx.update_request(r);
     // Loud on purpose: access that cannot be removed is the one failure an operator must see.
     spdlog::error("{}: REVOKE FAILED for {} {} login {} (attempt {}, retrying): {}", id_text(r.id),
-                  it->resource, it->permission, st.login, st.attempts, error);
+                  u->resource, u->permission, st.login, st.attempts, error);
     record(tx, "system", "unit.revoke_failed", r, false,
            detail({{"unit", unit_id}, {"attempt", st.attempts}, {"error", json::value(error)}}));
   });
   if (notify) changed();
+}
+
+std::chrono::milliseconds service::backoff(std::chrono::milliseconds first, int attempts) const {
+  // Doubling from `first` after each failure, capped so a healed target is noticed soon.
+  return std::min<std::chrono::milliseconds>(first * (1 << std::clamp(attempts - 1, 0, 10)),
+                                             options_.max_backoff);
 }
 
 void service::expire_request(std::int64_t request_id) {
@@ -682,14 +680,7 @@ void service::expire_request(std::int64_t request_id) {
     r.state = status::revoking;
     r.end_reason = "expired";
     r.updated_at = now;
-    for (auto& u : r.units) {
-      if (common::is_final(u.state)) continue;
-      u.state = status::revoking;
-      auto s = tx.get_unit_state(u.id);
-      s.attempts = 0;
-      s.next_attempt_at = now;
-      tx.put_unit_state(s);
-    }
+    start_revoking(tx, r, now);
     tx.update_request(r);
     record(tx, "system", "request.expiring", r, true);
     done = true;

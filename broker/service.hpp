@@ -128,6 +128,7 @@ class service {
               const common::access_request& r, bool status_change, const std::string& detail = {});
   void finish_if_revoked(store_tx& tx, common::access_request& r);
   void changed() const;
+  std::chrono::milliseconds backoff(std::chrono::milliseconds first, int attempts) const;
 
   store& store_;
   config_holder& config_;

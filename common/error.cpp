@@ -1,6 +1,8 @@
 // Mapping between error kinds, HTTP statuses and their JSON names.
 #include "common/error.hpp"
 
+#include <boost/json.hpp>
+
 #include <array>
 #include <utility>
 
@@ -43,6 +45,11 @@ errc code_from_name(std::string_view name) noexcept {
   for (const auto& e : table)
     if (e.name == name) return e.code;
   return errc::internal;
+}
+
+std::string error_body(errc code, std::string_view message) {
+  return boost::json::serialize(boost::json::object{
+      {"error", boost::json::object{{"code", code_name(code)}, {"message", message}}}});
 }
 
 }  // namespace apono::common

@@ -28,6 +28,9 @@ enum class errc {
 /// The kind for a name from a JSON error body (internal when unknown).
 [[nodiscard]] errc code_from_name(std::string_view name) noexcept;
 
+/// The API's error body: `{"error":{"code":"<code_name>","message":"<message>"}}`.
+[[nodiscard]] std::string error_body(errc code, std::string_view message);
+
 /// A failure with a kind and a one-line message meant for the user.
 class api_error : public std::runtime_error {
  public:

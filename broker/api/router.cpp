@@ -22,11 +22,6 @@ namespace net = boost::asio;
 using common::api_error;
 using common::errc;
 
-std::string error_body(std::string_view code, std::string_view message) {
-  return json::serialize(
-      json::object{{"error", json::object{{"code", code}, {"message", message}}}});
-}
-
 namespace {
 
 http::response json_response(int status, const json::value& v) {
@@ -37,10 +32,8 @@ http::response json_response(int status, const json::value& v) {
 }
 
 http::response error_response(errc code, std::string_view message) {
-  return http::response{common::http_status(code),
-                        error_body(common::code_name(code), message),
-                        "application/json",
-                        {}};
+  return http::response{
+      common::http_status(code), common::error_body(code, message), "application/json", {}};
 }
 
 // Splits `/a/b/c` into {"a","b","c"}; rejects empty and dot segments so path tricks such as

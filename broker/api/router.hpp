@@ -41,7 +41,4 @@ class router {
   std::chrono::milliseconds max_poll_{25000};
 };
 
-/// The JSON error body for `code` and `message`.
-[[nodiscard]] std::string error_body(std::string_view code, std::string_view message);
-
 }  // namespace apono::broker::api

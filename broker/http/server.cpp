@@ -55,14 +55,9 @@ constexpr std::size_t drain_limit = 64 * 1024 * 1024;
 
 // The same error shape the API uses, so clients need one decoder.
 response error_response(common::errc code, std::string_view message) {
-  boost::json::object error;
-  error["code"] = common::code_name(code);
-  error["message"] = message;
-  boost::json::object body;
-  body["error"] = std::move(error);
   response r;
   r.status = common::http_status(code);
-  r.body = boost::json::serialize(body);
+  r.body = common::error_body(code, message);
   return r;
 }
 

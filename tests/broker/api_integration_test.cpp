@@ -204,7 +204,8 @@ TEST_CASE("operations: health, readiness, metrics, SIGHUP reload, bad config at 
   CHECK(b.call("bob", "GET", "/api/v1/integrations").json.as_array().size() == 1);
 
   // An invalid file at start: non-zero exit naming the file and the line.
-  auto dir = make_temp_dir("bad-config");
+  temp_dir tmp("bad-config");
+  const auto& dir = tmp.path;
   std::ofstream(dir / "bad.yaml")
       << "server:\n  listen: 127.0.0.1:1\nusers:\n  - name: a\n    colour: red\n";
   auto res = run({APONOD_BINARY, "--config", (dir / "bad.yaml").string()});

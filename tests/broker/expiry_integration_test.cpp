@@ -32,7 +32,8 @@ TEST_CASE("a 10-second grant expires at the target within 2 s of its end") {
   CHECK(pg.psql("SELECT rolvaliduntil IS NOT NULL FROM pg_roles WHERE rolname = '" + user + "'") ==
         "t");
 
-  auto log = make_temp_dir("psql-session") / "psql.log";
+  temp_dir session_dir("psql-session");
+  auto log = session_dir.path / "psql.log";
   child_process session({"psql", "-X", "-h", "127.0.0.1", "-p", std::to_string(pg.port()), "-U",
                          user, "-d", "appdb", "-c", "SELECT pg_sleep(60)"},
                         log, {{"PGPASSWORD", password}});

@@ -90,7 +90,8 @@ TEST_CASE("long-poll wakes on a change, revoke ends access within 2 s") {
       b.call("alice", "GET", "/api/v1/events?after=0&timeout=0").json.at("next_after").as_int64();
 
   // A session open during the grant.
-  auto log = make_temp_dir("psql-session") / "psql.log";
+  temp_dir session_dir("psql-session");
+  auto log = session_dir.path / "psql.log";
   child_process session({"psql", "-X", "-h", "127.0.0.1", "-p", std::to_string(pg.port()), "-U",
                          c.user, "-d", "appdb", "-c", "SELECT pg_sleep(60)"},
                         log, {{"PGPASSWORD", c.password}});

@@ -14,6 +14,21 @@ namespace apono::test {
 
 /// A fresh 0700 directory under $TMPDIR (or /tmp), removed by the caller or left for debugging.
 [[nodiscard]] std::filesystem::path make_temp_dir(std::string_view prefix);
+/// A make_temp_dir that removes itself (and everything in it) when it goes out of scope.
+class temp_dir {
+ public:
+  /// Creates the directory; `prefix` names it for debugging.
+  explicit temp_dir(std::string_view prefix = "apono-test") : path(make_temp_dir(prefix)) {}
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  /// The directory.
+  const std::filesystem::path path;
+};
+
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 [[nodiscard]] int free_port();
 

@@ -23,6 +23,7 @@
 
 #include "broker/tls/certificates.hpp"
 #include "common/http_client.hpp"
+#include "tests/support/process.hpp"
 
 namespace {
 
@@ -34,21 +35,7 @@ using apono::broker::http::request;
 using apono::broker::http::response;
 using namespace std::chrono_literals;
 
-// A private temp dir that removes itself.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "apono-http-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-};
+using apono::test::temp_dir;
 
 // Echoes the request as JSON; /throw throws, /slow waits 3 s before answering.
 net::awaitable<response> echo(request req) {

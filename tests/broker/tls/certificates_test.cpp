@@ -1,5 +1,6 @@
 // ensure_tls: what it creates, with which modes and extensions, and when it reuses or reissues.
 #include "broker/tls/certificates.hpp"
+#include "tests/support/process.hpp"
 
 #include <arpa/inet.h>
 #include <openssl/pem.h>
@@ -21,21 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A private temp dir that removes itself.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "apono-tls-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-};
+using apono::test::temp_dir;
 
 struct x509_free {
   void operator()(X509* x) const noexcept { X509_free(x); }
