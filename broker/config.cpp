@@ -14,6 +14,7 @@
 //       email: alice@example.com
 //       admin: false
 //       token_sha256: [<64 lowercase hex>, ...]   # or a single string
+//       password_hash: pbkdf2-sha256$600000$<salt b64>$<hash b64>   # for browser login
 //   groups:
 //     - name: engineers                # required, unique
 //       members: [alice, bob]          # known users
@@ -66,6 +67,7 @@
 #include <utility>
 
 #include "common/duration.hpp"
+#include "common/secrets.hpp"
 
 namespace apono::broker {
 namespace {
@@ -386,7 +388,7 @@ class loader {
   user_config read_user(const YAML::Node& n, std::size_t index) {
     expect_map(n, numbered("user", index));
     const std::string ctx = label(n, "name", "user", index);
-    check_keys(n, ctx, {"name", "email", "admin", "token_sha256"});
+    check_keys(n, ctx, {"name", "email", "admin", "token_sha256", "password_hash"});
     auto name = required_string(n, ctx, "name");
     unique(users_, name, "user");
     user_config u;
@@ -404,6 +406,18 @@ class loader {
              "token_sha256: the same token is already listed for user '" + it->second + "'");
       }
       u.token_hashes.push_back(std::move(hash.value));
+    }
+    if (auto hash = optional_string(n, ctx, "password_hash")) {
+      // Never echoed either: a cleartext password pasted here must not reach a log.
+      if (!common::is_password_hash(*hash)) {
+        fail(n["password_hash"], ctx,
+             "password_hash: expected pbkdf2-sha256$ITERATIONS$SALT$HASH with " +
+                 std::to_string(common::min_password_iterations) + " to " +
+                 std::to_string(common::max_password_iterations) +
+                 " iterations, an 8 to 64 byte salt and a 32-byte hash, both in "
+                 "standard base64");
+      }
+      u.password_hash = std::move(*hash);
     }
     return u;
   }

@@ -19,6 +19,10 @@ struct user_config {
   std::string email;                      ///< optional, informational
   std::vector<std::string> token_hashes;  ///< SHA-256 hex of each accepted bearer token
   bool admin = false;                     ///< sees everything, may revoke anything, reads audit
+  /// For browser login: `pbkdf2-sha256$<iterations>$<salt>$<hash>` (common::hash_password);
+  /// empty when the user cannot log in with a password. (The `{}` keeps brace initializers
+  /// that stop at `admin` free of -Wmissing-field-initializers.)
+  std::string password_hash{};
 };
 
 /// A named set of users.

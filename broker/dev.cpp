@@ -35,26 +35,52 @@ std::filesystem::path credentials_path(const std::filesystem::path& dir) {
   return dir / "dev-credentials.json";
 }
 
-// Tokens from an earlier run, by user name; empty when there was none.
-std::map<std::string, std::string> previous_tokens(const std::filesystem::path& dir) {
-  std::map<std::string, std::string> out;
+// What a dev user signs in with: a bearer token for the API and a password for browser login.
+struct dev_secrets {
+  std::string token;
+  std::string password;
+};
+
+// Secrets from an earlier run, by user name; empty when there was none. A file from before
+// passwords existed still yields its tokens.
+std::map<std::string, dev_secrets> previous_secrets(const std::filesystem::path& dir) {
+  std::map<std::string, dev_secrets> out;
   std::error_code ec;
   if (!std::filesystem::exists(credentials_path(dir), ec)) return out;
   try {
     auto v = json::parse(common::read_file(credentials_path(dir)));
-    for (const auto& u : v.at("users").as_array())
-      out[std::string(u.at("name").as_string())] = std::string(u.at("token").as_string());
+    for (const auto& u : v.at("users").as_array()) {
+      auto& s = out[std::string(u.at("name").as_string())];
+      s.token = std::string(u.at("token").as_string());
+      if (const auto* pw = u.as_object().if_contains("password"); pw && pw->is_string())
+        s.password = std::string(pw->get_string());
+    }
   } catch (const std::exception& e) {
     spdlog::warn("ignoring unreadable {}: new tokens are issued", credentials_path(dir).string());
+    out.clear();
   }
   return out;
 }
 
-std::map<std::string, std::string> tokens_for(const std::filesystem::path& dir) {
-  auto tokens = previous_tokens(dir);
+std::map<std::string, dev_secrets> secrets_for(const std::filesystem::path& dir) {
+  auto secrets = previous_secrets(dir);
+  for (const auto& u : dev_users) {
+    auto& s = secrets[u.name];
+    if (s.token.empty()) s.token = common::random_token();
+    if (s.password.empty()) s.password = common::random_password(16);
+  }
+  return secrets;
+}
+
+json::array users_json(std::map<std::string, dev_secrets>& secrets) {
+  json::array users;
   for (const auto& u : dev_users)
-    if (tokens[u.name].empty()) tokens[u.name] = common::random_token();
-  return tokens;
+    users.push_back(json::object{{"name", u.name},
+                                 {"role", u.role},
+                                 {"admin", u.admin},
+                                 {"token", secrets[u.name].token},
+                                 {"password", secrets[u.name].password}});
+  return users;
 }
 
 struct target_facts {
@@ -113,7 +139,7 @@ void emit_principals(YAML::Emitter& y, const char* key, std::vector<std::string>
 
 std::filesystem::path prepare_dev(const dev_options& o) {
   common::ensure_private_dir(o.data_dir);
-  auto tokens = tokens_for(o.data_dir);
+  auto secrets = secrets_for(o.data_dir);
   auto target = inspect_target(o.pg_target);
 
   YAML::Emitter y;
@@ -131,7 +157,11 @@ std::filesystem::path prepare_dev(const dev_options& o) {
     y << YAML::Key << "email" << YAML::Value << std::string(u.name) + "@example.com";
     y << YAML::Key << "admin" << YAML::Value << u.admin;
     y << YAML::Key << "token_sha256" << YAML::Value << YAML::Flow
-      << std::vector<std::string>{common::sha256_hex(tokens[u.name])};
+      << std::vector<std::string>{common::sha256_hex(secrets[u.name].token)};
+    // The fewest iterations allowed: 16 random characters (95 bits) need no stretching, and
+    // every dev start hashes them again.
+    y << YAML::Key << "password_hash" << YAML::Value
+      << common::hash_password(secrets[u.name].password, common::min_password_iterations);
     y << YAML::EndMap;
   }
   y << YAML::EndSeq;
@@ -204,26 +234,19 @@ std::filesystem::path prepare_dev(const dev_options& o) {
   auto path = o.data_dir / "aponod.yaml";
   common::write_private_file(path, std::string(y.c_str()) + "\n");
 
-  // Tokens are kept now, before the broker starts, so a crash right after start still leaves
+  // Secrets are kept now, before the broker starts, so a crash right after start still leaves
   // a credentials file that matches the config; api_url stays null until the API listens,
   // which is what scripts wait for.
-  json::array users;
-  for (const auto& u : dev_users)
-    users.push_back(json::object{
-        {"name", u.name}, {"role", u.role}, {"admin", u.admin}, {"token", tokens[u.name]}});
-  json::object doc{{"api_url", nullptr}, {"ca_file", nullptr}, {"users", users}};
+  json::object doc{{"api_url", nullptr}, {"ca_file", nullptr}, {"users", users_json(secrets)}};
   common::write_private_file(credentials_path(o.data_dir), json::serialize(doc) + "\n");
   return path;
 }
 
 void write_dev_credentials(const std::filesystem::path& data_dir, const std::string& api_url,
                            const std::filesystem::path& ca_file) {
-  auto tokens = tokens_for(data_dir);
-  json::array users;
-  for (const auto& u : dev_users)
-    users.push_back(json::object{
-        {"name", u.name}, {"role", u.role}, {"admin", u.admin}, {"token", tokens[u.name]}});
-  json::object doc{{"api_url", api_url}, {"ca_file", ca_file.string()}, {"users", users}};
+  auto secrets = secrets_for(data_dir);
+  json::object doc{
+      {"api_url", api_url}, {"ca_file", ca_file.string()}, {"users", users_json(secrets)}};
   common::write_private_file(credentials_path(data_dir), json::serialize(doc) + "\n");
 }
 

@@ -1,6 +1,7 @@
 // `aponod --dev`: an all-in-one broker for trying things out and for tests. It writes a sample
 // config (one admin, one approver, two users, flows over the given PostgreSQL target) and
-// dev-credentials.json with each user's token, all 0600 in a 0700 data dir.
+// dev-credentials.json with each user's token and browser-login password, all 0600 in a
+// 0700 data dir.
 #pragma once
 
 #include <filesystem>
@@ -15,11 +16,12 @@ struct dev_options {
   std::string pg_target;           ///< libpq URI of a PostgreSQL the broker administers
 };
 
-/// Writes DIR/aponod.yaml (tokens are reused from an earlier dev-credentials.json so a
-/// restart keeps logins valid) and returns its path.
+/// Writes DIR/aponod.yaml (tokens and passwords are reused from an earlier
+/// dev-credentials.json so a restart keeps logins valid) and returns its path.
 std::filesystem::path prepare_dev(const dev_options& options);
 
-/// Writes DIR/dev-credentials.json with the API URL, the CA file and each user's token.
+/// Writes DIR/dev-credentials.json with the API URL, the CA file and each user's token and
+/// password.
 void write_dev_credentials(const std::filesystem::path& data_dir, const std::string& api_url,
                            const std::filesystem::path& ca_file);
 

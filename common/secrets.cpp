@@ -7,9 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -79,17 +82,21 @@ std::string random_token() {
   return "apn_" + base64url(random_bytes(32));
 }
 
-std::string sha256_hex(std::string_view data) {
+std::string sha256(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1)
     throw std::runtime_error("SHA-256 failed");
+  return std::string(reinterpret_cast<const char*>(md), len);
+}
+
+std::string sha256_hex(std::string_view data) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
+  out.reserve(64);
+  for (unsigned char c : sha256(data)) {
+    out += hex[c >> 4];
+    out += hex[c & 15];
   }
   return out;
 }
@@ -99,6 +106,125 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
   unsigned char diff = 0;
   for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
+}
+
+namespace {
+
+constexpr std::string_view password_scheme = "pbkdf2-sha256";
+constexpr std::size_t password_salt_size = 16;
+constexpr std::size_t password_hash_size = 32;
+
+// Standard base64 with padding, the form Python's base64.b64encode and `openssl base64` print,
+// so a hash can be made without this program.
+std::string base64(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(data.data()),
+                          static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+// Strict standard base64: padding required, nothing else tolerated; nullopt otherwise.
+std::optional<std::string> unbase64(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    unsigned v = 0;
+    int pad = 0;
+    for (std::size_t j = 0; j < 4; ++j) {
+      char c = text[i + j];
+      unsigned d = 0;
+      if (c >= 'A' && c <= 'Z')
+        d = static_cast<unsigned>(c - 'A');
+      else if (c >= 'a' && c <= 'z')
+        d = static_cast<unsigned>(c - 'a') + 26;
+      else if (c >= '0' && c <= '9')
+        d = static_cast<unsigned>(c - '0') + 52;
+      else if (c == '+')
+        d = 62;
+      else if (c == '/')
+        d = 63;
+      else if (c == '=' && i + 4 == text.size() && j >= 2)
+        ++pad;
+      else
+        return std::nullopt;
+      if (pad > 0 && c != '=') return std::nullopt;  // data after padding
+      v = (v << 6) | d;
+    }
+    out += static_cast<char>((v >> 16) & 0xff);
+    if (pad < 2) out += static_cast<char>((v >> 8) & 0xff);
+    if (pad < 1) out += static_cast<char>(v & 0xff);
+  }
+  return out;
+}
+
+struct password_hash {
+  int iterations = 0;
+  std::string salt;
+  std::string hash;
+};
+
+std::optional<password_hash> parse_password_hash(std::string_view encoded) {
+  std::string_view field[4];
+  std::size_t n = 0;
+  for (std::size_t start = 0;;) {
+    auto dollar = encoded.find('$', start);
+    if (n == 4) return std::nullopt;  // a fifth field
+    field[n++] = encoded.substr(start, dollar == std::string_view::npos ? dollar : dollar - start);
+    if (dollar == std::string_view::npos) break;
+    start = dollar + 1;
+  }
+  if (n != 4 || field[0] != password_scheme) return std::nullopt;
+  password_hash out;
+  const auto& it = field[1];
+  auto [end, ec] = std::from_chars(it.data(), it.data() + it.size(), out.iterations);
+  if (it.empty() || ec != std::errc{} || end != it.data() + it.size() ||
+      out.iterations < min_password_iterations || out.iterations > max_password_iterations)
+    return std::nullopt;
+  auto salt = unbase64(field[2]);
+  auto hash = unbase64(field[3]);
+  if (!salt || salt->size() < 8 || salt->size() > 64 || !hash || hash->size() != password_hash_size)
+    return std::nullopt;
+  out.salt = std::move(*salt);
+  out.hash = std::move(*hash);
+  return out;
+}
+
+std::string pbkdf2_sha256(std::string_view password, std::string_view salt, int iterations) {
+  std::string out(password_hash_size, '\0');
+  if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                        reinterpret_cast<const unsigned char*>(salt.data()),
+                        static_cast<int>(salt.size()), iterations, EVP_sha256(),
+                        static_cast<int>(out.size()),
+                        reinterpret_cast<unsigned char*>(out.data())) != 1)
+    throw std::runtime_error("PBKDF2 failed");
+  return out;
+}
+
+}  // namespace
+
+std::string hash_password(std::string_view password, int iterations) {
+  iterations = std::clamp(iterations, min_password_iterations, max_password_iterations);
+  auto salt = random_bytes(password_salt_size);
+  return std::string(password_scheme) + "$" + std::to_string(iterations) + "$" + base64(salt) +
+         "$" + base64(pbkdf2_sha256(password, salt, iterations));
+}
+
+bool is_password_hash(std::string_view encoded) noexcept {
+  try {
+    return parse_password_hash(encoded).has_value();
+  } catch (const std::exception&) {
+    return false;  // allocation failure
+  }
+}
+
+bool verify_password(std::string_view password, std::string_view encoded) {
+  auto parsed = parse_password_hash(encoded);
+  if (!parsed) return false;
+  return constant_time_equal(pbkdf2_sha256(password, parsed->salt, parsed->iterations),
+                             parsed->hash);
 }
 
 void ensure_private_dir(const std::filesystem::path& dir) {

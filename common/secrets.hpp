@@ -15,12 +15,29 @@ namespace apono::common {
 [[nodiscard]] std::string random_lower_alnum(std::size_t length);
 /// `n` random bytes; throws std::runtime_error if the CSPRNG fails.
 [[nodiscard]] std::string random_bytes(std::size_t n);
+/// SHA-256 of `data`: 32 raw bytes.
+[[nodiscard]] std::string sha256(std::string_view data);
 /// Lowercase hex SHA-256 of `data`.
 [[nodiscard]] std::string sha256_hex(std::string_view data);
 /// Unpadded base64url of `data`.
 [[nodiscard]] std::string base64url(std::string_view data);
 /// Compares without an early exit, so timing does not reveal the first differing byte.
 [[nodiscard]] bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
+
+/// The fewest PBKDF2 iterations a password hash may use.
+inline constexpr int min_password_iterations = 100000;
+/// The most, so that a hash cannot make one login attempt cost minutes of CPU.
+inline constexpr int max_password_iterations = 10000000;
+/// Hashes a password for the broker's config: `pbkdf2-sha256$<iterations>$<salt>$<hash>` with
+/// PBKDF2-HMAC-SHA256, a random 16-byte salt and a 32-byte hash, both in standard base64.
+/// `iterations` is clamped to the limits above.
+[[nodiscard]] std::string hash_password(std::string_view password, int iterations = 600000);
+/// True when `encoded` is a hash_password string this build can check: the scheme, iterations
+/// within the limits above, an 8 to 64 byte salt and a 32-byte hash.
+[[nodiscard]] bool is_password_hash(std::string_view encoded) noexcept;
+/// True when `password` matches `encoded`; false as well when `encoded` is malformed. The
+/// final comparison is constant-time.
+[[nodiscard]] bool verify_password(std::string_view password, std::string_view encoded);
 
 /// Creates `dir` (and parents) if missing and makes it 0700; throws on failure.
 void ensure_private_dir(const std::filesystem::path& dir);

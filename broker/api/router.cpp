@@ -187,13 +187,8 @@ json::array requests_json(const std::vector<common::access_request>& rs) {
   return a;
 }
 
-}  // namespace
-
-router::router(config_holder& cfg, service& svc, store& st, metrics& m, event_hub& hub,
-               std::function<bool()> ready)
-    : config_(cfg), service_(svc), store_(st), metrics_(m), hub_(hub), ready_(std::move(ready)) {}
-
-caller router::authenticate(const http::request& req) const {
+// SHA-256 hex of the request's bearer token; throws unauthenticated when there is none.
+std::string bearer_hash(const http::request& req) {
   constexpr std::string_view prefix = "Bearer ";
   if (req.authorization.size() <= prefix.size() ||
       !std::equal(prefix.begin(), prefix.end(), req.authorization.begin(), [](char a, char b) {
@@ -203,11 +198,22 @@ caller router::authenticate(const http::request& req) const {
     throw api_error(errc::unauthenticated, "missing bearer token: run apono login");
   auto token = std::string_view(req.authorization).substr(prefix.size());
   if (token.size() > 512) throw api_error(errc::unauthenticated, "invalid or revoked token");
-  auto hash = common::sha256_hex(token);
+  return common::sha256_hex(token);
+}
+
+}  // namespace
+
+router::router(config_holder& cfg, service& svc, store& st, metrics& m, event_hub& hub,
+               std::function<bool()> ready)
+    : config_(cfg), service_(svc), store_(st), metrics_(m), hub_(hub), ready_(std::move(ready)) {}
+
+caller router::authenticate(const http::request& req) const {
+  auto hash = bearer_hash(req);
   auto cfg = config_.get();
   for (const auto& u : cfg->users)
     for (const auto& h : u.token_hashes)
       if (common::constant_time_equal(h, hash)) return caller{u.name, u.admin};
+  if (auto c = login_.token_caller(hash)) return *c;
   throw api_error(errc::unauthenticated, "invalid or revoked token");
 }
 
@@ -267,6 +273,7 @@ http::response router::dispatch(const http::request& req, const std::string& pat
     res.content_type = "text/plain; version=0.0.4";
     return res;
   }
+  if (login::handles(path)) return login_.handle(req, path);
 
   auto seg = split_path(path);
   if (seg.size() < 3 || seg[0] != "api" || seg[1] != "v1")
@@ -287,6 +294,11 @@ http::response router::dispatch(const http::request& req, const std::string& pat
                                            {"email", u ? u->email : ""},
                                            {"admin", who.admin},
                                            {"approver", approver}});
+  }
+  if (top == "session" && seg.size() == 4 && seg[3] == "revoke") {
+    if (m != "POST") return method_not_allowed();
+    reject_unknown_fields(parse_body(req), {});
+    return login_.revoke(who, bearer_hash(req));
   }
 
   if (top == "integrations") {

@@ -6,6 +6,7 @@
 
 #include <functional>
 
+#include "broker/api/login.hpp"
 #include "broker/config_holder.hpp"
 #include "broker/event_hub.hpp"
 #include "broker/http/server.hpp"
@@ -39,6 +40,8 @@ class router {
   event_hub& hub_;
   std::function<bool()> ready_;
   std::chrono::milliseconds max_poll_{25000};
+  common::system_clock clock_;
+  login login_{config_, store_, clock_};
 };
 
 }  // namespace apono::broker::api

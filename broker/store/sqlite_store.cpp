@@ -66,7 +66,27 @@ CREATE TABLE audit(
   detail TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX audit_request ON audit(request_id, id);
 )sql",
+    // Browser login: API tokens and one-time authorization codes, stored as SHA-256 hex only.
+    R"sql(
+CREATE TABLE api_tokens(
+  hash TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  revoked_at INTEGER,
+  description TEXT);
+CREATE TABLE auth_codes(
+  code_hash TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  challenge TEXT NOT NULL,
+  redirect_uri TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used INTEGER NOT NULL DEFAULT 0);
+)sql",
 };
+
+// A token's last use is written at most this often: an API call should not cost a write.
+constexpr std::int64_t token_touch_interval_ms = 60 * 1000;
 
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
   throw std::runtime_error("store: " + what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
@@ -314,6 +334,50 @@ class sqlite_store::tx final : public store_tx {
     return sqlite3_last_insert_rowid(db_);
   }
 
+  void insert_token(const std::string& hash, const std::string& user, common::time_point now,
+                    const std::string& description) override {
+    stmt s(db_, "INSERT INTO api_tokens(hash, user, created_at, description) VALUES(?,?,?,?)");
+    s.bind(1, hash).bind(2, user).bind(3, common::to_unix_ms(now)).bind(4, description);
+    s.run();
+  }
+
+  bool revoke_token(const std::string& hash, common::time_point now) override {
+    stmt s(db_, "UPDATE api_tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL");
+    s.bind(1, common::to_unix_ms(now)).bind(2, hash);
+    s.run();
+    return sqlite3_changes(db_) == 1;
+  }
+
+  void insert_auth_code(const auth_code& c, common::time_point now) override {
+    // Nothing can use an expired code, so each new one sweeps the old ones out.
+    stmt gc(db_, "DELETE FROM auth_codes WHERE expires_at <= ?");
+    gc.bind(1, common::to_unix_ms(now));
+    gc.run();
+    stmt s(db_,
+           "INSERT INTO auth_codes(code_hash, user, challenge, redirect_uri, expires_at) "
+           "VALUES(?,?,?,?,?)");
+    s.bind(1, c.code_hash).bind(2, c.user).bind(3, c.challenge).bind(4, c.redirect_uri);
+    s.bind(5, common::to_unix_ms(c.expires_at));
+    s.run();
+  }
+
+  std::optional<auth_code> take_auth_code(const std::string& code_hash,
+                                          common::time_point now) override {
+    stmt s(db_,
+           "UPDATE auth_codes SET used = 1 WHERE code_hash = ? AND used = 0 AND expires_at > ? "
+           "RETURNING user, challenge, redirect_uri, expires_at");
+    s.bind(1, code_hash).bind(2, common::to_unix_ms(now));
+    if (!s.step()) return std::nullopt;
+    auth_code c;
+    c.code_hash = code_hash;
+    c.user = s.text(0);
+    c.challenge = s.text(1);
+    c.redirect_uri = s.text(2);
+    c.expires_at = common::from_unix_ms(s.i64(3));
+    s.run();
+    return c;
+  }
+
  private:
   sqlite3* db_;
 };
@@ -467,6 +531,27 @@ std::int64_t sqlite_store::count_stuck_revocations(int min_attempts) {
   stmt s(db_, "SELECT count(*) FROM units WHERE status = 'REVOKING' AND attempts >= ?");
   s.bind(1, std::int64_t{min_attempts});
   return s.step() ? s.i64(0) : 0;
+}
+
+std::optional<std::string> sqlite_store::find_token_user(const std::string& hash,
+                                                         common::time_point now) {
+  std::lock_guard lock(mutex_);
+  const auto now_ms = common::to_unix_ms(now);
+  std::string user;
+  bool touch = false;
+  {
+    stmt s(db_, "SELECT user, last_used_at FROM api_tokens WHERE hash = ? AND revoked_at IS NULL");
+    s.bind(1, hash);
+    if (!s.step()) return std::nullopt;
+    user = s.text(0);
+    touch = s.is_null(1) || s.i64(1) <= now_ms - token_touch_interval_ms;
+  }
+  if (touch) {
+    stmt s(db_, "UPDATE api_tokens SET last_used_at = ? WHERE hash = ?");
+    s.bind(1, now_ms).bind(2, hash);
+    s.run();
+  }
+  return user;
 }
 
 bool sqlite_store::ping() {

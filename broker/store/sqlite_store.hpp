@@ -31,6 +31,8 @@ class sqlite_store final : public store {
   [[nodiscard]] std::int64_t last_audit_id() override;
   [[nodiscard]] std::vector<std::pair<common::status, std::int64_t>> count_by_status() override;
   [[nodiscard]] std::int64_t count_stuck_revocations(int min_attempts) override;
+  [[nodiscard]] std::optional<std::string> find_token_user(const std::string& hash,
+                                                           common::time_point now) override;
   [[nodiscard]] bool ping() override;
   /// The schema version after migrations.
   [[nodiscard]] int schema_version();

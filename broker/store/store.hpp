@@ -1,6 +1,7 @@
 // The broker's persistent state behind a small interface: requests with their units, unit
-// secrets and retry state, and the audit trail. All writes happen in a transaction, and every
-// lifecycle transition writes its audit event in the same transaction.
+// secrets and retry state, the audit trail, and the API tokens and one-time authorization
+// codes of browser login (only their SHA-256 hashes). All writes happen in a transaction, and
+// every lifecycle transition writes its audit event in the same transaction.
 #pragma once
 
 #include <chrono>
@@ -53,6 +54,15 @@ struct due_work {
   std::vector<std::int64_t> requests_stale;      ///< PENDING requests created before the cutoff
 };
 
+/// A one-time authorization code of browser login (RFC 6749 §4.1 with PKCE, RFC 7636).
+struct auth_code {
+  std::string code_hash;            ///< SHA-256 hex of the code; the code itself is never stored
+  std::string user;                 ///< who logged in
+  std::string challenge;            ///< the S256 code_challenge the client sent
+  std::string redirect_uri;         ///< where the code was sent; the exchange must name the same
+  common::time_point expires_at{};  ///< unusable from this instant
+};
+
 /// Reads and writes inside one transaction. Valid only inside store::transact's callback.
 class store_tx {
  public:
@@ -72,6 +82,21 @@ class store_tx {
   virtual void put_unit_state(const unit_state& s) = 0;
   /// Appends to the audit trail; returns the event's id.
   virtual std::int64_t append_audit(const audit_event& ev) = 0;
+
+  /// Stores an API token issued to `user` by its SHA-256 hex `hash`; `description` says what it
+  /// is for (e.g. `apono login`).
+  virtual void insert_token(const std::string& hash, const std::string& user,
+                            common::time_point now, const std::string& description) = 0;
+  /// Marks the token with SHA-256 hex `hash` revoked at `now`; true when it was a live token of
+  /// the store (false when unknown or already revoked).
+  virtual bool revoke_token(const std::string& hash, common::time_point now) = 0;
+  /// Stores a new authorization code; also deletes the codes expired at `now`.
+  virtual void insert_auth_code(const auth_code& code, common::time_point now) = 0;
+  /// Marks the code with SHA-256 hex `code_hash` used and returns it, if it was unused and
+  /// unexpired at `now`; nullopt otherwise. A code is returned at most once, ever, even when
+  /// the caller then refuses the exchange (wrong verifier), so it cannot be guessed at.
+  [[nodiscard]] virtual std::optional<auth_code> take_auth_code(const std::string& code_hash,
+                                                                common::time_point now) = 0;
 };
 
 /// The store. Implementations serialize transactions; callbacks should be short.
@@ -99,6 +124,10 @@ class store {
   [[nodiscard]] virtual std::vector<std::pair<common::status, std::int64_t>> count_by_status() = 0;
   /// Number of units stuck in REVOKING with at least `min_attempts` failures.
   [[nodiscard]] virtual std::int64_t count_stuck_revocations(int min_attempts) = 0;
+  /// The user of the live (not revoked) API token with SHA-256 hex `hash`, or nullopt. Records
+  /// the use as last_used_at, at most once a minute per token so reads stay cheap.
+  [[nodiscard]] virtual std::optional<std::string> find_token_user(const std::string& hash,
+                                                                   common::time_point now) = 0;
   /// A cheap liveness probe of the underlying database.
   [[nodiscard]] virtual bool ping() = 0;
 };

@@ -296,7 +296,7 @@ TEST_CASE("errors name the file, the line and the thing", "[config]") {
   SECTION("unknown key in an object, named by the object") {
     CHECK(error_of("users:\n  - name: alice\n    emial: a@x\n") ==
           "test.yaml:3: user 'alice': unknown key 'emial' (expected name, email, admin, "
-          "token_sha256)");
+          "token_sha256, password_hash)");
     CHECK(error_of("server:\n  listen: 127.0.0.1:1\n  workers: 2\n") ==
           "test.yaml:3: server: unknown key 'workers' (expected listen, data_dir, tls_cert, "
           "tls_key, log_level, provision_workers)");
@@ -355,6 +355,27 @@ TEST_CASE("errors name the file, the line and the thing", "[config]") {
     CHECK(error_of("users:\n  - name: a\n    token_sha256:\n      - " + hash_a +
                    "\n      - raw-token-pasted-here\n") ==
           "test.yaml:5: user 'a': token_sha256: expected 64 lowercase hex characters");
+  }
+  SECTION("password hashes must be well-formed, and are not echoed") {
+    const std::string good =
+        "pbkdf2-sha256$100000$c2FsdHNhbHRzYWx0c2FsdA==$T78tEi/mr8Yageny/"
+        "jk6s5+Qanjd3ceXdjwOeEhX6bQ=";
+    auto cfg = parse_config("users:\n  - name: a\n    password_hash: " + good + "\n", "test.yaml");
+    CHECK(cfg->users.at(0).password_hash == good);
+    CHECK(parse_config("users: [{name: a}]\n", "test.yaml")->users.at(0).password_hash.empty());
+    for (const std::string& bad : {std::string("hunter2-cleartext"),
+                                   std::string("pbkdf2-sha256$1000$c2FsdHNhbHRzYWx0c2FsdA==$"
+                                               "T78tEi/mr8Yageny/jk6s5+Qanjd3ceXdjwOeEhX6bQ="),
+                                   std::string("\"\"")}) {
+      auto e = error_of("users:\n  - name: a\n    password_hash: " + bad + "\n");
+      INFO(e);
+      CHECK(e.rfind("test.yaml:3: user 'a': password_hash: expected pbkdf2-sha256$ITERATIONS$",
+                    0) == 0);
+      CHECK(e.find("hunter2") == std::string::npos);
+      CHECK(e.find("c2FsdHNhbHRz") == std::string::npos);
+    }
+    CHECK(error_of("users:\n  - name: a\n    password_hash: [x]\n") ==
+          "test.yaml:3: user 'a': password_hash: expected a string");
   }
   SECTION("group members must be known users") {
     CHECK(error_of("users: [{name: alice}]\ngroups:\n  - name: g\n    members:\n      - alice\n"
@@ -541,7 +562,7 @@ TEST_CASE("load_config reads a file and reports one it cannot read", "[config]")
     CHECK(std::string(e.what()) ==
           path.string() +
               ":3: user #2: unknown key 'nme' (expected name, email, admin, "
-              "token_sha256)");
+              "token_sha256, password_hash)");
   }
   fs::remove_all(dir);
 }

@@ -56,3 +56,52 @@ TEST_CASE("private files are 0600 in 0700 directories, even under a permissive u
   CHECK_THROWS_WITH(read_file(dir / "missing"), Catch::Contains("cannot read"));
   std::filesystem::remove_all(dir.parent_path().parent_path());
 }
+
+TEST_CASE("password hashes: round trip, wrong passwords, malformed encodings") {
+  auto h = hash_password("correct horse", min_password_iterations);
+  CHECK(h.rfind("pbkdf2-sha256$100000$", 0) == 0);
+  CHECK(is_password_hash(h));
+  CHECK(verify_password("correct horse", h));
+  CHECK_FALSE(verify_password("correct horsE", h));
+  CHECK_FALSE(verify_password("", h));
+  CHECK(hash_password("correct horse", min_password_iterations) != h);  // salted
+  CHECK(hash_password("x", 5).rfind("pbkdf2-sha256$100000$", 0) == 0);  // never below the floor
+
+  // Made with Python's hashlib.pbkdf2_hmac and base64.b64encode, as docs/configuration.md shows.
+  const std::string python =
+      "pbkdf2-sha256$100000$c2FsdHNhbHRzYWx0c2FsdA==$T78tEi/mr8Yageny/jk6s5+Qanjd3ceXdjwOeEhX6bQ=";
+  CHECK(verify_password("password", python));
+  CHECK_FALSE(verify_password("Password", python));
+
+  const std::string salt = "c2FsdHNhbHRzYWx0c2FsdA==";
+  const std::string hash = "T78tEi/mr8Yageny/jk6s5+Qanjd3ceXdjwOeEhX6bQ=";
+  for (const std::string& bad : {
+           std::string(),
+           std::string("password"),
+           std::string("pbkdf2-sha256"),
+           "pbkdf2-sha256$100000$" + salt,
+           "pbkdf2-sha1$100000$" + salt + "$" + hash,
+           "PBKDF2-SHA256$100000$" + salt + "$" + hash,
+           "pbkdf2-sha256$99999$" + salt + "$" + hash,     // too few iterations
+           "pbkdf2-sha256$10000001$" + salt + "$" + hash,  // too many
+           "pbkdf2-sha256$-100000$" + salt + "$" + hash,
+           "pbkdf2-sha256$1e6$" + salt + "$" + hash,
+           "pbkdf2-sha256$$" + salt + "$" + hash,
+           "pbkdf2-sha256$100000$$" + hash,
+           "pbkdf2-sha256$100000$" + salt + "$",
+           "pbkdf2-sha256$100000$" + salt + "$" + hash + "$",  // a fifth field
+           "pbkdf2-sha256$100000$c2FsdA==$" + hash,            // 4-byte salt
+           "pbkdf2-sha256$100000$" + salt +
+               "$T78tEi/mr8Yageny/jk6s5+Qanjd3ceXdjwOeEhX6Q==",  // 31 bytes
+           "pbkdf2-sha256$100000$" + salt +
+               "$T78tEi/mr8Yageny/jk6s5+Qanjd3ceXdjwOeEhX6bQ",  // no padding
+           "pbkdf2-sha256$100000$" + salt +
+               "$T78tEi_mr8Yageny_jk6s5-Qanjd3ceXdjwOeEhX6bQ=",  // base64url
+           "pbkdf2-sha256$100000$" + salt + "$T78tEi/mr8Yageny/jk6s5+Qanjd3ceXdjwOeEhX6b=Q",
+           "pbkdf2-sha256$100000$c2FsdHNhbHRz YWx0c2FsdA==$" + hash,
+       }) {
+    INFO(bad);
+    CHECK_FALSE(is_password_hash(bad));
+    CHECK_FALSE(verify_password("password", bad));
+  }
+}

@@ -63,8 +63,11 @@ void broker_fixture::wait_ready() {
           auto v = json::parse(common::read_file(creds));
           if (!v.at("api_url").is_string()) return false;
           url_ = std::string(v.at("api_url").as_string());
-          for (const auto& u : v.at("users").as_array())
-            tokens_[std::string(u.at("name").as_string())] = std::string(u.at("token").as_string());
+          for (const auto& u : v.at("users").as_array()) {
+            std::string name(u.at("name").as_string());
+            tokens_[name] = std::string(u.at("token").as_string());
+            passwords_[name] = std::string(u.at("password").as_string());
+          }
           return true;
         } catch (const std::exception&) {
           return false;
@@ -98,6 +101,10 @@ int broker_fixture::stop() {
 
 std::string broker_fixture::token(const std::string& user) const {
   return tokens_.at(user);
+}
+
+std::string broker_fixture::password(const std::string& user) const {
+  return passwords_.at(user);
 }
 
 api_answer broker_fixture::call(const std::string& user, const std::string& method,

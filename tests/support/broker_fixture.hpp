@@ -45,6 +45,8 @@ class broker_fixture {
   [[nodiscard]] std::filesystem::path ca_file() const { return dir_ / "ca.pem"; }
   /// A dev user's bearer token (admin, approver, alice, bob).
   [[nodiscard]] std::string token(const std::string& user) const;
+  /// A dev user's password for browser login.
+  [[nodiscard]] std::string password(const std::string& user) const;
   /// Calls the API as `user` ("" = no token) and parses the JSON answer.
   api_answer call(const std::string& user, const std::string& method, const std::string& target,
                   const std::string& body = {});
@@ -60,6 +62,7 @@ class broker_fixture {
   int port_ = 0;
   std::string url_;
   std::map<std::string, std::string> tokens_;
+  std::map<std::string, std::string> passwords_;
   std::map<std::string, std::unique_ptr<common::http_client>> clients_;
   std::unique_ptr<child_process> proc_;
 };

@@ -1,0 +1,28 @@
+// Every command's setup function; each lives in its own cmd_*.cpp and registers its
+// subcommand(s) with their options and callback.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/context.hpp"
+
+namespace apono::cli {
+
+/// `login`, `logout`, `profiles list|set` (cmd_login.cpp).
+void setup_login(CLI::App& app, global_options& g, io& streams);
+/// `integrations`, `resource-types`, `resources`, `permissions`, `bundles` (cmd_catalog.cpp).
+void setup_catalog(CLI::App& app, global_options& g, io& streams);
+/// `request`, `requests create|list|describe|revoke|again`, `approve`, `reject`
+/// (cmd_requests.cpp).
+void setup_requests(CLI::App& app, global_options& g, io& streams);
+/// `access list|use|reset-credentials`, `access-details` (cmd_access.cpp).
+void setup_access(CLI::App& app, global_options& g, io& streams);
+/// `completion bash|zsh|fish|powershell` (cmd_completion.cpp).
+void setup_completion(CLI::App& app, global_options& g, io& streams);
+/// `apono` with no arguments: the interactive flow (cmd_interactive.cpp). Returns the exit
+/// status; without a terminal on stdin it says to use flags and returns 2.
+int run_interactive(const global_options& g, io& streams);
+/// `version` (cmd_version.cpp).
+void setup_version(CLI::App& app, global_options& g, io& streams);
+
+}  // namespace apono::cli
