@@ -6,9 +6,11 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
 #include <boost/url/params_view.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/parse_query.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 
 #include <charconv>
 #include <map>
@@ -143,23 +145,6 @@ std::string html_escape(std::string_view s) {
         break;
       default:
         out += c;
-    }
-  }
-  return out;
-}
-
-// Percent-encodes all but RFC 3986 unreserved characters.
-std::string percent_encode(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += hex[u >> 4];
-      out += hex[u & 15];
     }
   }
   return out;
@@ -371,7 +356,7 @@ http::response login::login_submit(const http::request& req) const {
   std::string location = o.redirect_uri;
   location += o.redirect_uri.find('?') == std::string::npos ? '?' : '&';
   location += "code=" + code;
-  if (!o.state.empty()) location += "&state=" + percent_encode(o.state);
+  if (!o.state.empty()) location += "&state=" + urls::encode(o.state, urls::unreserved_chars);
   auto res =
       html(302,
            page("Signed in to apono", "<h1>Signed in</h1>\n<p><a href=\"" + html_escape(location) +
