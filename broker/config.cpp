@@ -27,6 +27,7 @@
 //       host: 127.0.0.1                # for clients; default: admin_url's host
 //       port: 5432                     # for clients; default: admin_url's port, else 5432
 //       sslmode: prefer                # one of libpq's sslmode values
+//       sslrootcert: /etc/apono/pg-ca.pem  # CA for verify-ca/verify-full; sent to clients
 //       resources: [appdb, {name: analytics}]
 //       permissions:                   # default: read_only, read_write, admin
 //         read_only: default           # `default` (or empty): default_postgres_grants(name)
@@ -61,7 +62,9 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <map>
 #include <set>
 #include <utility>
@@ -442,9 +445,9 @@ class loader {
   integration_config read_integration(const YAML::Node& n, std::size_t index) {
     expect_map(n, numbered("integration", index));
     const std::string ctx = label(n, "id", "integration", index);
-    check_keys(
-        n, ctx,
-        {"id", "name", "type", "admin_url", "host", "port", "sslmode", "resources", "permissions"});
+    check_keys(n, ctx,
+               {"id", "name", "type", "admin_url", "host", "port", "sslmode", "sslrootcert",
+                "resources", "permissions"});
     auto id = required_string(n, ctx, "id");
     unique(integrations_, id, "integration");
     integration_config in;
@@ -492,6 +495,18 @@ class loader {
       }
       in.sslmode = *mode;
     }
+    // The CA is read now, so a missing file is a config error rather than a failed connect
+    // on a user's machine; clients get its text with the access details.
+    if (auto root = optional_string(n, ctx, "sslrootcert")) {
+      std::ifstream f(*root, std::ios::binary);
+      std::string pem((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      if (!f.good() && !f.eof()) fail(n["sslrootcert"], ctx, "sslrootcert: cannot read " + *root);
+      if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+        fail(n["sslrootcert"], ctx, "sslrootcert: " + *root + " holds no PEM certificate");
+      in.ssl_root_cert = std::move(pem);
+    }
+    if ((in.sslmode == "verify-ca" || in.sslmode == "verify-full") && in.ssl_root_cert.empty())
+      fail(n, ctx, "sslmode " + in.sslmode + " needs 'sslrootcert': the CA clients verify with");
   }
 
   void read_resources(const YAML::Node& list, std::string_view ctx, integration_config& in) const {

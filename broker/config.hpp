@@ -53,6 +53,7 @@ struct integration_config {
   std::string host;                ///< what clients connect to
   int port = 5432;                 ///< what clients connect to
   std::string sslmode = "prefer";  ///< what clients should use
+  std::string ssl_root_cert;       ///< PEM of the CA that signs the server certificate (verify-*)
   std::vector<resource_config> resources;      ///< databases
   std::vector<permission_config> permissions;  ///< permission name -> SQL
 };

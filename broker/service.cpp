@@ -121,8 +121,8 @@ access_request service::load_visible(store_tx& tx, const config& cfg, const call
   return *r;
 }
 
-void service::record(store_tx& tx, const std::string& actor, const std::string& action,
-                     const access_request& r, bool status_change, const std::string& det) {
+std::int64_t service::record(store_tx& tx, const std::string& actor, const std::string& action,
+                             const access_request& r, bool status_change, const std::string& det) {
   audit_event ev;
   ev.at = clock_.now();
   ev.actor = actor;
@@ -130,7 +130,7 @@ void service::record(store_tx& tx, const std::string& actor, const std::string& 
   ev.request_id = r.id;
   if (status_change) ev.status = std::string(common::to_string(r.state));
   ev.detail = det;
-  tx.append_audit(ev);
+  return tx.append_audit(ev);
 }
 
 provisioner& service::provisioner_for(const integration_config& integ) const {
@@ -403,9 +403,10 @@ common::access_details service::access_details(const caller& c, std::int64_t id)
       cred.username = s.login;
       cred.password = s.secret;
       cred.sslmode = integ->sslmode;
+      cred.ssl_root_cert = integ->ssl_root_cert;
       d.units.push_back(std::move(cred));
     }
-    record(tx, c.user, "access_details.fetched", r, false);
+    d.events_after = record(tx, c.user, "access_details.fetched", r, false);
   });
   return d;
 }

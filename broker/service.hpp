@@ -124,8 +124,9 @@ class service {
                            const common::access_unit& u, const unit_state& s) const;
   common::access_request load_visible(store_tx& tx, const config& cfg, const caller& c,
                                       std::int64_t id) const;
-  void record(store_tx& tx, const std::string& actor, const std::string& action,
-              const common::access_request& r, bool status_change, const std::string& detail = {});
+  std::int64_t record(store_tx& tx, const std::string& actor, const std::string& action,
+                      const common::access_request& r, bool status_change,
+                      const std::string& detail = {});
   void finish_if_revoked(store_tx& tx, common::access_request& r);
   void changed() const;
   std::chrono::milliseconds backoff(std::chrono::milliseconds first, int attempts) const;

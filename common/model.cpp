@@ -218,6 +218,7 @@ json::value to_json(const access_details& d) {
         {"database", c.database},       {"username", c.username}, {"password", c.password},
         {"sslmode", c.sslmode},
     };
+    if (!c.ssl_root_cert.empty()) u["ssl_root_cert"] = c.ssl_root_cert;
     if (c.type == "postgresql") u["connection_string"] = postgres_uri(c);
     units.push_back(std::move(u));
   }
@@ -225,6 +226,7 @@ json::value to_json(const access_details& d) {
       {"request_id", d.request_id},
       {"status", to_string(d.state)},
       {"ends_at", format_rfc3339(d.ends_at)},
+      {"events_after", d.events_after},
       {"units", std::move(units)},
   };
 }
@@ -237,6 +239,8 @@ access_details details_from_json(const json::value& v) {
   auto ends = opt_time(o, "ends_at");
   if (!ends) bad_shape("ends_at missing");
   d.ends_at = *ends;
+  if (auto e = o.find("events_after"); e != o.end() && e->value().is_int64())
+    d.events_after = e->value().get_int64();
   if (auto it = o.find("units"); it != o.end() && it->value().is_array()) {
     for (const auto& uv : it->value().get_array()) {
       const auto& uo = as_object(uv, "unit");
@@ -251,6 +255,8 @@ access_details details_from_json(const json::value& v) {
       c.username = str(uo, "username");
       c.password = str(uo, "password");
       c.sslmode = str(uo, "sslmode");
+      if (auto r = uo.find("ssl_root_cert"); r != uo.end() && r->value().is_string())
+        c.ssl_root_cert = r->value().get_string();
       d.units.push_back(std::move(c));
     }
   }

@@ -74,16 +74,17 @@ struct access_request {
 
 /// Credentials and connection facts for one unit while the grant is ACTIVE.
 struct unit_credentials {
-  std::string integration;  ///< integration id
-  std::string type;         ///< integration type, e.g. `postgresql`
-  std::string resource;     ///< resource name (database)
-  std::string permission;   ///< permission name
-  std::string host;         ///< where clients connect
-  int port = 0;             ///< where clients connect
-  std::string database;     ///< database name for postgresql
-  std::string username;     ///< the short-lived login
-  std::string password;     ///< the short-lived password
-  std::string sslmode;      ///< libpq sslmode clients should use
+  std::string integration;    ///< integration id
+  std::string type;           ///< integration type, e.g. `postgresql`
+  std::string resource;       ///< resource name (database)
+  std::string permission;     ///< permission name
+  std::string host;           ///< where clients connect
+  int port = 0;               ///< where clients connect
+  std::string database;       ///< database name for postgresql
+  std::string username;       ///< the short-lived login
+  std::string password;       ///< the short-lived password
+  std::string sslmode;        ///< libpq sslmode clients should use
+  std::string ssl_root_cert;  ///< PEM CA for sslmode verify-ca/verify-full (empty: none)
 };
 
 /// What `access-details` returns: the grant's end and each unit's credentials.
@@ -92,6 +93,9 @@ struct access_details {
   status state = status::active;        ///< always ACTIVE when served
   time_point ends_at{};                 ///< the grant end
   std::vector<unit_credentials> units;  ///< one per unit
+  /// Position in the event feed when the details were served: a client watching for a
+  /// revoke polls `/api/v1/events?after=` from here.
+  std::int64_t events_after = 0;
 };
 
 /// JSON form of a request (units included).

@@ -127,7 +127,36 @@ std::map<std::string, std::string> psql_env(const std::string& password) {
 
 }  // namespace
 
-pg_fixture::pg_fixture() {
+namespace {
+
+// A CA and a server certificate for IP:127.0.0.1 (no DNS name, so verify-full against
+// "localhost" fails as it must), made with the openssl tool into `dir`.
+void make_server_certificate(const std::filesystem::path& dir) {
+  auto ossl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "openssl");
+    auto r = run(args);
+    if (r.status != 0) throw std::runtime_error("pg_fixture: openssl failed:\n" + r.output);
+  };
+  auto p = [&](const char* name) { return (dir / name).string(); };
+  ossl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+        p("ca.key"), "-out", p("ca.pem"), "-days", "2", "-subj", "/CN=pg_fixture CA"});
+  ossl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+        p("server.key"), "-out", p("server.csr"), "-subj", "/CN=pg_fixture server"});
+  std::ofstream(dir / "server.ext") << "subjectAltName = IP:127.0.0.1\n";
+  ossl({"x509", "-req", "-in", p("server.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"),
+        "-CAcreateserial", "-out", p("server.pem"), "-days", "2", "-extfile", p("server.ext")});
+  std::filesystem::permissions(
+      dir / "server.key", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
+}  // namespace
+
+std::string pg_fixture::ca_pem() const {
+  std::ifstream in(dir_ / "tls" / "ca.pem");
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+pg_fixture::pg_fixture(bool tls) {
   dir_ = make_temp_dir("apono-pg-");
   sweep_orphans(dir_.parent_path());
   try {
@@ -169,6 +198,16 @@ pg_fixture::pg_fixture() {
            << "log_filename = 'postgresql.log'\n"
            << "log_statement = 'all'\n"
            << "log_line_prefix = '%m [%p] %q%u@%d '\n";
+      if (tls) {
+        std::filesystem::create_directory(dir_ / "tls");
+        make_server_certificate(dir_ / "tls");
+        give_to_server_owner(dir_ / "tls");
+        for (const auto& f : std::filesystem::directory_iterator(dir_ / "tls"))
+          give_to_server_owner(f.path());
+        conf << "ssl = on\n"
+             << "ssl_cert_file = " << conf_literal((dir_ / "tls" / "server.pem").string()) << "\n"
+             << "ssl_key_file = " << conf_literal((dir_ / "tls" / "server.key").string()) << "\n";
+      }
     }
 
     for (int attempt = 0;; ++attempt) {

@@ -12,10 +12,14 @@ namespace apono::test {
 class pg_fixture {
  public:
   /// Starts the server; throws std::runtime_error with initdb/pg_ctl's output on failure.
-  pg_fixture();
+  /// With `tls`, the server also speaks TLS with a certificate for IP 127.0.0.1 only,
+  /// signed by a CA of its own (ca_pem()).
+  explicit pg_fixture(bool tls = false);
   ~pg_fixture();
   pg_fixture(const pg_fixture&) = delete;
   pg_fixture& operator=(const pg_fixture&) = delete;
+  /// The PEM of the CA that signed the server certificate (tls fixtures only).
+  [[nodiscard]] std::string ca_pem() const;
   /// The TCP port.
   [[nodiscard]] int port() const { return port_; }
   /// Superuser connection URI, e.g. postgresql://postgres:PW@127.0.0.1:PORT/postgres.

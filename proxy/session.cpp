@@ -1,0 +1,501 @@
+// One proxied connection. The startup phase decodes every message; the relay phase passes
+// bytes through untouched and only follows the server's message boundaries, so a deadline
+// notice or the final FATAL can be put between two messages.
+#include "proxy/session.hpp"
+
+#include <openssl/rand.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <cstring>
+
+#include "common/secrets.hpp"
+#include "proxy/pg/encoder.hpp"
+#include "proxy/pg/scram.hpp"
+
+namespace apono::proxy {
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace net::experimental::awaitable_operators;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Big enough that bulk transfers move in few system calls; two per connection.
+constexpr std::size_t buffer_size = 64 * 1024;
+// A client gets this long to finish its startup and password; a server, to log us in.
+constexpr auto startup_timeout = 15s;
+constexpr auto upstream_connect_timeout = 10s;
+// After access ends, how long the relay may wait for a message boundary for the FATAL.
+constexpr auto cut_grace = 500ms;
+constexpr std::size_t max_password_message = 8 * 1024;
+
+std::string raw_message(const pg::message& m) {
+  // The body views into the read buffer right after its 5-byte header.
+  return {reinterpret_cast<const char*>(m.body.data()) - 5, m.body.size() + 5};
+}
+
+std::int32_t random_key() {
+  std::int32_t k = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&k), sizeof k) != 1) {
+    k = static_cast<std::int32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
+  return k;
+}
+
+std::uint64_t key_id(std::int32_t pid, std::int32_t key) {
+  return (std::uint64_t{static_cast<std::uint32_t>(pid)} << 32) | static_cast<std::uint32_t>(key);
+}
+
+bool truthy(const std::string& v) {
+  return !(v == "false" || v == "off" || v == "no" || v == "0" || v.empty());
+}
+
+}  // namespace
+
+session::session(proxy_context& ctx, net::generic::stream_protocol::socket client, bool tcp)
+    : ctx_(ctx),
+      client_(std::move(client)),
+      tcp_(tcp),
+      up_(client_.get_executor(), *ctx.tls),
+      deadline_(client_.get_executor()),
+      side_done_(client_.get_executor()),
+      cbuf_(buffer_size),
+      sbuf_(buffer_size) {}
+
+net::awaitable<void> session::run() {
+  auto self = shared_from_this();
+  ++ctx_.counters.accepted;
+  ++ctx_.counters.active;
+  deadline_.expires_after(startup_timeout);
+  auto started = co_await (startup() || deadline_.async_wait(use_tuple));
+  bool ok = started.index() == 0 && std::get<0>(started);
+  if (started.index() == 1 && !closed_ && ctx_.log) ctx_.log("a client took too long to log in");
+  if (ok && !closed_) {
+    relaying_ = true;
+    ++ctx_.counters.relayed;
+    deadline_.expires_at(net::steady_timer::time_point::max());
+    co_await relay();
+  } else {
+    ++ctx_.counters.refused;
+  }
+  close_all();
+  if (cancel_id_) ctx_.cancel_keys.erase(cancel_id_);
+  --ctx_.counters.active;
+  ctx_.sessions.erase(self);
+}
+
+// Reads until a whole typed message from the client is buffered. `bad` also covers a
+// closed or failed socket: either way the session is over.
+net::awaitable<pg::decode_status> session::read_client_message(pg::message& m) {
+  for (;;) {
+    std::size_t used = 0;
+    auto st =
+        pg::decode_message({cbuf_.data() + cused_, chave_ - cused_}, m, used, max_password_message);
+    if (st == pg::decode_status::ready) {
+      cused_ += used;
+      co_return st;
+    }
+    if (st == pg::decode_status::bad) co_return st;
+    std::memmove(cbuf_.data(), cbuf_.data() + cused_, chave_ - cused_);
+    chave_ -= cused_;
+    cused_ = 0;
+    auto [ec, n] = co_await client_.async_read_some(
+        net::buffer(cbuf_.data() + chave_, cbuf_.size() - chave_), use_tuple);
+    if (ec) {
+      closed_ = true;
+      co_return pg::decode_status::bad;
+    }
+    chave_ += n;
+  }
+}
+
+net::awaitable<pg::decode_status> session::read_server_message(pg::message& m) {
+  for (;;) {
+    std::size_t used = 0;
+    auto st =
+        pg::decode_message({sbuf_.data() + sused_, shave_ - sused_}, m, used, buffer_size - 5);
+    if (st == pg::decode_status::ready) {
+      sused_ += used;
+      co_return st;
+    }
+    if (st == pg::decode_status::bad) co_return st;
+    std::memmove(sbuf_.data(), sbuf_.data() + sused_, shave_ - sused_);
+    shave_ -= sused_;
+    sused_ = 0;
+    auto [ec, n] =
+        co_await up_.read_some(net::buffer(sbuf_.data() + shave_, sbuf_.size() - shave_));
+    if (ec) co_return pg::decode_status::need_more;  // the server went away: the caller says so
+    shave_ += n;
+  }
+}
+
+net::awaitable<void> session::refuse(const std::string& severity, const std::string& code,
+                                     const std::string& message) {
+  if (ctx_.log) ctx_.log("refused a connection: " + message);
+  if (closed_) co_return;
+  std::string out;
+  pg::append_error(out, pg::make_fields(severity, code, message));
+  co_await net::async_write(client_, net::buffer(out), use_tuple);
+  close_all();
+}
+
+net::awaitable<bool> session::startup() {
+  pg::startup_packet sp;
+  for (;;) {
+    std::size_t used = 0;
+    auto st = pg::decode_startup({cbuf_.data() + cused_, chave_ - cused_}, sp, used);
+    if (st == pg::decode_status::bad) {
+      co_await refuse("FATAL", "08P01", "invalid startup packet");
+      co_return false;
+    }
+    if (st == pg::decode_status::need_more) {
+      std::memmove(cbuf_.data(), cbuf_.data() + cused_, chave_ - cused_);
+      chave_ -= cused_;
+      cused_ = 0;
+      auto [ec, n] = co_await client_.async_read_some(
+          net::buffer(cbuf_.data() + chave_, cbuf_.size() - chave_), use_tuple);
+      if (ec) co_return false;
+      chave_ += n;
+      continue;
+    }
+    cused_ += used;
+    using kind = pg::startup_packet::kind;
+    if (sp.type == kind::ssl_request || sp.type == kind::gssenc_request) {
+      // The local hop is a private socket or loopback: encryption is between us and the
+      // server, so the client is told to go on in the clear.
+      char no = 'N';
+      auto [ec, n] = co_await net::async_write(client_, net::buffer(&no, 1), use_tuple);
+      if (ec) co_return false;
+      continue;
+    }
+    if (sp.type == kind::cancel_request) {
+      co_await cancel_backend(sp.cancel_pid, sp.cancel_key);
+      co_return false;
+    }
+    break;
+  }
+
+  if (ctx_.watch && ctx_.watch->ended()) {
+    co_await refuse("FATAL", "28000", ctx_.watch->message());
+    co_return false;
+  }
+  if (auto repl = sp.param("replication"); repl && truthy(*repl)) {
+    co_await refuse("FATAL", "42501", "replication connections are not part of this grant");
+    co_return false;
+  }
+  auto db = sp.param("database").value_or("");
+  const upstream_login* login = ctx_.upstream.find(db);
+  // libpq names the user as the database when none is given; the grant's default stands in.
+  if (!login && (db.empty() || db == sp.param("user").value_or("")))
+    login = ctx_.upstream.logins.empty() ? nullptr : &ctx_.upstream.logins.front();
+  if (!login) {
+    // Built outside the co_await: GCC 12 destroys temporaries of a conditional expression
+    // inside a co_await operand twice.
+    std::string grant = ctx_.watch ? ctx_.watch->request_id() : std::string("this grant");
+    std::string msg = "database \"" + db + "\" is not part of " + grant +
+                      "; it covers: " + ctx_.upstream.database_list();
+    co_await refuse("FATAL", "3D000", msg);
+    co_return false;
+  }
+  client_params_ = std::move(sp.params);
+  if (tcp_ && !co_await check_password()) co_return false;
+  co_return co_await login_upstream(*login);
+}
+
+net::awaitable<bool> session::check_password() {
+  std::string ask;
+  pg::append_auth_cleartext_request(ask);
+  if (auto [ec, n] = co_await net::async_write(client_, net::buffer(ask), use_tuple); ec)
+    co_return false;
+  pg::message m;
+  auto st = co_await read_client_message(m);
+  if (closed_) co_return false;
+  std::optional<std::string> pw;
+  if (st == pg::decode_status::ready && m.type == 'p') pw = pg::parse_password(m.body);
+  if (!pw) {
+    co_await refuse("FATAL", "08P01", "expected a password message");
+    co_return false;
+  }
+  if (!common::constant_time_equal(*pw, ctx_.tcp_password)) {
+    co_await refuse("FATAL", "28P01",
+                    "password authentication failed: this local proxy takes the one-time "
+                    "password that `apono access proxy` printed");
+    co_return false;
+  }
+  co_return true;
+}
+
+net::awaitable<bool> session::login_upstream(const upstream_login& login) {
+  std::string why;
+  if (auto ec = co_await up_.connect(ctx_.upstream, upstream_connect_timeout, why); ec) {
+    co_await refuse("FATAL", "08006",
+                    "cannot reach the database at " + ctx_.upstream.host + ":" +
+                        std::to_string(ctx_.upstream.port) + ": " + why);
+    co_return false;
+  }
+  std::vector<std::pair<std::string, std::string>> params{{"user", login.username},
+                                                          {"database", login.database}};
+  for (auto& p : client_params_)
+    if (p.first != "user" && p.first != "database" && p.first != "replication")
+      params.push_back(std::move(p));
+  std::string out;
+  pg::append_startup(out, params);
+  if (auto [ec, n] = co_await up_.write(net::buffer(out)); ec) {
+    co_await refuse("FATAL", "08006", "the database closed the connection during login");
+    co_return false;
+  }
+
+  std::optional<pg::scram_client> scram;
+  pg::message m;
+  for (bool authenticated = false; !authenticated;) {
+    auto st = co_await read_server_message(m);
+    if (st != pg::decode_status::ready) {
+      std::string msg = st == pg::decode_status::bad
+                            ? "the database sent an invalid message during login"
+                            : "the database closed the connection during login";
+      co_await refuse("FATAL", "08006", msg);
+      co_return false;
+    }
+    out.clear();
+    if (m.type == 'E' || m.type == 'N' || m.type == 'v') {
+      auto raw = raw_message(m);
+      co_await net::async_write(client_, net::buffer(raw), use_tuple);
+      if (m.type == 'E') co_return false;
+      continue;
+    }
+    auto req = m.type == 'R' ? pg::parse_auth_request(m.body) : std::nullopt;
+    if (!req) {
+      co_await refuse("FATAL", "08P01", "the database sent an unexpected message during login");
+      co_return false;
+    }
+    switch (req->code) {
+      case 0:
+        authenticated = true;
+        continue;
+      case 3:
+        pg::append_password(out, login.password);
+        break;
+      case 5:
+        pg::append_password(out, pg::md5_password(login.username, login.password, req->md5_salt));
+        break;
+      case 10: {
+        bool offered = false;
+        for (const auto& mech : req->mechanisms) offered |= mech == "SCRAM-SHA-256";
+        if (!offered) {
+          co_await refuse("FATAL", "28000",
+                          "the database offers no SASL mechanism the proxy speaks");
+          co_return false;
+        }
+        scram.emplace(login.password);
+        pg::append_sasl_initial(out, "SCRAM-SHA-256", scram->client_first());
+        break;
+      }
+      case 11: {
+        std::string error;
+        auto final_msg = scram ? scram->client_final(req->data, error) : std::nullopt;
+        if (!final_msg) {
+          co_await refuse("FATAL", "08P01", "SCRAM exchange with the database failed: " + error);
+          co_return false;
+        }
+        pg::append_sasl_response(out, *final_msg);
+        break;
+      }
+      case 12:
+        // The server proves it knows the verifier; without that it could be anyone.
+        if (!scram || !scram->verify_server_final(req->data)) {
+          co_await refuse("FATAL", "28000", "the database's SCRAM signature did not verify");
+          co_return false;
+        }
+        continue;
+      default:
+        co_await refuse("FATAL", "28000",
+                        "the database asks for an authentication method the proxy does not "
+                        "speak (code " +
+                            std::to_string(req->code) + ")");
+        co_return false;
+    }
+    if (auto [ec, n] = co_await up_.write(net::buffer(out)); ec) {
+      co_await refuse("FATAL", "08006", "the database closed the connection during login");
+      co_return false;
+    }
+  }
+
+  // Logged in: the client sees AuthenticationOk, then the server's own startup messages
+  // with the cancel key swapped for a local one, all in one write.
+  out.clear();
+  pg::append_auth_ok(out);
+  for (;;) {
+    auto st = co_await read_server_message(m);
+    if (st != pg::decode_status::ready) {
+      if (!out.empty()) co_await net::async_write(client_, net::buffer(out), use_tuple);
+      co_await refuse("FATAL", "08006", "the database closed the connection during login");
+      co_return false;
+    }
+    if (m.type == 'K') {
+      auto server_key = pg::parse_backend_key(m.body);
+      if (!server_key) {
+        co_await refuse("FATAL", "08P01", "the database sent an invalid BackendKeyData");
+        co_return false;
+      }
+      pg::backend_key local{server_key->pid, random_key()};
+      while (ctx_.cancel_keys.contains(key_id(local.pid, local.key))) local.key = random_key();
+      cancel_id_ = key_id(local.pid, local.key);
+      ctx_.cancel_keys[cancel_id_] = *server_key;
+      pg::append_backend_key(out, local);
+      continue;
+    }
+    out += raw_message(m);
+    if (m.type == 'E') {
+      co_await net::async_write(client_, net::buffer(out), use_tuple);
+      co_return false;
+    }
+    if (m.type == 'Z') break;
+  }
+  if (auto [ec, n] = co_await net::async_write(client_, net::buffer(out), use_tuple); ec)
+    co_return false;
+  // Anything either side sent early belongs to the relay.
+  if (sused_ < shave_) {
+    std::span<const std::uint8_t> rest{sbuf_.data() + sused_, shave_ - sused_};
+    (void)tracker_.feed(rest);
+    co_await net::async_write(client_, net::buffer(rest.data(), rest.size()), use_tuple);
+  }
+  if (cused_ < chave_) co_await up_.write(net::buffer(cbuf_.data() + cused_, chave_ - cused_));
+  sused_ = shave_ = cused_ = chave_ = 0;
+  co_return !closed_;
+}
+
+net::awaitable<void> session::relay() {
+  co_await (client_to_server() || server_to_client());
+}
+
+net::awaitable<void> session::client_to_server() {
+  for (;;) {
+    auto [ec, n] = co_await client_.async_read_some(net::buffer(cbuf_), use_tuple);
+    if (ec || ending_) co_return;
+    auto [wec, w] = co_await up_.write(net::buffer(cbuf_.data(), n));
+    if (wec) co_return;
+  }
+}
+
+net::awaitable<void> session::server_to_client() {
+  for (;;) {
+    auto [ec, n] = co_await up_.read_some(net::buffer(sbuf_));
+    if (ec) break;
+    std::size_t boundary = tracker_.feed({sbuf_.data(), n});
+    while (side_writing_) {
+      side_done_.expires_at(net::steady_timer::time_point::max());
+      co_await side_done_.async_wait(use_tuple);
+    }
+    if (closed_) co_return;
+    s2c_writing_ = true;
+    boost::system::error_code wec;
+    if (!inject_.empty() && boundary != pg::frame_tracker::npos) {
+      std::string pending = std::move(inject_);
+      inject_.clear();
+      // After the end, nothing of the server's past the boundary reaches the client.
+      std::size_t tail = ending_ ? 0 : n - boundary;
+      std::array<net::const_buffer, 3> parts{net::buffer(sbuf_.data(), boundary),
+                                             net::buffer(pending),
+                                             net::buffer(sbuf_.data() + boundary, tail)};
+      std::tie(wec, std::ignore) = co_await net::async_write(client_, parts, use_tuple);
+      if (ending_) {
+        s2c_writing_ = false;
+        co_return;
+      }
+    } else {
+      std::tie(wec, std::ignore) =
+          co_await net::async_write(client_, net::buffer(sbuf_.data(), n), use_tuple);
+    }
+    s2c_writing_ = false;
+    if (wec) co_return;
+    if (ending_ && tracker_.at_boundary() && !inject_.empty()) break;
+  }
+  // The server is gone, or access ended while the relay was busy: the FATAL goes out now
+  // if the client is between messages; mid-message it would only corrupt the stream.
+  if (ending_ && !inject_.empty() && tracker_.at_boundary() && !closed_) {
+    std::string pending = std::move(inject_);
+    inject_.clear();
+    co_await net::async_write(client_, net::buffer(pending), use_tuple);
+  }
+}
+
+net::awaitable<void> session::side_write() {
+  auto self = shared_from_this();
+  side_writing_ = true;
+  // Loops because another notice or the FATAL may be queued while one is being written.
+  while (!inject_.empty() && !closed_) {
+    std::string pending = std::move(inject_);
+    inject_.clear();
+    auto [ec, n] = co_await net::async_write(client_, net::buffer(pending), use_tuple);
+    if (ec) break;
+  }
+  side_writing_ = false;
+  side_done_.cancel();
+  if (ending_) close_all();
+}
+
+void session::notify(const std::string& bytes) {
+  if (closed_ || ending_ || !relaying_) return;
+  inject_ += bytes;
+  if (!s2c_writing_ && !side_writing_ && tracker_.at_boundary())
+    net::co_spawn(client_.get_executor(), side_write(), net::detached);
+}
+
+void session::cut(const std::string& fatal) {
+  if (closed_ || ending_) return;
+  ending_ = true;
+  ++ctx_.counters.cut;
+  if (!relaying_) {
+    close_all();
+    return;
+  }
+  inject_ += fatal;
+  if (!s2c_writing_ && !side_writing_ && tracker_.at_boundary()) {
+    net::co_spawn(client_.get_executor(), side_write(), net::detached);
+  }
+  // Whatever happens to the boundary, both sides are closed shortly.
+  deadline_.expires_after(cut_grace);
+  deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->close_all();
+  });
+}
+
+net::awaitable<void> session::cancel_backend(std::int32_t pid, std::int32_t key) {
+  auto it = ctx_.cancel_keys.find(key_id(pid, key));
+  // PostgreSQL ignores unknown keys silently, so a guesser learns nothing; so do we.
+  if (it == ctx_.cancel_keys.end()) co_return;
+  auto server_key = it->second;
+  upstream_stream s(client_.get_executor(), *ctx_.tls);
+  std::string why;
+  if (auto ec = co_await s.connect(ctx_.upstream, upstream_connect_timeout, why); ec) {
+    if (ctx_.log) ctx_.log("cannot forward a cancel request: " + why);
+    co_return;
+  }
+  std::string out;
+  pg::append_cancel_request(out, server_key.pid, server_key.key);
+  co_await s.write(net::buffer(out));
+  // The server closes once it has read the request; waiting for that keeps it from being
+  // dropped by an early close.
+  char c;
+  co_await s.read_some(net::buffer(&c, 1));
+  s.close();
+}
+
+void session::close_all() {
+  closed_ = true;
+  boost::system::error_code ignored;
+  client_.shutdown(net::socket_base::shutdown_both, ignored);
+  client_.close(ignored);
+  up_.close();
+  deadline_.cancel();
+  side_done_.cancel();
+}
+
+}  // namespace apono::proxy

@@ -1,0 +1,101 @@
+// One proxied client connection: the local startup (SSL refused locally, the one-time
+// password on TCP, the database checked against the grant), the upstream login with the
+// short-lived credentials, then bytes both ways until either side closes or access ends.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "proxy/grant_watch.hpp"
+#include "proxy/pg/decoder.hpp"
+#include "proxy/pg/frame_tracker.hpp"
+#include "proxy/upstream.hpp"
+
+namespace apono::proxy {
+
+class session;
+
+/// Counters a proxy keeps; read from any thread.
+struct proxy_counters {
+  std::atomic<std::uint64_t> accepted{0};  ///< client connections accepted
+  std::atomic<std::uint64_t> relayed{0};   ///< logged in upstream and relayed
+  std::atomic<std::uint64_t> refused{0};   ///< ended before relaying (bad input, password...)
+  std::atomic<std::uint64_t> cut{0};       ///< ended by the proxy because access ended
+  std::atomic<std::uint64_t> active{0};    ///< open right now
+};
+
+/// What every session of one proxy shares. Lives on the proxy's single I/O thread: only
+/// that thread touches the maps.
+struct proxy_context {
+  upstream_endpoint upstream;                   ///< the server and the logins
+  std::shared_ptr<net::ssl::context> tls;       ///< client TLS context for the server
+  std::string tcp_password;                     ///< what TCP clients must give
+  grant_watch* watch = nullptr;                 ///< the grant
+  std::function<void(const std::string&)> log;  ///< one line per notable event; may be empty
+  /// Local cancel key (pid << 32 | local secret) -> the server's key for that backend.
+  std::unordered_map<std::uint64_t, pg::backend_key> cancel_keys;
+  std::unordered_set<std::shared_ptr<session>> sessions;  ///< open sessions
+  proxy_counters counters;                                ///< statistics
+};
+
+/// A client connection, from accept to close.
+class session : public std::enable_shared_from_this<session> {
+ public:
+  /// A session for `client`; `tcp` means the one-time password is required.
+  session(proxy_context& ctx, net::generic::stream_protocol::socket client, bool tcp);
+  /// Runs the session to its end; never throws.
+  net::awaitable<void> run();
+  /// Queues `bytes` (whole messages) for the client at the next server message boundary.
+  void notify(const std::string& bytes);
+  /// Ends the session because access ended: `fatal` (an ErrorResponse) reaches the client
+  /// at a message boundary when one comes within a moment, then both sides close.
+  void cut(const std::string& fatal);
+  /// Closes both sides at once (proxy shutdown).
+  void close_all();
+
+ private:
+  net::awaitable<bool> startup();
+  net::awaitable<bool> check_password();
+  net::awaitable<bool> login_upstream(const upstream_login& login);
+  net::awaitable<void> relay();
+  net::awaitable<void> client_to_server();
+  net::awaitable<void> server_to_client();
+  net::awaitable<void> side_write();
+  net::awaitable<void> refuse(const std::string& severity, const std::string& code,
+                              const std::string& message);
+  net::awaitable<void> cancel_backend(std::int32_t pid, std::int32_t key);
+  net::awaitable<pg::decode_status> read_client_message(pg::message& m);
+  net::awaitable<pg::decode_status> read_server_message(pg::message& m);
+
+  proxy_context& ctx_;
+  net::generic::stream_protocol::socket client_;
+  bool tcp_;
+  upstream_stream up_;
+  net::steady_timer deadline_;   // bounds the startup phase, then the final FATAL
+  net::steady_timer side_done_;  // wakes the relay when an out-of-band write finished
+  pg::frame_tracker tracker_;    // boundaries of what the client has been sent
+  std::vector<std::uint8_t> cbuf_, sbuf_;
+  std::size_t chave_ = 0, shave_ = 0;  // startup-phase bytes buffered from each side
+  std::size_t cused_ = 0, sused_ = 0;  // of which already decoded
+  std::vector<std::pair<std::string, std::string>> client_params_;
+  std::string database_;
+  std::string inject_;           // messages waiting for a boundary
+  std::uint64_t cancel_id_ = 0;  // our entry in ctx_.cancel_keys, 0 when none
+  bool relaying_ = false;
+  bool s2c_writing_ = false;
+  bool side_writing_ = false;
+  bool ending_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace apono::proxy

@@ -1,0 +1,412 @@
+// The local proxy against a real PostgreSQL 15 with real clients (psql, pgbench, libpq):
+// the data path, cancel, the one-time TCP password, garbage from clients, and the cut when
+// access ends or is revoked.
+#include "proxy/server.hpp"
+
+#include <libpq-fe.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "common/secrets.hpp"
+#include "tests/support/pg_fixture.hpp"
+#include "tests/support/process.hpp"
+
+namespace {
+
+using namespace apono;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::string client_bin(const std::string& name) {
+  for (const char* dir : {"/usr/lib/postgresql/15/bin/", "/usr/bin/"}) {
+    if (fs::exists(std::string(dir) + name)) return std::string(dir) + name;
+  }
+  return name;
+}
+
+// A grant on database appdb, a role for it, and a proxy for it.
+struct rig {
+  test::pg_fixture pg;
+  test::temp_dir dir{"apono-proxy"};
+  common::system_clock clock;
+  std::string role = "apono_t_" + common::random_lower_alnum(6);
+  std::string password = common::random_password(20);
+  std::string tcp_password = common::random_password(16);
+  std::unique_ptr<proxy::grant_watch> watch;
+  std::unique_ptr<proxy::proxy_server> proxy;
+  std::vector<std::string> log;
+  std::mutex log_mutex;
+
+  explicit rig(std::chrono::milliseconds lifetime = 10min,
+               std::vector<std::chrono::milliseconds> warnings = {}) {
+    pg.psql("CREATE DATABASE appdb");
+    pg.psql("CREATE ROLE " + role + " LOGIN PASSWORD '" + password + "'");
+    pg.psql("GRANT ALL ON SCHEMA public TO " + role, "appdb");
+    watch = std::make_unique<proxy::grant_watch>("AR-00001", clock.now() + lifetime, clock);
+    proxy::proxy_options o;
+    o.upstream = {"127.0.0.1", pg.port(), "prefer", {}, {{"appdb", role, password}}};
+    o.unix_dir = dir.path / "run";
+    o.tcp_port = 0;
+    o.tcp_password = tcp_password;
+    o.warnings = std::move(warnings);
+    o.log = [this](const std::string& line) {
+      std::lock_guard lock(log_mutex);
+      log.push_back(line);
+    };
+    proxy = std::make_unique<proxy::proxy_server>(std::move(o), *watch);
+    proxy->start();
+  }
+  [[nodiscard]] std::string socket_dir() const { return (dir.path / "run").string(); }
+  [[nodiscard]] std::string socket_conninfo(const std::string& db = "appdb") const {
+    return "host=" + socket_dir() + " port=5432 dbname=" + db + " user=anyone";
+  }
+  [[nodiscard]] std::string tcp_conninfo(const std::string& pw) const {
+    return "host=127.0.0.1 port=" + std::to_string(proxy->tcp_port()) +
+           " dbname=appdb user=anyone sslmode=disable password=" + pw;
+  }
+};
+
+struct db_conn {
+  PGconn* c;
+  explicit db_conn(const std::string& conninfo) : c(PQconnectdb(conninfo.c_str())) {}
+  ~db_conn() { PQfinish(c); }
+  db_conn(const db_conn&) = delete;
+  db_conn& operator=(const db_conn&) = delete;
+  [[nodiscard]] bool ok() const { return PQstatus(c) == CONNECTION_OK; }
+  [[nodiscard]] std::string error() const { return PQerrorMessage(c); }
+  // One value of a one-row query, or "ERROR: ..." when it failed.
+  std::string value(const std::string& sql) {
+    PGresult* r = PQexec(c, sql.c_str());
+    std::string out = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0
+                          ? PQgetvalue(r, 0, 0)
+                          : "ERROR: " + std::string(PQerrorMessage(c));
+    PQclear(r);
+    return out;
+  }
+};
+
+test::run_result psql(const std::string& conninfo, const std::vector<std::string>& args,
+                      const std::string& input = {}) {
+  std::vector<std::string> argv{client_bin("psql"), "-X", "-v", "ON_ERROR_STOP=1", "-d", conninfo};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return test::run(argv, input);
+}
+
+// A raw client socket on the proxy's unix socket, for bytes no real client would send.
+struct raw_client {
+  int fd = -1;
+  explicit raw_client(const std::string& path) {
+    fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  ~raw_client() {
+    if (fd >= 0) ::close(fd);
+  }
+  raw_client(const raw_client&) = delete;
+  raw_client& operator=(const raw_client&) = delete;
+  void send(const std::string& bytes) const {
+    (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  }
+  // Everything the proxy sends until it closes (or `timeout`); `closed` says which.
+  std::string read_all(std::chrono::milliseconds timeout, bool& closed) const {
+    std::string out;
+    closed = false;
+    auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
+      if (left <= 0ms) return out;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return out;
+      char buf[4096];
+      auto n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) {
+        closed = true;
+        return out;
+      }
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+};
+
+std::string be32(std::uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+}  // namespace
+
+TEST_CASE("real psql and pgbench work through the proxy: queries, copy, prepared, cancel",
+          "[proxy]") {
+  rig r;
+  auto sock = r.socket_conninfo();
+
+  auto q = psql(sock, {"-At", "-c", "select current_user, current_database(), 6 * 7"});
+  REQUIRE(q.status == 0);
+  CHECK(q.output == r.role + "|appdb|42\n");
+
+  // \copy both ways, 2,000 rows with wide values.
+  auto file = (r.dir.path / "rows.csv").string();
+  auto out = psql(sock, {"-c",
+                         "\\copy (select g, repeat(md5(g::text), 20) from "
+                         "generate_series(1, 2000) g) to '" +
+                             file + "' csv"});
+  REQUIRE(out.status == 0);
+  CHECK(out.output == "COPY 2000\n");
+  auto in = psql(
+      sock, {"-At", "-c", "create table t (id int, v text)", "-c",
+             "\\copy t from '" + file + "' csv", "-c", "select count(*), sum(length(v)) from t"});
+  REQUIRE(in.status == 0);
+  CHECK(in.output == "CREATE TABLE\nCOPY 2000\n2000|1280000\n");
+
+  // Prepared statements: SQL-level and the extended protocol (pgbench -M prepared).
+  auto prep = psql(sock, {"-At", "-c", "prepare p(int) as select $1 + 1", "-c", "execute p(41)"});
+  CHECK(prep.output == "PREPARE\n42\n");
+  auto init = test::run({client_bin("pgbench"), "-i", "-s", "1", "-q", r.pg.admin_url("appdb")});
+  REQUIRE(init.status == 0);
+  r.pg.psql("GRANT SELECT, UPDATE, INSERT ON ALL TABLES IN SCHEMA public TO " + r.role, "appdb");
+  for (std::string mode : {"prepared", "extended", "simple"}) {
+    auto bench = test::run({client_bin("pgbench"), "-n", "-S", "-M", mode, "-c", "4", "-j", "2",
+                            "-T", "2", "-h", r.socket_dir(), "-p", "5432", "-U", "x", "appdb"});
+    INFO(bench.output);
+    CHECK(bench.status == 0);
+    CHECK(bench.output.find("number of failed transactions: 0") != std::string::npos);
+  }
+  auto reconnect = test::run({client_bin("pgbench"), "-n", "-S", "-C", "-c", "2", "-t", "50", "-h",
+                              r.socket_dir(), "-p", "5432", "-U", "x", "appdb"});
+  INFO(reconnect.output);
+  CHECK(reconnect.status == 0);
+
+  // A long query cancelled through the proxy's local cancel key.
+  db_conn c(sock);
+  REQUIRE(c.ok());
+  REQUIRE(PQsendQuery(c.c, "select pg_sleep(30)") == 1);
+  std::this_thread::sleep_for(300ms);
+  auto start = std::chrono::steady_clock::now();
+  PGcancel* cancel = PQgetCancel(c.c);
+  char errbuf[256];
+  REQUIRE(PQcancel(cancel, errbuf, sizeof errbuf) == 1);
+  PQfreeCancel(cancel);
+  PGresult* res = PQgetResult(c.c);
+  CHECK(std::string(PQresultErrorField(res, PG_DIAG_SQLSTATE)
+                        ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+                        : "") == "57014");
+  PQclear(res);
+  while ((res = PQgetResult(c.c))) PQclear(res);
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  CHECK(c.value("select 'still usable'") == "still usable");
+}
+
+TEST_CASE("TCP needs the one-time password; the socket directory is private", "[proxy]") {
+  rig r;
+  db_conn good(r.tcp_conninfo(r.tcp_password));
+  REQUIRE(good.ok());
+  CHECK(good.value("select current_user") == r.role);
+
+  db_conn wrong(r.tcp_conninfo("guess"));
+  CHECK_FALSE(wrong.ok());
+  CHECK(wrong.error().find("one-time password") != std::string::npos);
+  db_conn none("host=127.0.0.1 port=" + std::to_string(r.proxy->tcp_port()) +
+               " dbname=appdb user=x sslmode=disable password=");
+  CHECK_FALSE(none.ok());
+  // The real password of the database login is no key to the proxy either.
+  db_conn real(r.tcp_conninfo(r.password));
+  CHECK_FALSE(real.ok());
+
+  struct stat st {};
+  REQUIRE(::stat(r.socket_dir().c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0700);
+  REQUIRE(::stat(r.proxy->socket_path().c_str(), &st) == 0);
+  CHECK((st.st_mode & 077) == 0);
+
+  auto open_dir = r.dir.path / "open";
+  fs::create_directory(open_dir);
+  fs::permissions(open_dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                fs::perms::others_read | fs::perms::others_exec);
+  CHECK_THROWS_WITH(proxy::ensure_socket_dir(open_dir),
+                    Catch::Contains("open to other users") && Catch::Contains("0700"));
+
+  db_conn other_db(r.socket_conninfo("postgres"));
+  CHECK_FALSE(other_db.ok());
+  CHECK(other_db.error().find("not part of AR-00001") != std::string::npos);
+}
+
+TEST_CASE("garbage, absurd lengths and silence end only that connection", "[proxy]") {
+  rig r;
+  db_conn keep(r.socket_conninfo());
+  REQUIRE(keep.ok());
+  auto path = r.proxy->socket_path().string();
+
+  std::vector<std::string> attacks{
+      be32(0xFFFFFFFFu) + be32(196608),        // negative length
+      be32(0x7FFFFFFFu) + be32(196608),        // absurd length
+      be32(100000) + be32(196608),             // over the startup limit
+      be32(4) + be32(196608),                  // too short
+      be32(12) + be32(0x00020000) + "ab\0\0",  // protocol 2.0
+      be32(17) + be32(196608) + "user" + std::string(1, '\0') + "abc" +
+          std::string(2, 'x'),              // unterminated parameters
+      be32(16) + be32(80877102) + be32(1),  // CancelRequest too short
+  };
+  std::mt19937 rng(7);
+  for (int i = 0; i < 20; ++i) {
+    std::string junk(1 + rng() % 3000, '\0');
+    for (auto& ch : junk) ch = static_cast<char>(rng());
+    attacks.push_back(junk);
+  }
+  for (const auto& bytes : attacks) {
+    raw_client c(path);
+    REQUIRE(c.fd >= 0);
+    c.send(bytes);
+    bool closed = false;
+    auto reply = c.read_all(3s, closed);
+    // Either an ErrorResponse and a close, or (for an unknown cancel key, or a prefix of a
+    // packet the proxy still waits on) nothing; never a hang past the startup timeout.
+    if (!reply.empty()) CHECK(reply[0] == 'E');
+  }
+  // A startup followed by garbage where the TCP password should be.
+  {
+    raw_client c(path);
+    std::string params = std::string("user\0x\0database\0appdb\0\0", 24);
+    c.send(be32(8 + static_cast<std::uint32_t>(params.size())) + be32(196608) + params);
+    bool closed = false;
+    auto reply = c.read_all(300ms, closed);
+    c.send("Q" + be32(0xFFFFFF00u) + "garbage");
+    reply += c.read_all(3s, closed);
+  }
+  CHECK(keep.value("select 'alive'") == "alive");
+  db_conn fresh(r.socket_conninfo());
+  CHECK(fresh.ok());
+  CHECK(r.proxy->counters().refused.load() >= attacks.size() / 2);
+}
+
+TEST_CASE("warning before the end, FATAL at the end, refused afterwards", "[proxy]") {
+  rig r(4s, {2s});
+  auto ends = r.watch->ends_at();
+
+  std::vector<std::string> notices;
+  std::mutex m;
+  db_conn idle(r.socket_conninfo());
+  REQUIRE(idle.ok());
+  PQsetNoticeReceiver(
+      idle.c,
+      [](void* arg, const PGresult* res) {
+        auto* v = static_cast<std::pair<std::vector<std::string>*, std::mutex*>*>(arg);
+        std::lock_guard lock(*v->second);
+        v->first->push_back(PQresultErrorMessage(res));
+      },
+      new std::pair<std::vector<std::string>*, std::mutex*>(&notices, &m));
+
+  db_conn busy(r.socket_conninfo());
+  REQUIRE(busy.ok());
+  REQUIRE(PQsendQuery(busy.c, "select pg_sleep(60)") == 1);
+
+  std::this_thread::sleep_for(2500ms);
+  CHECK(idle.value("select 1") == "1");
+  {
+    std::lock_guard lock(m);
+    REQUIRE(notices.size() == 1);
+    CHECK(notices[0].find("WARNING:  access AR-00001 ends in 2 seconds") == 0);
+  }
+
+  PGresult* res = PQgetResult(busy.c);
+  auto cut_at = common::system_clock().now();
+  std::string err = PQerrorMessage(busy.c);
+  PQclear(res);
+  INFO(err);
+  CHECK(err.find("FATAL:  access AR-00001 ended at") != std::string::npos);
+  CHECK(err.find("the grant expired") != std::string::npos);
+  CHECK(err.find("apono requests again AR-00001") != std::string::npos);
+  CHECK(cut_at >= ends - 50ms);
+  CHECK(cut_at - ends < 1s);
+
+  // The idle connection was closed as well; the next statement fails.
+  CHECK(idle.value("select 1").find("ERROR") == 0);
+  db_conn late(r.socket_conninfo());
+  CHECK_FALSE(late.ok());
+  CHECK(late.error().find("access AR-00001 ended") != std::string::npos);
+  db_conn late_tcp(r.tcp_conninfo(r.tcp_password));
+  CHECK_FALSE(late_tcp.ok());
+  CHECK(r.proxy->counters().cut.load() == 2);
+}
+
+TEST_CASE("a revoke cuts open sessions at once", "[proxy]") {
+  rig r;
+  db_conn busy(r.socket_conninfo());
+  REQUIRE(busy.ok());
+  REQUIRE(PQsendQuery(busy.c, "select pg_sleep(60)") == 1);
+  std::this_thread::sleep_for(200ms);
+  auto start = std::chrono::steady_clock::now();
+  r.watch->end(proxy::end_cause::revoked);
+  PGresult* res = PQgetResult(busy.c);
+  PQclear(res);
+  CHECK(std::chrono::steady_clock::now() - start < 1s);
+  std::string err = PQerrorMessage(busy.c);
+  CHECK(err.find("it was revoked") != std::string::npos);
+}
+
+TEST_CASE("upstream TLS follows sslmode: require encrypts, verify-* check the CA and the name",
+          "[proxy]") {
+  test::pg_fixture pg(true);
+  std::string role = "apono_t_" + common::random_lower_alnum(6);
+  std::string password = common::random_password(20);
+  pg.psql("CREATE ROLE " + role + " LOGIN PASSWORD '" + password + "'");
+  test::temp_dir dir("apono-proxy-tls");
+  auto other =
+      test::run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                 "-nodes", "-keyout", (dir.path / "other.key").string(), "-out",
+                 (dir.path / "other.pem").string(), "-days", "1", "-subj", "/CN=other"});
+  REQUIRE(other.status == 0);
+  std::ifstream in(dir.path / "other.pem");
+  std::string other_ca((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+
+  struct mode_case {
+    std::string sslmode, host, ca, expect;
+  };
+  std::vector<mode_case> cases{
+      {"disable", "127.0.0.1", "", "f"},
+      {"prefer", "127.0.0.1", "", "t"},
+      {"require", "127.0.0.1", "", "t"},
+      {"verify-ca", "localhost", pg.ca_pem(), "t"},
+      {"verify-full", "127.0.0.1", pg.ca_pem(), "t"},
+      {"verify-full", "localhost", pg.ca_pem(), "certificate verify failed"},
+      {"verify-ca", "127.0.0.1", other_ca, "certificate verify failed"},
+  };
+  common::system_clock clock;
+  int n = 0;
+  for (const auto& c : cases) {
+    INFO(c.sslmode << " to " << c.host);
+    proxy::grant_watch watch("AR-00002", clock.now() + 10min, clock);
+    proxy::proxy_options o;
+    o.upstream = {c.host, pg.port(), c.sslmode, c.ca, {{"postgres", role, password}}};
+    o.unix_dir = dir.path / ("run" + std::to_string(n++));
+    proxy::proxy_server p(std::move(o), watch);
+    p.start();
+    db_conn conn("host=" + (dir.path / ("run" + std::to_string(n - 1))).string() +
+                 " port=5432 dbname=postgres user=x");
+    if (c.expect == "t" || c.expect == "f") {
+      REQUIRE(conn.ok());
+      CHECK(conn.value("select ssl from pg_stat_ssl where pid = pg_backend_pid()") == c.expect);
+    } else {
+      CHECK_FALSE(conn.ok());
+      CHECK(conn.error().find(c.expect) != std::string::npos);
+    }
+  }
+}
