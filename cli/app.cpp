@@ -36,6 +36,8 @@ int run(int argc, char** argv, io streams) {
     return app.exit(e, streams.out, streams.err);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e, streams.out, streams.err);
+  } catch (const exit_status& e) {
+    return e.status();
   } catch (const CLI::ParseError& e) {
     streams.err << "Error: " << e.what() << "\n";
     return 2;

@@ -122,6 +122,9 @@ void setup_access(CLI::App& app, global_options& g, io& streams) {
   add_details_command(app, "access-details", "show the credentials and how to connect", *det)
       ->callback([det, &g, &streams] { run_details(*det, g, streams); });
 
+  setup_access_connect(*access, g, streams);
+  setup_access_proxy(*access, g, streams);
+
   auto rst = std::make_shared<access_options>(access_options{{}, "instructions"});
   add_details_command(*access, "reset-credentials",
                       "replace the password at the target and show the new details", *rst)

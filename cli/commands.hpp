@@ -17,6 +17,11 @@ void setup_catalog(CLI::App& app, global_options& g, io& streams);
 void setup_requests(CLI::App& app, global_options& g, io& streams);
 /// `access list|use|reset-credentials`, `access-details` (cmd_access.cpp).
 void setup_access(CLI::App& app, global_options& g, io& streams);
+/// `access connect` (cmd_access_connect.cpp) and `access proxy` (cmd_access_proxy.cpp),
+/// registered under `access`.
+void setup_access_connect(CLI::App& access, global_options& g, io& streams);
+/// `access proxy`: the local proxy alone, for GUI tools (cmd_access_proxy.cpp).
+void setup_access_proxy(CLI::App& access, global_options& g, io& streams);
 /// `completion bash|zsh|fish|powershell` (cmd_completion.cpp).
 void setup_completion(CLI::App& app, global_options& g, io& streams);
 /// `apono` with no arguments: the interactive flow (cmd_interactive.cpp). Returns the exit

@@ -22,6 +22,20 @@ class usage_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Ends a command with `status` and nothing more printed: the command (or the session it
+/// ran) has already said what happened, e.g. the shell's exit status or 3 when access ended.
+class exit_status : public std::exception {
+ public:
+  /// Exit with `status`.
+  explicit exit_status(int status) : status_(status) {}
+  /// The status.
+  [[nodiscard]] int status() const { return status_; }
+  [[nodiscard]] const char* what() const noexcept override { return "exit"; }
+
+ private:
+  int status_;
+};
+
 /// Where a command writes; tests capture both.
 struct io {
   std::ostream& out;  ///< results

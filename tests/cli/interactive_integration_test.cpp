@@ -11,82 +11,13 @@
 
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/cli_fixture.hpp"
+#include "tests/support/tmux_pane.hpp"
 
 using namespace apono::test;
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
 namespace {
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// One detached tmux server of our own, killed with everything in it when the test ends,
-// however it ends. Its socket lives in a private temp dir (-S, like -L with a unique name),
-// so nothing is left behind in /tmp/tmux-UID.
-class tmux_pane {
- public:
-  tmux_pane() : socket_((dir_.path / "tmux.sock").string()) {}
-  ~tmux_pane() { (void)run({"tmux", "-S", socket_, "kill-server"}); }
-  tmux_pane(const tmux_pane&) = delete;
-  tmux_pane& operator=(const tmux_pane&) = delete;
-
-  // Runs `command` with the user's shell in a 120x40 pane.
-  void start(const std::string& command) {
-    // -f /dev/null: no user config changes keys or sizes; env -u TMUX: works inside tmux too.
-    // The command waits for an Enter sent once tmux answers for the pane at its final size:
-    // a prompt drawn in the very first moments of a new pane was seen (rarely, under load) to
-    // land a line away from where its erase went, a start-up race no real terminal has.
-    auto r = run({"env", "-u", "TMUX", "tmux", "-S", socket_, "-f", "/dev/null", "new-session",
-                  "-d", "-x", "120", "-y", "40", "-s", "s", "read go; " + command});
-    INFO(r.output);
-    REQUIRE(r.status == 0);
-    REQUIRE(wait_until(
-        [&] {
-          return run({"tmux", "-S", socket_, "display-message", "-p", "-t", "s",
-                      "#{pane_width}x#{pane_height}"})
-                     .output == "120x40\n";
-        },
-        10s));
-    send("Enter");
-  }
-
-  // Sends tmux key names (Enter, Down, Space, C-c) or, with `literal`, text as typed.
-  void send(const std::string& keys, bool literal = false) {
-    std::vector<std::string> argv{"tmux", "-S", socket_, "send-keys", "-t", "s"};
-    if (literal) argv.emplace_back("-l");
-    argv.push_back(keys);
-    auto r = run(argv);
-    INFO(r.output);
-    REQUIRE(r.status == 0);
-  }
-
-  // The pane with its scrollback; wrapped lines joined so long lines stay whole.
-  std::string screen() {
-    return run({"tmux", "-S", socket_, "capture-pane", "-p", "-J", "-t", "s", "-S", "-500"}).output;
-  }
-
-  // Waits until `text` is on the screen and returns the screen.
-  std::string wait_for(const std::string& text, std::chrono::milliseconds timeout = 10s) {
-    std::string s;
-    bool seen = wait_until(
-        [&] {
-          s = screen();
-          return s.find(text) != std::string::npos;
-        },
-        timeout);
-    INFO("waiting for: " << text << "\nscreen:\n" << s);
-    REQUIRE(seen);
-    return s;
-  }
-
- private:
-  temp_dir dir_{"apono-tmux"};
-  std::string socket_;
-};
 
 // The shell command that runs apono with the fixture's config, then reports how it ended.
 std::string apono_command(const cli_fixture& cli, const std::string& after = {}) {

@@ -1,0 +1,75 @@
+// `apono access connect ID`: the local proxy for the grant and a session through it, the
+// built-in shell by default or the user's psql; it ends when access ends (exit status 3).
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/local_access.hpp"
+#include "launchers/psql_launcher.hpp"
+#include "launchers/shell/shell.hpp"
+
+namespace apono::cli {
+
+namespace {
+
+struct connect_options {
+  std::string id;
+  std::string client = "builtin";
+  std::string database;
+  std::string command;
+  std::string file;
+};
+
+// libpq key=value quoting: values in single quotes, with \ and ' escaped.
+std::string conninfo_value(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+void run_connect(const connect_options& o, const global_options& g) {
+  if (o.client != "builtin" && o.client != "psql")
+    throw usage_error("unknown client '" + o.client + "': use builtin or psql");
+  if (!o.command.empty() && !o.file.empty()) throw usage_error("give -c or -f, not both");
+  local_access session(g, {o.id, o.database, {}, std::nullopt, {}});
+  const auto& unit = session.unit();
+  int status = 0;
+  if (o.client == "psql") {
+    launchers::psql_options po;
+    po.socket_dir = session.socket_dir().string();
+    po.database = unit.database;
+    po.user = unit.username;
+    po.command = o.command;
+    po.file = o.file;
+    po.watch = &session.watch();
+    status = launchers::run_psql(po);
+  } else {
+    launchers::shell_options so;
+    so.conninfo = "host=" + conninfo_value(session.socket_dir().string()) +
+                  " port=5432 dbname=" + conninfo_value(unit.database) +
+                  " user=" + conninfo_value(unit.username) + " application_name=apono";
+    so.command = o.command;
+    so.file = o.file;
+    so.watch = &session.watch();
+    status = launchers::run_shell(so);
+  }
+  if (status != 0) throw exit_status(status);
+}
+
+}  // namespace
+
+void setup_access_connect(CLI::App& access, global_options& g, io& /*streams*/) {
+  auto o = std::make_shared<connect_options>();
+  auto* cmd = access.add_subcommand(
+      "connect", "open a session through the local proxy; it ends when access ends");
+  cmd->add_option("id", o->id, "request id, e.g. AR-00012")->required();
+  cmd->add_option("--client", o->client, "builtin or psql")->capture_default_str();
+  cmd->add_option("--db", o->database, "database to open (default: the grant's first)");
+  cmd->add_option("-c,--command", o->command, "run one SQL command and exit");
+  cmd->add_option("-f,--file", o->file, "run the commands in FILE and exit");
+  cmd->callback([o, &g] { run_connect(*o, g); });
+}
+
+}  // namespace apono::cli

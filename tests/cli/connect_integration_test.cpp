@@ -1,0 +1,307 @@
+// `apono access connect` and `apono access proxy` end to end: the real apono, aponod,
+// PostgreSQL, psql and a terminal (tmux). Sessions must end within 1 s of the grant's end or
+// of a revoke from another terminal, with the clear message and exit status 3.
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include <boost/json.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "common/time.hpp"
+#include "tests/support/broker_fixture.hpp"
+#include "tests/support/cli_fixture.hpp"
+#include "tests/support/pg_fixture.hpp"
+#include "tests/support/tmux_pane.hpp"
+
+using namespace apono::test;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A broker over a PostgreSQL with database appdb, and alice logged in.
+struct stack {
+  pg_fixture pg;
+  std::unique_ptr<broker_fixture> b;
+  cli_fixture cli;
+  temp_dir runtime{"apono-runtime"};
+
+  stack() {
+    pg.psql("CREATE DATABASE appdb");
+    pg.psql("CREATE TABLE notes (id int, body text); INSERT INTO notes VALUES (1, 'hello')",
+            "appdb");
+    b = std::make_unique<broker_fixture>(pg);
+    auto login = cli.apono({"login", "--server", b->url(), "--ca-file", b->ca_file().string(),
+                            "--token", b->token("alice")});
+    REQUIRE(login.status == 0);
+  }
+  // Every run gets a private XDG_RUNTIME_DIR, so the test sees the run directories.
+  [[nodiscard]] std::map<std::string, std::string> env() const {
+    auto e = cli.env();
+    e["XDG_RUNTIME_DIR"] = runtime.path.string();
+    return e;
+  }
+  cli_result apono(const std::vector<std::string>& args) const {
+    return cli.apono(args, {}, {{"XDG_RUNTIME_DIR", runtime.path.string()}});
+  }
+  // An ACTIVE read-only grant on appdb for `duration`; returns its id.
+  std::string grant(const std::string& duration) {
+    auto a = create_request(*b, "alice", "appdb", "read_only", duration);
+    REQUIRE(a.status == 201);
+    std::string id(a.json.at("id").as_string());
+    REQUIRE(wait_until([&] { return request_status(*b, "alice", id) == "ACTIVE"; }, 5s));
+    return id;
+  }
+  apono::common::time_point ends_at(const std::string& id) {
+    auto d = b->call("alice", "GET", "/api/v1/access-requests/" + id);
+    return *apono::common::parse_rfc3339(d.json.at("ends_at").as_string());
+  }
+  // The shell command for a tmux pane: apono with our environment, then how it ended.
+  [[nodiscard]] std::string in_pane(const std::string& args) const {
+    std::string cmd = "env";
+    for (const auto& [k, v] : env()) cmd += " " + k + "=" + quote(v);
+    return cmd + " " + quote(APONO_BINARY) + " " + args + "; echo EXIT=$?; sleep 60";
+  }
+};
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Something that ends: a pane showing EXIT=N, or a child process.
+struct ending {
+  std::string name;
+  std::function<bool()> done;
+  apono::common::time_point at{};
+};
+
+// Polls every `ending` until all are done or `timeout`; records when each was seen done.
+void watch_endings(std::vector<ending>& all, std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  apono::common::system_clock clock;
+  while (std::chrono::steady_clock::now() < until) {
+    bool open = false;
+    for (auto& e : all) {
+      if (e.at.time_since_epoch().count() == 0) {
+        if (e.done()) {
+          e.at = clock.now();
+        } else {
+          open = true;
+        }
+      }
+    }
+    if (!open) return;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("connect runs SQL through the proxy with the built-in shell and with psql") {
+  stack s;
+  auto id = s.grant("10m");
+
+  auto builtin =
+      s.apono({"access", "connect", id, "-c", "select current_database(), body from notes"});
+  INFO(builtin.err);
+  REQUIRE(builtin.status == 0);
+  CHECK(builtin.out ==
+        " current_database | body  \n------------------+-------\n appdb            | hello\n(1 "
+        "row)\n\n");
+
+  auto psql =
+      s.apono({"access", "connect", id, "--client", "psql", "-c", "select 6 * 7 as answer"});
+  INFO(psql.err);
+  REQUIRE(psql.status == 0);
+  CHECK(psql.out == " answer \n--------\n     42\n(1 row)\n\n");
+
+  // Read-only is read-only: the server refuses, the shell says so and exits 1.
+  auto write = s.apono({"access", "connect", id, "-c", "insert into notes values (2, 'x')"});
+  CHECK(write.status == 1);
+  CHECK(write.err.find("permission denied for table notes") != std::string::npos);
+
+  auto file = s.runtime.path / "q.sql";
+  std::ofstream(file) << "select count(*) as n from notes;\nselect 'two' as second;\n";
+  auto script = s.apono({"access", "connect", id, "-f", file.string()});
+  CHECK(script.status == 0);
+  CHECK(script.out == " n \n---\n 1\n(1 row)\n\n second \n--------\n two\n(1 row)\n\n");
+
+  auto bad_db = s.apono({"access", "connect", id, "--db", "nope", "-c", "select 1"});
+  CHECK(bad_db.status == 2);
+  CHECK(bad_db.err == "Error: database 'nope' is not part of " + id + " (it covers appdb)\n");
+  auto bad_client = s.apono({"access", "connect", id, "--client", "dbeaver"});
+  CHECK(bad_client.status == 2);
+  CHECK(bad_client.err == "Error: unknown client 'dbeaver': use builtin or psql\n");
+  auto unknown = s.apono({"access", "connect", "AR-99999", "-c", "select 1"});
+  CHECK(unknown.status == 1);
+  CHECK(unknown.err.rfind("Error: ", 0) == 0);
+
+  // Every run cleaned its private run directory up.
+  auto dir = s.runtime.path / "apono";
+  REQUIRE(fs::exists(dir));
+  CHECK((fs::status(dir).permissions() & fs::perms::all) == fs::perms::owner_all);
+  CHECK(fs::is_empty(dir));
+}
+
+TEST_CASE("a 15-second grant: shells and psql are cut within 1 s of the end, then refused") {
+  stack s;
+  auto id = s.grant("15s");
+  auto ends = s.ends_at(id);
+  auto details = s.b->call("alice", "GET", "/api/v1/access-sessions/" + id + "/access-details");
+  REQUIRE(details.status == 200);
+  std::string user(details.json.at("units").at(0).at("username").as_string());
+  std::string password(details.json.at("units").at(0).at("password").as_string());
+
+  tmux_pane builtin, native;
+  builtin.start(s.in_pane("access connect " + id));
+  native.start(s.in_pane("access connect " + id + " --client psql"));
+  builtin.wait_for("appdb=> ");
+  // Not ending in ';': tmux would take a trailing ';' as its own command separator.
+  builtin.send("select body from notes; ", true);
+  builtin.send("Enter");
+  builtin.wait_for("(1 row)");
+  native.wait_for("appdb=> ");
+
+  temp_dir logs;
+  child_process busy_builtin({APONO_BINARY, "access", "connect", id, "-c", "select pg_sleep(60)"},
+                             logs.path / "builtin.log", s.env());
+  child_process busy_psql(
+      {APONO_BINARY, "access", "connect", id, "--client", "psql", "-c", "select pg_sleep(60)"},
+      logs.path / "psql.log", s.env());
+  int busy_builtin_status = -1, busy_psql_status = -1;
+
+  std::vector<ending> all{
+      {"interactive built-in shell",
+       [&] { return builtin.screen().find("EXIT=") != std::string::npos; }},
+      {"interactive psql", [&] { return native.screen().find("EXIT=") != std::string::npos; }},
+      {"built-in shell running a query",
+       [&] { return (busy_builtin_status = busy_builtin.wait(0ms)) != -1; }},
+      {"psql running a query", [&] { return (busy_psql_status = busy_psql.wait(0ms)) != -1; }},
+  };
+  watch_endings(all, 30s);
+  for (const auto& e : all) {
+    INFO(e.name);
+    REQUIRE(e.at.time_since_epoch().count() != 0);
+    CHECK(e.at >= ends - 100ms);
+    CHECK(e.at - ends < 1s);
+  }
+  const std::string expired = "access " + id + " ended at ";
+  for (auto* pane : {&builtin, &native}) {
+    auto screen = pane->screen();
+    INFO(screen);
+    CHECK(screen.find(expired) != std::string::npos);
+    CHECK(screen.find("(the grant expired); request it again: apono requests again " + id) !=
+          std::string::npos);
+    CHECK(screen.find("EXIT=3") != std::string::npos);
+  }
+  CHECK(busy_builtin_status == 3);
+  CHECK(busy_psql_status == 3);
+  CHECK(read_file(logs.path / "builtin.log").find(expired) != std::string::npos);
+  CHECK(read_file(logs.path / "psql.log").find(expired) != std::string::npos);
+
+  // Afterwards: the broker gives no details, and the server refuses the old login.
+  auto again = s.apono({"access", "connect", id, "-c", "select 1"});
+  CHECK(again.status == 1);
+  CHECK(again.err.find("access details exist only while it is ACTIVE") != std::string::npos);
+  CHECK(
+      wait_until([&] { return s.pg.psql_as(user, password, "appdb", "select 1").first != 0; }, 3s));
+}
+
+TEST_CASE("a revoke from another terminal cuts open sessions within 1 s") {
+  stack s;
+  auto id = s.grant("10m");
+  tmux_pane builtin;
+  builtin.start(s.in_pane("access connect " + id));
+  builtin.wait_for("appdb=> ");
+  temp_dir logs;
+  child_process busy_psql(
+      {APONO_BINARY, "access", "connect", id, "--client", "psql", "-c", "select pg_sleep(60)"},
+      logs.path / "psql.log", s.env());
+  std::this_thread::sleep_for(1s);  // psql is connected and its query running
+
+  apono::common::system_clock clock;
+  auto revoked_at = clock.now();
+  auto revoke = s.apono({"requests", "revoke", id});
+  REQUIRE(revoke.status == 0);
+  int status = -1;
+  std::vector<ending> all{
+      {"interactive built-in shell",
+       [&] { return builtin.screen().find("EXIT=") != std::string::npos; }},
+      {"psql running a query", [&] { return (status = busy_psql.wait(0ms)) != -1; }},
+  };
+  watch_endings(all, 10s);
+  for (const auto& e : all) {
+    INFO(e.name);
+    REQUIRE(e.at.time_since_epoch().count() != 0);
+    CHECK(e.at - revoked_at < 1s);
+  }
+  auto screen = builtin.screen();
+  INFO(screen);
+  CHECK(screen.find("access " + id + " ended at") != std::string::npos);
+  CHECK(screen.find("(it was revoked)") != std::string::npos);
+  CHECK(screen.find("EXIT=3") != std::string::npos);
+  CHECK(status == 3);
+}
+
+TEST_CASE("access proxy: TCP only with the one-time password, a private socket dir, Ctrl-C") {
+  stack s;
+  auto id = s.grant("10m");
+  temp_dir logs;
+  auto log = logs.path / "proxy.log";
+  int port = free_port();
+  child_process proxy({APONO_BINARY, "access", "proxy", id, "--port", std::to_string(port)}, log,
+                      s.env());
+  REQUIRE(
+      wait_until([&] { return read_file(log).find("Press Ctrl-C") != std::string::npos; }, 10s));
+  auto text = read_file(log);
+  INFO(text);
+  std::smatch m;
+  REQUIRE(std::regex_search(text, m, std::regex("Password: +(\\S+)")));
+  std::string one_time = m[1];
+  REQUIRE(std::regex_search(text, m, std::regex("host=(\\S+) port=5432")));
+  fs::path socket_dir = m[1].str();
+  CHECK(text.find("127.0.0.1:" + std::to_string(port) + "/appdb") != std::string::npos);
+
+  auto tcp = [&](const std::string& pw) {
+    return run({"psql", "-X", "-w", "-At", "-h", "127.0.0.1", "-p", std::to_string(port), "-U",
+                "whoever", "-d", "appdb", "-c", "select body from notes"},
+               {}, {{"PGPASSWORD", pw}, {"PGSSLMODE", "disable"}});
+  };
+  auto good = tcp(one_time);
+  CHECK(good.status == 0);
+  CHECK(good.output == "hello\n");
+  auto bad = tcp("not-the-password");
+  CHECK(bad.status != 0);
+  CHECK(bad.output.find("one-time password") != std::string::npos);
+  auto none = run({"psql", "-X", "-w", "-h", "127.0.0.1", "-p", std::to_string(port), "-U", "x",
+                   "-d", "appdb", "-c", "select 1"},
+                  {}, {{"PGSSLMODE", "disable"}});
+  CHECK(none.status != 0);
+
+  struct stat st {};
+  REQUIRE(::stat(socket_dir.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0700);
+  auto sock = run({"psql", "-X", "-At", "-h", socket_dir.string(), "-p", "5432", "-U", "x", "-d",
+                   "appdb", "-c", "select 1"});
+  CHECK(sock.output == "1\n");
+
+  proxy.signal(SIGINT);
+  CHECK(proxy.wait(5s) == 0);
+  CHECK(read_file(log).find("Proxy stopped.") != std::string::npos);
+  CHECK_FALSE(fs::exists(socket_dir));
+
+  auto open_dir = logs.path / "shared";
+  fs::create_directory(open_dir);
+  fs::permissions(open_dir, fs::perms::owner_all | fs::perms::group_all | fs::perms::others_all);
+  auto refused = s.apono({"access", "proxy", id, "--unix-dir", open_dir.string()});
+  CHECK(refused.status == 1);
+  CHECK(refused.err.find("is open to other users (mode 0777); use a 0700 directory") !=
+        std::string::npos);
+}
