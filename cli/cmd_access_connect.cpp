@@ -29,7 +29,7 @@ std::string conninfo_value(const std::string& v) {
   return out + "'";
 }
 
-void run_connect(const connect_options& o, const global_options& g) {
+int connect_session(const connect_options& o, const global_options& g) {
   if (o.client != "builtin" && o.client != "psql")
     throw usage_error("unknown client '" + o.client + "': use builtin or psql");
   if (!o.command.empty() && !o.file.empty()) throw usage_error("give -c or -f, not both");
@@ -55,10 +55,16 @@ void run_connect(const connect_options& o, const global_options& g) {
     so.watch = &session.watch();
     status = launchers::run_shell(so);
   }
-  if (status != 0) throw exit_status(status);
+  return status;
 }
 
 }  // namespace
+
+int run_access_connect(const global_options& g, const std::string& id) {
+  connect_options o;
+  o.id = id;
+  return connect_session(o, g);
+}
 
 void setup_access_connect(CLI::App& access, global_options& g, io& /*streams*/) {
   auto o = std::make_shared<connect_options>();
@@ -69,7 +75,9 @@ void setup_access_connect(CLI::App& access, global_options& g, io& /*streams*/) 
   cmd->add_option("--db", o->database, "database to open (default: the grant's first)");
   cmd->add_option("-c,--command", o->command, "run one SQL command and exit");
   cmd->add_option("-f,--file", o->file, "run the commands in FILE and exit");
-  cmd->callback([o, &g] { run_connect(*o, g); });
+  cmd->callback([o, &g] {
+    if (int status = connect_session(*o, g); status != 0) throw exit_status(status);
+  });
 }
 
 }  // namespace apono::cli

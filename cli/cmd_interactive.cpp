@@ -132,7 +132,7 @@ std::string session_label(const json::value& s) {
          ends_in(text(s, "ends_at")) + ")";
 }
 
-int connect_to_resource(api_client& api, io& streams) {
+int connect_to_resource(const global_options& g, api_client& api, io& streams) {
   auto sessions = api.get("/api/v1/access-sessions");
   if (list(sessions).empty()) {
     streams.out << "You have no active access. Request new access first.\n";
@@ -141,11 +141,8 @@ int connect_to_resource(api_client& api, io& streams) {
   std::vector<std::string> labels;
   for (const auto& s : list(sessions)) labels.push_back(session_label(s));
   const auto id = text(list(sessions).at(select_one("Access", labels)), "request_id");
-  if (select_one("Connect or show instructions?", {"Connect", "Instructions"}) == 0) {
-    // The local proxy and the built-in shell come with `access connect`; until then, say it.
-    streams.out << "Run: apono access connect " << id << "\n";
-    return 0;
-  }
+  if (select_one("Connect or show instructions?", {"Connect", "Instructions"}) == 0)
+    return run_access_connect(g, id);
   print_instructions(streams.out,
                      api.get("/api/v1/access-sessions/" + url_encode(id) + "/access-details"));
   return 0;
@@ -162,7 +159,7 @@ int run_interactive(const global_options& g, io& streams) {
   auto api = connect(g);
   try {
     if (select_one("What do you want to do?", {"Request new access", "Connect to a resource"}) == 1)
-      return connect_to_resource(api, streams);
+      return connect_to_resource(g, api, streams);
     if (select_one("Request by", {"Integration", "Bundle"}) == 1)
       return request_bundle(api, streams);
     return request_by_integration(api, streams);

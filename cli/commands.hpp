@@ -20,6 +20,8 @@ void setup_access(CLI::App& app, global_options& g, io& streams);
 /// `access connect` (cmd_access_connect.cpp) and `access proxy` (cmd_access_proxy.cpp),
 /// registered under `access`.
 void setup_access_connect(CLI::App& access, global_options& g, io& streams);
+/// `apono access connect ID` with the built-in shell; returns the shell's exit status.
+[[nodiscard]] int run_access_connect(const global_options& g, const std::string& id);
 /// `access proxy`: the local proxy alone, for GUI tools (cmd_access_proxy.cpp).
 void setup_access_proxy(CLI::App& access, global_options& g, io& streams);
 /// `completion bash|zsh|fish|powershell` (cmd_completion.cpp).

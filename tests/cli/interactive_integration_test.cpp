@@ -161,7 +161,7 @@ TEST_CASE("interactive request through the menus, its repeat command, and instru
           std::string::npos);
   }
 
-  {  // Connect to a resource: Connect says how, until the proxy comes.
+  {  // Connect to a resource: Connect opens the built-in shell through the local proxy.
     tmux_pane t;
     t.start(apono_command(cli));
     t.wait_for("What do you want to do?");
@@ -171,8 +171,14 @@ TEST_CASE("interactive request through the menus, its repeat command, and instru
     t.send("Enter");
     t.wait_for("? Connect or show instructions? [");
     t.send("Enter");
+    t.wait_for("appdb=> ");
+    t.send("select 40 + 2 as answer; ", true);
+    t.send("Enter");
+    t.wait_for("(1 row)");
+    t.send("\\q", true);
+    t.send("Enter");
     auto s = t.wait_for("EXIT=");
-    CHECK(s.find("Run: apono access connect AR-0000") != std::string::npos);
+    CHECK(s.find("     42\n") != std::string::npos);
     CHECK(s.find("EXIT=0") != std::string::npos);
   }
 
