@@ -372,21 +372,29 @@ net::awaitable<bool> session::login_upstream(const upstream_login& login) {
 }
 
 net::awaitable<void> session::relay() {
-  co_await (client_to_server() || server_to_client());
+  // The hot path talks to the socket or the TLS stream directly, not through
+  // upstream_stream's wrappers, which would cost a coroutine frame per read and write.
+  if (up_.tls()) {
+    co_await (client_to_server(up_.tls_stream()) || server_to_client(up_.tls_stream()));
+  } else {
+    co_await (client_to_server(up_.socket()) || server_to_client(up_.socket()));
+  }
 }
 
-net::awaitable<void> session::client_to_server() {
+template <class Stream>
+net::awaitable<void> session::client_to_server(Stream& up) {
   for (;;) {
     auto [ec, n] = co_await client_.async_read_some(net::buffer(cbuf_), use_tuple);
     if (ec || ending_) co_return;
-    auto [wec, w] = co_await up_.write(net::buffer(cbuf_.data(), n));
+    auto [wec, w] = co_await net::async_write(up, net::buffer(cbuf_.data(), n), use_tuple);
     if (wec) co_return;
   }
 }
 
-net::awaitable<void> session::server_to_client() {
+template <class Stream>
+net::awaitable<void> session::server_to_client(Stream& up) {
   for (;;) {
-    auto [ec, n] = co_await up_.read_some(net::buffer(sbuf_));
+    auto [ec, n] = co_await up.async_read_some(net::buffer(sbuf_), use_tuple);
     if (ec) break;
     std::size_t boundary = tracker_.feed({sbuf_.data(), n});
     while (side_writing_) {

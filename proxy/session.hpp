@@ -68,8 +68,10 @@ class session : public std::enable_shared_from_this<session> {
   net::awaitable<bool> check_password();
   net::awaitable<bool> login_upstream(const upstream_login& login);
   net::awaitable<void> relay();
-  net::awaitable<void> client_to_server();
-  net::awaitable<void> server_to_client();
+  template <class Stream>
+  net::awaitable<void> client_to_server(Stream& up);
+  template <class Stream>
+  net::awaitable<void> server_to_client(Stream& up);
   net::awaitable<void> side_write();
   net::awaitable<void> refuse(const std::string& severity, const std::string& code,
                               const std::string& message);

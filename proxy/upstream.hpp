@@ -64,6 +64,10 @@ class upstream_stream {
   void close();
   /// True when TLS is in use.
   [[nodiscard]] bool tls() const { return tls_; }
+  /// The TCP socket (I/O on it directly is for streams without TLS).
+  net::ip::tcp::socket& socket() { return stream_.next_layer(); }
+  /// The TLS stream (for streams with TLS).
+  net::ssl::stream<net::ip::tcp::socket>& tls_stream() { return stream_; }
   /// True while the socket is open.
   [[nodiscard]] bool is_open() const { return stream_.next_layer().is_open(); }
 
