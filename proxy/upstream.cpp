@@ -79,17 +79,25 @@ net::awaitable<boost::system::error_code> upstream_stream::connect(
     return false;
   };
 
-  tcp::resolver resolver(co_await net::this_coro::executor);
-  auto resolved = co_await (resolver.async_resolve(ep.host, std::to_string(ep.port), use_tuple) ||
-                            timer.async_wait(use_tuple));
-  if (timed_out(resolved)) co_return net::error::timed_out;
-  auto [rec, results] = std::get<0>(resolved);
-  if (rec) {
-    why = "cannot resolve " + ep.host + ": " + rec.message();
-    co_return rec;
+  // An address needs no resolver, whose thread hand-off would cost every connection.
+  std::vector<tcp::endpoint> endpoints;
+  boost::system::error_code aec;
+  if (auto literal = net::ip::make_address(ep.host, aec); !aec) {
+    endpoints.emplace_back(literal, static_cast<unsigned short>(ep.port));
+  } else {
+    tcp::resolver resolver(co_await net::this_coro::executor);
+    auto resolved = co_await (resolver.async_resolve(ep.host, std::to_string(ep.port), use_tuple) ||
+                              timer.async_wait(use_tuple));
+    if (timed_out(resolved)) co_return net::error::timed_out;
+    auto [rec, results] = std::get<0>(resolved);
+    if (rec) {
+      why = "cannot resolve " + ep.host + ": " + rec.message();
+      co_return rec;
+    }
+    for (const auto& r : results) endpoints.push_back(r.endpoint());
   }
   auto connected =
-      co_await (net::async_connect(sock, results, use_tuple) || timer.async_wait(use_tuple));
+      co_await (net::async_connect(sock, endpoints, use_tuple) || timer.async_wait(use_tuple));
   if (timed_out(connected)) co_return net::error::timed_out;
   if (auto [cec, _] = std::get<0>(connected); cec) {
     why = cec.message();
@@ -127,8 +135,6 @@ net::awaitable<boost::system::error_code> upstream_stream::connect(
   }
 
   SSL* ssl = stream_.native_handle();
-  boost::system::error_code aec;
-  (void)net::ip::make_address(ep.host, aec);  // only whether it is an IP literal matters
   if (ep.sslmode == "verify-full") {
     // verify-full checks the name (or IP SAN) as libpq does; verify-ca only the chain.
     int ok = !aec ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ep.host.c_str())
