@@ -69,12 +69,6 @@ std::vector<std::string> lines_starting(const std::string& text, const std::stri
   return out;
 }
 
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 mode_t mode_of(const std::filesystem::path& p) {
   struct stat st {};
   REQUIRE(::stat(p.c_str(), &st) == 0);

@@ -5,7 +5,9 @@
 
 namespace apono::test {
 
-cli_fixture::cli_fixture() { std::filesystem::create_directories(home_.path / "config"); }
+cli_fixture::cli_fixture() {
+  std::filesystem::create_directories(home_.path / "config");
+}
 
 std::map<std::string, std::string> cli_fixture::env() const {
   return {{"XDG_CONFIG_HOME", (home_.path / "config").string()},

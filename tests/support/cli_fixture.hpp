@@ -13,9 +13,9 @@ namespace apono::test {
 
 /// The outcome of one `apono` run.
 struct cli_result {
-  int status = -1;   ///< exit status (128+signal if killed)
-  std::string out;   ///< stdout
-  std::string err;   ///< stderr
+  int status = -1;  ///< exit status (128+signal if killed)
+  std::string out;  ///< stdout
+  std::string err;  ///< stderr
 };
 
 /// A private XDG_CONFIG_HOME and HOME for `apono` runs.

@@ -316,4 +316,10 @@ int child_process::wait(std::chrono::milliseconds timeout) {
   return status_;
 }
 
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
 }  // namespace apono::test

@@ -32,6 +32,9 @@ class temp_dir {
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 [[nodiscard]] int free_port();
 
+/// Single-quotes `s` for sh.
+[[nodiscard]] std::string quote(const std::string& s);
+
 /// Result of a finished command.
 struct run_result {
   int status = -1;     ///< exit status, or 128+signal

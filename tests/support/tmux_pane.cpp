@@ -9,12 +9,6 @@ namespace apono::test {
 
 using namespace std::chrono_literals;
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 tmux_pane::tmux_pane() : socket_((dir_.path / "tmux.sock").string()) {}
 
 tmux_pane::~tmux_pane() {

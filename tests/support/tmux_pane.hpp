@@ -10,9 +10,6 @@
 
 namespace apono::test {
 
-/// Single-quotes `s` for sh.
-[[nodiscard]] std::string quote(const std::string& s);
-
 /// One tmux pane, 120x40.
 class tmux_pane {
  public:

@@ -74,17 +74,6 @@ std::string read_all(const fs::path& p) {
   return ss.str();
 }
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  return out + "'";
-}
-
 struct captured {
   int status = -1;
   std::string out;
@@ -96,11 +85,11 @@ captured run_psql(const apono::test::temp_dir& dir, const std::string& args,
                   const std::string& input = "/dev/null") {
   const auto out = dir.path / "psql.out";
   const auto err = dir.path / "psql.err";
-  auto r =
-      apono::test::run({"sh", "-c",
-                        "exec " + psql_binary() + " -X " + args + " <" + shell_quote(input) + " >" +
-                            shell_quote(out.string()) + " 2>" + shell_quote(err.string())},
-                       {}, {{"LC_ALL", "C.UTF-8"}, {"PGCONNECT_TIMEOUT", "10"}});
+  auto r = apono::test::run(
+      {"sh", "-c",
+       "exec " + psql_binary() + " -X " + args + " <" + apono::test::quote(input) + " >" +
+           apono::test::quote(out.string()) + " 2>" + apono::test::quote(err.string())},
+      {}, {{"LC_ALL", "C.UTF-8"}, {"PGCONNECT_TIMEOUT", "10"}});
   return {r.status, read_all(out), read_all(err)};
 }
 
@@ -264,7 +253,8 @@ TEST_CASE("shell: a script under -f prints what psql -X -f prints", "[integratio
   const auto file = dir.path / "script.sql";
   std::ofstream(file) << replace_all(script, "INNER", inner.string());
 
-  auto psql = run_psql(dir, "-d " + shell_quote(pg.admin_url()) + " -f " + shell_quote(file));
+  auto psql =
+      run_psql(dir, "-d " + apono::test::quote(pg.admin_url()) + " -f " + apono::test::quote(file));
   REQUIRE(psql.status == 0);
   shell_options o;
   o.conninfo = pg.admin_url();
@@ -292,7 +282,7 @@ TEST_CASE("shell: statements piped on stdin print what psql < file prints", "[in
   const auto file = dir.path / "script.sql";
   std::ofstream(file) << replace_all(script, "INNER", inner.string());
 
-  auto psql = run_psql(dir, "-d " + shell_quote(pg.admin_url()), file.string());
+  auto psql = run_psql(dir, "-d " + apono::test::quote(pg.admin_url()), file.string());
   shell_options o;
   o.conninfo = pg.admin_url();
   auto apono = run_apono(dir, o, file.string());
@@ -307,7 +297,8 @@ TEST_CASE("shell: -c runs one query string and exits 0 or 1 like psql -c", "[int
         "  -- comment\n  select 'leading' as l", "\\dt", "\\d items", "\\foo", "\\d nosuch",
         "update items set qty = qty where false"}) {
     INFO("-c " << command);
-    auto psql = run_psql(dir, "-d " + shell_quote(pg.admin_url()) + " -c " + shell_quote(command));
+    auto psql = run_psql(
+        dir, "-d " + apono::test::quote(pg.admin_url()) + " -c " + apono::test::quote(command));
     shell_options o;
     o.conninfo = pg.admin_url();
     o.command = command;
@@ -328,7 +319,7 @@ TEST_CASE("shell: exit statuses", "[integration]") {
 
   // An unreachable server: 2, with libpq's message as psql shows it.
   const std::string unreachable = "postgresql://postgres@127.0.0.1:1/postgres";
-  auto psql = run_psql(dir, "-d " + shell_quote(unreachable) + " -c 'select 1'");
+  auto psql = run_psql(dir, "-d " + apono::test::quote(unreachable) + " -c 'select 1'");
   o.conninfo = unreachable;
   auto apono = run_apono(dir, o);
   CHECK(apono.status == 2);
@@ -359,7 +350,8 @@ TEST_CASE("shell: a dropped connection is reported like psql and exits 2", "[int
   const auto file = dir.path / "kill.sql";
   std::ofstream(file) << "select 1 as alive;\nselect pg_terminate_backend(pg_backend_pid());\n"
                          "select 2 as never;\n";
-  auto psql = run_psql(dir, "-d " + shell_quote(pg.admin_url()) + " -f " + shell_quote(file));
+  auto psql =
+      run_psql(dir, "-d " + apono::test::quote(pg.admin_url()) + " -f " + apono::test::quote(file));
   shell_options o;
   o.conninfo = pg.admin_url();
   o.file = file.string();
