@@ -303,6 +303,7 @@ TEST_CASE("warning before the end, FATAL at the end, refused afterwards", "[prox
 
   std::vector<std::string> notices;
   std::mutex m;
+  std::pair<std::vector<std::string>*, std::mutex*> sink(&notices, &m);
   db_conn idle(r.socket_conninfo());
   REQUIRE(idle.ok());
   PQsetNoticeReceiver(
@@ -312,7 +313,7 @@ TEST_CASE("warning before the end, FATAL at the end, refused afterwards", "[prox
         std::lock_guard lock(*v->second);
         v->first->push_back(PQresultErrorMessage(res));
       },
-      new std::pair<std::vector<std::string>*, std::mutex*>(&notices, &m));
+      &sink);
 
   db_conn busy(r.socket_conninfo());
   REQUIRE(busy.ok());
