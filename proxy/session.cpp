@@ -66,8 +66,8 @@ session::session(proxy_context& ctx, net::generic::stream_protocol::socket clien
       up_(client_.get_executor(), *ctx.tls),
       deadline_(client_.get_executor()),
       side_done_(client_.get_executor()),
-      cbuf_(buffer_size),
-      sbuf_(buffer_size) {}
+      cbuf_{std::vector<std::uint8_t>(buffer_size)},
+      sbuf_{std::vector<std::uint8_t>(buffer_size)} {}
 
 net::awaitable<void> session::run() {
   auto self = shared_from_this();
@@ -91,48 +91,43 @@ net::awaitable<void> session::run() {
   ctx_.sessions.erase(self);
 }
 
+net::mutable_buffer phase_buffer::space() {
+  std::memmove(data.data(), data.data() + used, have - used);
+  have -= used;
+  used = 0;
+  return net::buffer(data.data() + have, data.size() - have);
+}
+
 // Reads until a whole typed message from the client is buffered. `bad` also covers a
 // closed or failed socket: either way the session is over.
 net::awaitable<pg::decode_status> session::read_client_message(pg::message& m) {
   for (;;) {
     std::size_t used = 0;
-    auto st =
-        pg::decode_message({cbuf_.data() + cused_, chave_ - cused_}, m, used, max_password_message);
-    if (st == pg::decode_status::ready) {
-      cused_ += used;
-      co_return st;
-    }
-    if (st == pg::decode_status::bad) co_return st;
-    std::memmove(cbuf_.data(), cbuf_.data() + cused_, chave_ - cused_);
-    chave_ -= cused_;
-    cused_ = 0;
-    auto [ec, n] = co_await client_.async_read_some(
-        net::buffer(cbuf_.data() + chave_, cbuf_.size() - chave_), use_tuple);
+    auto st = pg::decode_message(cbuf_.pending(), m, used, max_password_message);
+    if (st == pg::decode_status::ready) cbuf_.used += used;
+    if (st != pg::decode_status::need_more) co_return st;
+    auto space = cbuf_.space();
+    if (space.size() == 0) co_return pg::decode_status::bad;  // the limits make this unreachable
+    auto [ec, n] = co_await client_.async_read_some(space, use_tuple);
     if (ec) {
       closed_ = true;
       co_return pg::decode_status::bad;
     }
-    chave_ += n;
+    cbuf_.have += n;
   }
 }
 
 net::awaitable<pg::decode_status> session::read_server_message(pg::message& m) {
   for (;;) {
     std::size_t used = 0;
-    auto st =
-        pg::decode_message({sbuf_.data() + sused_, shave_ - sused_}, m, used, buffer_size - 5);
-    if (st == pg::decode_status::ready) {
-      sused_ += used;
-      co_return st;
-    }
-    if (st == pg::decode_status::bad) co_return st;
-    std::memmove(sbuf_.data(), sbuf_.data() + sused_, shave_ - sused_);
-    shave_ -= sused_;
-    sused_ = 0;
-    auto [ec, n] =
-        co_await up_.read_some(net::buffer(sbuf_.data() + shave_, sbuf_.size() - shave_));
+    auto st = pg::decode_message(sbuf_.pending(), m, used, buffer_size - 5);
+    if (st == pg::decode_status::ready) sbuf_.used += used;
+    if (st != pg::decode_status::need_more) co_return st;
+    auto space = sbuf_.space();
+    if (space.size() == 0) co_return pg::decode_status::bad;
+    auto [ec, n] = co_await up_.read_some(space);
     if (ec) co_return pg::decode_status::need_more;  // the server went away: the caller says so
-    shave_ += n;
+    sbuf_.have += n;
   }
 }
 
@@ -150,22 +145,20 @@ net::awaitable<bool> session::startup() {
   pg::startup_packet sp;
   for (;;) {
     std::size_t used = 0;
-    auto st = pg::decode_startup({cbuf_.data() + cused_, chave_ - cused_}, sp, used);
+    auto st = pg::decode_startup(cbuf_.pending(), sp, used);
     if (st == pg::decode_status::bad) {
       co_await refuse("FATAL", "08P01", "invalid startup packet");
       co_return false;
     }
     if (st == pg::decode_status::need_more) {
-      std::memmove(cbuf_.data(), cbuf_.data() + cused_, chave_ - cused_);
-      chave_ -= cused_;
-      cused_ = 0;
-      auto [ec, n] = co_await client_.async_read_some(
-          net::buffer(cbuf_.data() + chave_, cbuf_.size() - chave_), use_tuple);
+      auto space = cbuf_.space();
+      if (space.size() == 0) co_return false;
+      auto [ec, n] = co_await client_.async_read_some(space, use_tuple);
       if (ec) co_return false;
-      chave_ += n;
+      cbuf_.have += n;
       continue;
     }
-    cused_ += used;
+    cbuf_.used += used;
     using kind = pg::startup_packet::kind;
     if (sp.type == kind::ssl_request || sp.type == kind::gssenc_request) {
       // The local hop is a private socket or loopback: encryption is between us and the
@@ -361,13 +354,13 @@ net::awaitable<bool> session::login_upstream(const upstream_login& login) {
   if (auto [ec, n] = co_await net::async_write(client_, net::buffer(out), use_tuple); ec)
     co_return false;
   // Anything either side sent early belongs to the relay.
-  if (sused_ < shave_) {
-    std::span<const std::uint8_t> rest{sbuf_.data() + sused_, shave_ - sused_};
+  if (auto rest = sbuf_.pending(); !rest.empty()) {
     (void)tracker_.feed(rest);
     co_await net::async_write(client_, net::buffer(rest.data(), rest.size()), use_tuple);
   }
-  if (cused_ < chave_) co_await up_.write(net::buffer(cbuf_.data() + cused_, chave_ - cused_));
-  sused_ = shave_ = cused_ = chave_ = 0;
+  if (auto rest = cbuf_.pending(); !rest.empty())
+    co_await up_.write(net::buffer(rest.data(), rest.size()));
+  sbuf_.have = sbuf_.used = cbuf_.have = cbuf_.used = 0;
   co_return !closed_;
 }
 
@@ -384,9 +377,9 @@ net::awaitable<void> session::relay() {
 template <class Stream>
 net::awaitable<void> session::client_to_server(Stream& up) {
   for (;;) {
-    auto [ec, n] = co_await client_.async_read_some(net::buffer(cbuf_), use_tuple);
+    auto [ec, n] = co_await client_.async_read_some(net::buffer(cbuf_.data), use_tuple);
     if (ec || ending_) co_return;
-    auto [wec, w] = co_await net::async_write(up, net::buffer(cbuf_.data(), n), use_tuple);
+    auto [wec, w] = co_await net::async_write(up, net::buffer(cbuf_.data.data(), n), use_tuple);
     if (wec) co_return;
   }
 }
@@ -394,9 +387,9 @@ net::awaitable<void> session::client_to_server(Stream& up) {
 template <class Stream>
 net::awaitable<void> session::server_to_client(Stream& up) {
   for (;;) {
-    auto [ec, n] = co_await up.async_read_some(net::buffer(sbuf_), use_tuple);
+    auto [ec, n] = co_await up.async_read_some(net::buffer(sbuf_.data), use_tuple);
     if (ec) break;
-    std::size_t boundary = tracker_.feed({sbuf_.data(), n});
+    std::size_t boundary = tracker_.feed({sbuf_.data.data(), n});
     while (side_writing_) {
       side_done_.expires_at(net::steady_timer::time_point::max());
       co_await side_done_.async_wait(use_tuple);
@@ -409,9 +402,9 @@ net::awaitable<void> session::server_to_client(Stream& up) {
       inject_.clear();
       // After the end, nothing of the server's past the boundary reaches the client.
       std::size_t tail = ending_ ? 0 : n - boundary;
-      std::array<net::const_buffer, 3> parts{net::buffer(sbuf_.data(), boundary),
+      std::array<net::const_buffer, 3> parts{net::buffer(sbuf_.data.data(), boundary),
                                              net::buffer(pending),
-                                             net::buffer(sbuf_.data() + boundary, tail)};
+                                             net::buffer(sbuf_.data.data() + boundary, tail)};
       std::tie(wec, std::ignore) = co_await net::async_write(client_, parts, use_tuple);
       if (ending_) {
         s2c_writing_ = false;
@@ -419,7 +412,7 @@ net::awaitable<void> session::server_to_client(Stream& up) {
       }
     } else {
       std::tie(wec, std::ignore) =
-          co_await net::async_write(client_, net::buffer(sbuf_.data(), n), use_tuple);
+          co_await net::async_write(client_, net::buffer(sbuf_.data.data(), n), use_tuple);
     }
     s2c_writing_ = false;
     if (wec) co_return;

@@ -25,6 +25,18 @@ namespace apono::proxy {
 
 class session;
 
+/// Bytes read from one side before the relay starts, and how far decoding got.
+struct phase_buffer {
+  std::vector<std::uint8_t> data;  ///< the buffer (also the relay's read buffer later)
+  std::size_t have = 0;            ///< bytes read into it
+  std::size_t used = 0;            ///< of which decoded
+  /// The read but undecoded bytes.
+  [[nodiscard]] pg::bytes pending() const { return {data.data() + used, have - used}; }
+  /// Moves the undecoded bytes to the front and returns the free space after them; empty
+  /// when the buffer is full (the caller then has a message too big to accept).
+  net::mutable_buffer space();
+};
+
 /// Counters a proxy keeps; read from any thread.
 struct proxy_counters {
   std::atomic<std::uint64_t> accepted{0};  ///< client connections accepted
@@ -86,9 +98,7 @@ class session : public std::enable_shared_from_this<session> {
   net::steady_timer deadline_;   // bounds the startup phase, then the final FATAL
   net::steady_timer side_done_;  // wakes the relay when an out-of-band write finished
   pg::frame_tracker tracker_;    // boundaries of what the client has been sent
-  std::vector<std::uint8_t> cbuf_, sbuf_;
-  std::size_t chave_ = 0, shave_ = 0;  // startup-phase bytes buffered from each side
-  std::size_t cused_ = 0, sused_ = 0;  // of which already decoded
+  phase_buffer cbuf_, sbuf_;     // from the client and from the server
   std::vector<std::pair<std::string, std::string>> client_params_;
   std::string database_;
   std::string inject_;           // messages waiting for a boundary
