@@ -278,6 +278,10 @@ TEST_CASE("access proxy: real psql and pgbench, the one-time password, a private
   REQUIRE(std::regex_search(text, m, std::regex("host=(\\S+) port=5432")));
   fs::path socket_dir = m[1].str();
   CHECK(text.find("127.0.0.1:" + std::to_string(port) + "/appdb") != std::string::npos);
+  // The database login's own password stays inside the proxy.
+  auto details = s.b->call("alice", "GET", "/api/v1/access-sessions/" + id + "/access-details");
+  std::string db_password(details.json.at("units").at(0).at("password").as_string());
+  CHECK(text.find(db_password) == std::string::npos);
 
   auto tcp = [&](const std::string& pw) {
     return run({"psql", "-X", "-w", "-At", "-h", "127.0.0.1", "-p", std::to_string(port), "-U",
@@ -360,6 +364,7 @@ TEST_CASE("access proxy: real psql and pgbench, the one-time password, a private
   proxy.signal(SIGINT);
   CHECK(proxy.wait(5s) == 0);
   CHECK(read_file(log).find("Proxy stopped.") != std::string::npos);
+  CHECK(read_file(log).find(db_password) == std::string::npos);
   CHECK_FALSE(fs::exists(socket_dir));
 
   auto open_dir = logs.path / "shared";
