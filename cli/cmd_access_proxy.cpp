@@ -6,7 +6,6 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <ctime>
 #include <memory>
 #include <mutex>
 #include <ostream>
@@ -29,15 +28,6 @@ struct proxy_command_options {
   std::string unix_dir;
   std::string database;
 };
-
-std::string clock_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
-  return buf;
-}
 
 // Blocks the stop signals for the whole process (threads started later inherit the mask)
 // and hands them out through a descriptor the wait loop can poll.
@@ -75,7 +65,8 @@ void run_proxy(const proxy_command_options& o, const global_options& g, io& stre
   local_access_options lo{o.id, o.database, o.unix_dir, o.port, {}};
   lo.log = [log_mutex, &err](const std::string& line) {
     std::lock_guard lock(*log_mutex);
-    err << clock_now() << " " << line << std::endl;
+    err << local_time(common::format_rfc3339(common::system_clock().now()), "%H:%M:%S") << " "
+        << line << std::endl;
   };
   local_access session(g, lo);
   const auto& u = session.unit();

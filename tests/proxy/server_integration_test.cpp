@@ -20,12 +20,14 @@
 #include <thread>
 
 #include "common/secrets.hpp"
+#include "tests/proxy/pg/wire.hpp"
 #include "tests/support/pg_fixture.hpp"
 #include "tests/support/process.hpp"
 
 namespace {
 
 using namespace apono;
+using test::be32;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
@@ -146,11 +148,6 @@ struct raw_client {
     }
   }
 };
-
-std::string be32(std::uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-          static_cast<char>(v)};
-}
 
 }  // namespace
 

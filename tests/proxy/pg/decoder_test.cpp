@@ -9,19 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/proxy/pg/wire.hpp"
+
 namespace {
 
 using namespace apono::proxy::pg;
+using apono::test::as_bytes;
+using apono::test::be32;
+using apono::test::only_startup;
 using namespace std::string_literals;
-
-bytes as_bytes(const std::string& s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
-std::string be32(std::uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-          static_cast<char>(v)};
-}
 
 /// A typed message: type byte, length counting itself, body.
 std::string typed(char type, const std::string& body) {
@@ -98,14 +94,6 @@ void check_message_splits(const std::string& wire) {
   });
 }
 
-startup_packet decode_startup_ok(const std::string& wire) {
-  startup_packet p;
-  std::size_t used = 0;
-  REQUIRE(decode_startup(as_bytes(wire), p, used) == decode_status::ready);
-  REQUIRE(used == wire.size());
-  return p;
-}
-
 }  // namespace
 
 TEST_CASE("read_i32 is big-endian and signed") {
@@ -121,7 +109,7 @@ TEST_CASE("StartupMessage decodes with its parameters in order") {
   const std::string wire =
       untyped(0x00030000, "user\0alice\0database\0app db\0application_name\0\0"s + '\0');
   check_startup_splits(wire);
-  auto p = decode_startup_ok(wire);
+  auto p = only_startup(wire);
   CHECK(p.type == startup_packet::kind::startup);
   CHECK(p.protocol == protocol_3_0);
   REQUIRE(p.params.size() == 3);
@@ -134,10 +122,10 @@ TEST_CASE("StartupMessage decodes with its parameters in order") {
 }
 
 TEST_CASE("StartupMessage without parameters and with a newer 3.x minor version") {
-  auto none = decode_startup_ok(untyped(0x00030000, "\0"s));
+  auto none = only_startup(untyped(0x00030000, "\0"s));
   CHECK(none.params.empty());
   check_startup_splits(untyped(0x00030002, "user\0bob\0\0"s));
-  CHECK(decode_startup_ok(untyped(0x00030002, "user\0bob\0\0"s)).protocol == 0x00030002);
+  CHECK(only_startup(untyped(0x00030002, "user\0bob\0\0"s)).protocol == 0x00030002);
 }
 
 TEST_CASE("SSLRequest, GSSENCRequest and CancelRequest decode") {
@@ -147,10 +135,10 @@ TEST_CASE("SSLRequest, GSSENCRequest and CancelRequest decode") {
   check_startup_splits(ssl);
   check_startup_splits(gss);
   check_startup_splits(cancel);
-  CHECK(decode_startup_ok(ssl).type == startup_packet::kind::ssl_request);
-  CHECK(decode_startup_ok(ssl).protocol == ssl_request_code);
-  CHECK(decode_startup_ok(gss).type == startup_packet::kind::gssenc_request);
-  auto c = decode_startup_ok(cancel);
+  CHECK(only_startup(ssl).type == startup_packet::kind::ssl_request);
+  CHECK(only_startup(ssl).protocol == ssl_request_code);
+  CHECK(only_startup(gss).type == startup_packet::kind::gssenc_request);
+  auto c = only_startup(cancel);
   CHECK(c.type == startup_packet::kind::cancel_request);
   CHECK(c.cancel_pid == 4242);
   CHECK(c.cancel_key == static_cast<std::int32_t>(0xdeadbeef));
@@ -158,7 +146,7 @@ TEST_CASE("SSLRequest, GSSENCRequest and CancelRequest decode") {
 
 TEST_CASE("SSLRequest bytes from the protocol documentation") {
   // Int32(8), Int32(80877103): 04 d2 16 2f.
-  CHECK(decode_startup_ok("\x00\x00\x00\x08\x04\xd2\x16\x2f"s).type ==
+  CHECK(only_startup("\x00\x00\x00\x08\x04\xd2\x16\x2f"s).type ==
         startup_packet::kind::ssl_request);
 }
 

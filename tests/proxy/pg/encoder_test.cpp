@@ -7,15 +7,14 @@
 #include <string>
 
 #include "proxy/pg/decoder.hpp"
+#include "tests/proxy/pg/wire.hpp"
 
 namespace {
 
 using namespace apono::proxy::pg;
+using apono::test::as_bytes;
+using apono::test::only_startup;
 using namespace std::string_literals;
-
-bytes as_bytes(const std::string& s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
 
 std::string as_string(bytes b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
@@ -28,14 +27,6 @@ message only_message(const std::string& wire) {
   REQUIRE(decode_message(as_bytes(wire), m, used, max_auth_message_length) == decode_status::ready);
   REQUIRE(used == wire.size());
   return m;
-}
-
-startup_packet only_startup(const std::string& wire) {
-  startup_packet p;
-  std::size_t used = 0;
-  REQUIRE(decode_startup(as_bytes(wire), p, used) == decode_status::ready);
-  REQUIRE(used == wire.size());
-  return p;
 }
 
 }  // namespace

@@ -10,15 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/proxy/pg/wire.hpp"
+
 namespace {
 
 using apono::proxy::pg::frame_tracker;
+using apono::test::be32;
 using namespace std::string_literals;
-
-std::string be32(std::uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-          static_cast<char>(v)};
-}
 
 /// A stream and the offsets just after each of its messages.
 struct stream {
