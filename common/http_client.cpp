@@ -11,6 +11,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -18,6 +19,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 
+#include <atomic>
 #include <exception>
 #include <optional>
 #include <stdexcept>
@@ -64,6 +66,7 @@ struct http_client::impl {
   beast::flat_buffer buffer;
   std::chrono::milliseconds current_timeout{};
   bool timed_out = false;  // set when the outer deadline had to cut the request short
+  std::atomic<bool> cancelled{false};
 
   void parse_base_url() {
     auto parsed = boost::urls::parse_uri(options.base_url);
@@ -230,6 +233,7 @@ struct http_client::impl {
     req.keep_alive(true);
     req.prepare_payload();
 
+    if (cancelled) throw std::runtime_error("request to " + origin + " cancelled");
     current_timeout = timeout;
     timed_out = false;
     ioc.restart();
@@ -252,6 +256,10 @@ struct http_client::impl {
       if (secure) beast::get_lowest_layer(*secure).socket().close(ignored);
       if (plain) plain->socket().close(ignored);
       ioc.run();
+    }
+    if (cancelled) {
+      disconnect();
+      throw std::runtime_error("request to " + origin + " cancelled");
     }
     if (error) {
       disconnect();
@@ -282,6 +290,19 @@ http_result http_client::request(const std::string& method, const std::string& t
 
 void http_client::set_token(std::string token) {
   impl_->options.bearer_token = std::move(token);
+}
+
+void http_client::cancel() {
+  impl_->cancelled = true;
+  // Posted, so the sockets are closed on the thread that runs the request; a request not yet
+  // started finds the handler queued and the flag set.
+  net::post(impl_->ioc, [im = impl_.get()] {
+    im->timed_out = true;  // no retry on a fresh connection
+    boost::system::error_code ignored;
+    if (im->secure) beast::get_lowest_layer(*im->secure).socket().close(ignored);
+    if (im->plain) im->plain->socket().close(ignored);
+    im->ioc.stop();
+  });
 }
 
 }  // namespace apono::common

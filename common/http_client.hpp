@@ -42,6 +42,9 @@ class http_client {
                       std::chrono::milliseconds timeout);
   /// Changes the bearer token for later requests.
   void set_token(std::string token);
+  /// From any thread: ends the request in progress (and every later one) with an error, so a
+  /// thread blocked in a long-poll can be joined at once.
+  void cancel();
 
  private:
   struct impl;

@@ -1,5 +1,6 @@
-// The revoke watch: a detached thread in a loop of long-polls. The broker answers as soon as
-// the request changes, so a revoke reaches the proxy within a round trip.
+// The revoke watch: a thread in a loop of long-polls. The broker answers as soon as the request
+// changes, so a revoke reaches the proxy within a round trip. The thread is joined, not
+// detached: a detached one could still be inside OpenSSL while exit() tears it down.
 #include "proxy/revoke_watch.hpp"
 
 #include <boost/json.hpp>
@@ -16,6 +17,9 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 struct revoke_watch::shared {
+  explicit shared(const broker_endpoint& broker)
+      : client({broker.url, broker.ca_file, broker.token, 35s}) {}
+  common::http_client client;  // used by the poller only; cancel() comes from the owner
   std::mutex mutex;
   std::condition_variable wake;
   grant_watch* watch = nullptr;  // null once the owner is gone
@@ -40,9 +44,8 @@ end_cause classify(const json::value& ev, const std::string& request_id) {
   return expiring ? end_cause::expired : end_cause::revoked;
 }
 
-void poll_loop(std::shared_ptr<revoke_watch::shared> sh, broker_endpoint broker, std::int64_t after,
-               std::string request_id) {
-  common::http_client client({broker.url, broker.ca_file, broker.token, 35s});
+void poll_loop(const std::shared_ptr<revoke_watch::shared>& sh, std::int64_t after,
+               const std::string& request_id) {
   auto backoff = 500ms;
   for (;;) {
     {
@@ -52,7 +55,7 @@ void poll_loop(std::shared_ptr<revoke_watch::shared> sh, broker_endpoint broker,
     end_cause cause = end_cause::none;
     bool ok = false;
     try {
-      auto res = client.request(
+      auto res = sh->client.request(
           "GET", "/api/v1/events?after=" + std::to_string(after) + "&timeout=25", {}, 35s);
       if (res.status == 200) {
         auto v = json::parse(res.body);
@@ -62,7 +65,8 @@ void poll_loop(std::shared_ptr<revoke_watch::shared> sh, broker_endpoint broker,
         ok = true;
       }
     } catch (const std::exception&) {
-      // The broker may be restarting; the local deadline still holds meanwhile.
+      // The broker may be restarting (or the owner cancelled); the local deadline still
+      // holds meanwhile.
     }
     std::unique_lock lock(sh->mutex);
     if (sh->stopped) return;
@@ -84,16 +88,20 @@ void poll_loop(std::shared_ptr<revoke_watch::shared> sh, broker_endpoint broker,
 }  // namespace
 
 revoke_watch::revoke_watch(broker_endpoint broker, std::int64_t after, grant_watch& watch)
-    : shared_(std::make_shared<shared>()) {
+    : shared_(std::make_shared<shared>(broker)) {
   shared_->watch = &watch;
-  std::thread(poll_loop, shared_, std::move(broker), after, watch.request_id()).detach();
+  thread_ = std::thread(poll_loop, shared_, after, watch.request_id());
 }
 
 revoke_watch::~revoke_watch() {
-  std::lock_guard lock(shared_->mutex);
-  shared_->stopped = true;
-  shared_->watch = nullptr;
-  shared_->wake.notify_all();
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->stopped = true;
+    shared_->watch = nullptr;
+    shared_->wake.notify_all();
+  }
+  shared_->client.cancel();
+  thread_.join();
 }
 
 }  // namespace apono::proxy

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "proxy/grant_watch.hpp"
 
@@ -22,8 +23,8 @@ class revoke_watch {
  public:
   /// Starts polling from feed position `after` (access details' `events_after`).
   revoke_watch(broker_endpoint broker, std::int64_t after, grant_watch& watch);
-  /// Stops: the poller thread is left to finish its current call on its own and never
-  /// touches `watch` again, so this returns at once.
+  /// Stops: cancels the long-poll in flight and joins the poller thread (milliseconds), so
+  /// nothing of it outlives the owner or runs into the process's exit.
   ~revoke_watch();
   revoke_watch(const revoke_watch&) = delete;
   revoke_watch& operator=(const revoke_watch&) = delete;
@@ -33,6 +34,7 @@ class revoke_watch {
 
  private:
   std::shared_ptr<shared> shared_;
+  std::thread thread_;
 };
 
 }  // namespace apono::proxy
