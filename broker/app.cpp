@@ -18,6 +18,7 @@
 #include "broker/http/server.hpp"
 #include "broker/metrics.hpp"
 #include "broker/provision/postgres_provisioner.hpp"
+#include "broker/provision/ssh_provisioner.hpp"
 #include "broker/scheduler.hpp"
 #include "broker/service.hpp"
 #include "broker/store/sqlite_store.hpp"
@@ -48,9 +49,14 @@ struct app::impl {
       : holder(cfg),
         data_dir(cfg->server.data_dir),
         st((common::ensure_private_dir(data_dir), data_dir / "apono.db")),
-        svc(st, holder, {{"postgresql", &pg}}, clock, stats, {}, [this] { changed(); }),
+        ssh_ca(ssh::user_ca::load_or_create(data_dir / "ssh_user_ca.pem")),
+        svc(st, holder, {{"postgresql", &pg}, {"ssh", &ssh_hosts}}, clock, stats, {},
+            [this] { changed(); }),
         sched(st, svc, clock, cfg->server.provision_workers),
-        routes(holder, svc, st, stats, hub, [this] { return st.ping() && sched.running(); }) {}
+        routes(holder, svc, st, stats, hub, [this] { return st.ping() && sched.running(); }) {
+    svc.set_ssh_ca(&ssh_ca);
+    routes.set_ssh_ca(&ssh_ca);
+  }
 
   void changed() {
     sched.wake();
@@ -82,6 +88,8 @@ struct app::impl {
   event_hub hub;
   sqlite_store st;
   postgres_provisioner pg;
+  ssh_provisioner ssh_hosts;
+  ssh::user_ca ssh_ca;
   service svc;
   scheduler sched;
   api::router routes;

@@ -21,7 +21,7 @@
 //   integrations:
 //     - id: pg-local                   # required, unique
 //       name: Local PostgreSQL         # default: the id
-//       type: postgresql               # required; the only type so far
+//       type: postgresql               # required: postgresql or ssh (below)
 //       admin_url: postgresql://postgres:secret@127.0.0.1:5432/postgres   # required, secret;
 //                                      #   any libpq connection string (URI or key=value)
 //       host: 127.0.0.1                # for clients; default: admin_url's host
@@ -32,6 +32,16 @@
 //       permissions:                   # default: read_only, read_write, admin
 //         read_only: default           # `default` (or empty): default_postgres_grants(name)
 //         custom: [GRANT CONNECT ON DATABASE {database} TO {role}]
+//     - id: ssh-local                  # an ssh integration: hosts and logins
+//       type: ssh
+//       resources:
+//         - name: web-1                # required, unique
+//           address: 127.0.0.1         # default: the name
+//           port: 22                   # default 22
+//           host_key: ssh-ed25519 AAAA...   # required: the key(s) the host presents
+//       permissions:                   # required: logins
+//         - deploy                     # login deploy, principal deploy, default extensions
+//         - {name: admin, login: root, principal: apono-admin, extensions: [permit-pty]}
 //   access_flows:
 //     - name: engineers-read           # required, unique
 //       requestors: {users: [alice], groups: [engineers]}   # required
@@ -58,6 +68,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -67,6 +78,7 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "common/duration.hpp"
@@ -83,7 +95,31 @@ struct located {
   YAML::Mark mark;
 };
 
-constexpr std::string_view supported_types = "postgresql";
+constexpr std::string_view supported_types = "postgresql, ssh";
+// What OpenSSH's sshd understands (PROTOCOL.certkeys); anything else would be ignored there.
+const std::set<std::string, std::less<>> ssh_extensions = {"no-touch-required",
+                                                           "permit-X11-forwarding",
+                                                           "permit-agent-forwarding",
+                                                           "permit-port-forwarding",
+                                                           "permit-pty",
+                                                           "permit-user-rc"};
+const std::set<std::string, std::less<>> host_key_types = {"ssh-ed25519",
+                                                           "ecdsa-sha2-nistp256",
+                                                           "ecdsa-sha2-nistp384",
+                                                           "ecdsa-sha2-nistp521",
+                                                           "ssh-rsa",
+                                                           "sk-ssh-ed25519@openssh.com",
+                                                           "sk-ecdsa-sha2-nistp256@openssh.com"};
+
+// A login or principal: what sshd compares byte for byte, so nothing that could be read
+// differently by a shell, a principals file or a certificate's comma-less list.
+bool is_ssh_name(std::string_view s) {
+  if (s.empty() || s.size() > 64 || s.front() == '-') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+           c == '@';
+  });
+}
 const std::set<std::string, std::less<>> log_levels = {"trace", "debug", "info", "warn", "error"};
 const std::set<std::string, std::less<>> sslmodes = {"disable", "allow",     "prefer",
                                                      "require", "verify-ca", "verify-full"};
@@ -445,26 +481,139 @@ class loader {
   integration_config read_integration(const YAML::Node& n, std::size_t index) {
     expect_map(n, numbered("integration", index));
     const std::string ctx = label(n, "id", "integration", index);
-    check_keys(n, ctx,
-               {"id", "name", "type", "admin_url", "host", "port", "sslmode", "sslrootcert",
-                "resources", "permissions"});
+    auto type = required_string(n, ctx, "type");
+    if (type.value != "postgresql" && type.value != "ssh") {
+      fail(type.mark, ctx,
+           "unknown type '" + type.value + "' (supported: " + std::string(supported_types) + ")");
+    }
+    if (type.value == "ssh") {
+      check_keys(n, ctx, {"id", "name", "type", "resources", "permissions"});
+    } else {
+      check_keys(n, ctx,
+                 {"id", "name", "type", "admin_url", "host", "port", "sslmode", "sslrootcert",
+                  "resources", "permissions"});
+    }
     auto id = required_string(n, ctx, "id");
     unique(integrations_, id, "integration");
     integration_config in;
     in.id = id.value;
     in.name = optional_string(n, ctx, "name").value_or(in.id);
     if (in.name.empty()) in.name = in.id;
-    auto type = required_string(n, ctx, "type");
-    if (type.value != "postgresql") {
-      fail(type.mark, ctx,
-           "unknown type '" + type.value + "' (supported: " + std::string(supported_types) + ")");
-    }
     in.type = type.value;
+    if (in.type == "ssh") {
+      in.resource_type = "host";
+      read_ssh_hosts(n, ctx, in);
+      read_ssh_logins(n, ctx, in);
+      return in;
+    }
     in.resource_type = "database";
     read_postgres_endpoint(n, ctx, in);
     read_resources(n["resources"], ctx, in);
     read_permissions(n["permissions"], ctx, in);
     return in;
+  }
+
+  void read_ssh_hosts(const YAML::Node& n, std::string_view ctx, integration_config& in) const {
+    const YAML::Node list = n["resources"];
+    if (!given(list)) fail(n, ctx, "'resources' is required: the hosts");
+    if (!list.IsSequence()) fail(list, ctx, "resources: expected a list of hosts");
+    std::map<std::string, YAML::Mark, std::less<>> seen;
+    for (const auto& item : list) {
+      if (!item.IsMap())
+        fail(item, ctx, "resources: expected {name: ..., address: ..., port: ..., host_key: ...}");
+      check_keys(item, ctx, {"name", "address", "port", "host_key"});
+      auto name = required_string(item, ctx, "name");
+      if (name.value.empty()) fail(name.mark, ctx, "resources: empty name");
+      const std::string hctx = std::string(ctx) + ": host '" + name.value + "'";
+      if (auto [it, fresh] = seen.emplace(name.value, name.mark); !fresh) {
+        fail(name.mark, ctx,
+             "duplicate resource '" + name.value + "' (first on line " +
+                 std::to_string(it->second.line + 1) + ")");
+      }
+      resource_config r;
+      r.name = name.value;
+      r.address = optional_string(item, hctx, "address").value_or(r.name);
+      if (r.address.empty() || r.address.find_first_of(" \t[]@") != std::string::npos)
+        fail(item, hctx, "address: expected a host name or IP address");
+      r.port = optional_int(item, hctx, "port", 1, 65535).value_or(22);
+      // Never accept a host key silently: without one the client could not check the host.
+      if (!given(item["host_key"]))
+        fail(item, hctx, "'host_key' is required: the public key the host presents");
+      std::vector<located> keys;
+      if (item["host_key"].IsSequence()) {
+        keys = string_list(item["host_key"], hctx, "host_key");
+      } else {
+        keys.push_back(required_string(item, hctx, "host_key"));
+      }
+      if (keys.empty()) fail(item["host_key"], hctx, "host_key: give at least one key");
+      for (const auto& k : keys) r.host_keys.push_back(host_key(k, hctx));
+      in.resources.push_back(std::move(r));
+    }
+    if (in.resources.empty()) fail(list, ctx, "resources: give at least one host");
+  }
+
+  // "TYPE BASE64 [comment]" -> "TYPE BASE64".
+  std::string host_key(const located& k, std::string_view ctx) const {
+    std::istringstream words(k.value);
+    std::string type, blob;
+    words >> type >> blob;
+    if (!host_key_types.contains(type)) {
+      fail(k.mark, ctx,
+           "host_key: expected a public key such as 'ssh-ed25519 AAAA...' (as in the host's "
+           "/etc/ssh/ssh_host_ed25519_key.pub)");
+    }
+    bool base64 = !blob.empty() && std::all_of(blob.begin(), blob.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=';
+    });
+    if (!base64 || blob.size() % 4 != 0) fail(k.mark, ctx, "host_key: the key is not valid base64");
+    return type + " " + blob;
+  }
+
+  void read_ssh_logins(const YAML::Node& n, std::string_view ctx, integration_config& in) const {
+    const YAML::Node list = n["permissions"];
+    if (!given(list)) fail(n, ctx, "'permissions' is required: the logins it grants");
+    if (!list.IsSequence()) fail(list, ctx, "permissions: expected a list of logins");
+    std::set<std::string, std::less<>> seen;
+    for (const auto& item : list) {
+      permission_config p;
+      YAML::Mark mark = item.Mark();
+      if (item.IsScalar()) {
+        p.name = item.Scalar();
+      } else if (item.IsMap()) {
+        check_keys(item, ctx, {"name", "login", "principal", "extensions"});
+        p.name = required_string(item, ctx, "name").value;
+        const std::string pctx = std::string(ctx) + ": permission '" + p.name + "'";
+        p.login = optional_string(item, pctx, "login").value_or("");
+        p.principal = optional_string(item, pctx, "principal").value_or("");
+        if (given(item["extensions"])) {
+          for (auto& e : string_list(item["extensions"], pctx, "extensions")) {
+            if (!ssh_extensions.contains(e.value)) {
+              fail(e.mark, pctx,
+                   "unknown extension '" + e.value +
+                       "' (known: no-touch-required, permit-X11-forwarding, "
+                       "permit-agent-forwarding, permit-port-forwarding, permit-pty, "
+                       "permit-user-rc)");
+            }
+            p.extensions.push_back(std::move(e.value));
+          }
+        } else {
+          p.extensions = default_ssh_extensions();
+        }
+      } else {
+        fail(item, ctx, "permissions: expected a login or {name: ..., login: ...}");
+      }
+      if (item.IsScalar()) p.extensions = default_ssh_extensions();
+      if (p.login.empty()) p.login = p.name;
+      if (p.principal.empty()) p.principal = p.login;
+      if (!is_ssh_name(p.name) || !is_ssh_name(p.login) || !is_ssh_name(p.principal)) {
+        fail(mark, ctx,
+             "permission '" + p.name +
+                 "': names, logins and principals use letters, digits, _ - . @ only");
+      }
+      if (!seen.insert(p.name).second) fail(mark, ctx, "duplicate permission '" + p.name + "'");
+      in.permissions.push_back(std::move(p));
+    }
+    if (in.permissions.empty()) fail(list, ctx, "permissions: give at least one login");
   }
 
   void read_postgres_endpoint(const YAML::Node& n, std::string_view ctx,
@@ -774,6 +923,14 @@ const T* find_by(const std::vector<T>& items, std::string_view name, Key key) {
 
 }  // namespace
 
+const resource_config* integration_config::find_resource(std::string_view n) const {
+  return find_by(resources, n, &resource_config::name);
+}
+
+const permission_config* integration_config::find_permission(std::string_view n) const {
+  return find_by(permissions, n, &permission_config::name);
+}
+
 const integration_config* config::find_integration(std::string_view id) const {
   return find_by(integrations, id, &integration_config::id);
 }
@@ -826,6 +983,14 @@ std::shared_ptr<const config> load_config(const fs::path& path) {
   while (std::size_t n = std::fread(buf, 1, sizeof buf, file.get())) text.append(buf, n);
   if (std::ferror(file.get())) throw cannot_read(errno);
   return parse_config(text, path);
+}
+
+std::vector<std::string> default_ssh_extensions() {
+  return {"permit-agent-forwarding", "permit-port-forwarding", "permit-pty"};
+}
+
+bool is_ssh_extension(std::string_view name) {
+  return ssh_extensions.contains(name);
 }
 
 std::vector<std::string> default_postgres_grants(std::string_view permission) {

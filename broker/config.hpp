@@ -31,31 +31,43 @@ struct group_config {
   std::vector<std::string> members;  ///< user names
 };
 
-/// One permission of an integration: a name and, for postgresql, the SQL run at grant.
+/// One permission of an integration: a name and, for postgresql, the SQL run at grant; for
+/// ssh, the login it grants.
 struct permission_config {
-  std::string name;  ///< e.g. `read_only`
+  std::string name;  ///< e.g. `read_only`, or for ssh the login name by default
   std::vector<std::string>
-      grants;  ///< SQL templates; `{role}` and `{database}` are quoted identifiers
+      grants{};             ///< SQL templates; `{role}` and `{database}` are quoted identifiers
+  std::string login{};      ///< ssh: the account on the host (default: the name)
+  std::string principal{};  ///< ssh: the certificate principal (default: the login)
+  std::vector<std::string> extensions{};  ///< ssh: certificate extensions, e.g. permit-pty
 };
 
-/// A resource of an integration (for postgresql: a database).
+/// A resource of an integration (for postgresql: a database; for ssh: a host).
 struct resource_config {
-  std::string name;  ///< e.g. the database name
+  std::string name;                      ///< e.g. the database name or the host's name
+  std::string address{};                 ///< ssh: where clients connect (default: the name)
+  int port = 22;                         ///< ssh: where clients connect
+  std::vector<std::string> host_keys{};  ///< ssh: "TYPE BASE64" keys the host must present
 };
 
 /// A target system the broker grants access to.
 struct integration_config {
   std::string id;                  ///< stable id used in requests, e.g. `pg-local`
   std::string name;                ///< display name
-  std::string type;                ///< `postgresql` (others come later)
-  std::string resource_type;       ///< `database` for postgresql
-  std::string admin_url;           ///< libpq connection URI the broker provisions with (secret)
+  std::string type;                ///< `postgresql` or `ssh`
+  std::string resource_type;       ///< `database` for postgresql, `host` for ssh
+  std::string admin_url;           ///< postgresql: connection URI to provision with (secret)
   std::string host;                ///< what clients connect to
   int port = 5432;                 ///< what clients connect to
   std::string sslmode = "prefer";  ///< what clients should use
   std::string ssl_root_cert;       ///< PEM of the CA that signs the server certificate (verify-*)
-  std::vector<resource_config> resources;      ///< databases
-  std::vector<permission_config> permissions;  ///< permission name -> SQL
+  std::vector<resource_config> resources;      ///< databases or hosts
+  std::vector<permission_config> permissions;  ///< permission name -> SQL or login
+
+  /// The resource named `name`, or null.
+  [[nodiscard]] const resource_config* find_resource(std::string_view name) const;
+  /// The permission named `name`, or null.
+  [[nodiscard]] const permission_config* find_permission(std::string_view name) const;
 };
 
 /// Who a flow applies to, or who approves it.
@@ -139,6 +151,11 @@ class config_error : public std::runtime_error {
 /// Parses YAML text as if read from `path` (for tests and dev mode); throws config_error.
 [[nodiscard]] std::shared_ptr<const config> parse_config(const std::string& yaml,
                                                          const std::filesystem::path& path);
+
+/// The certificate extensions an ssh permission gets unless it lists its own.
+[[nodiscard]] std::vector<std::string> default_ssh_extensions();
+/// The extensions OpenSSH knows; others are refused at load time.
+[[nodiscard]] bool is_ssh_extension(std::string_view name);
 
 /// The permission templates used when an integration lists permissions by name only.
 [[nodiscard]] std::vector<std::string> default_postgres_grants(std::string_view permission);

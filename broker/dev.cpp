@@ -127,6 +127,24 @@ target_facts inspect_target(const std::string& url) {
   return f;
 }
 
+// "HOST:PORT" (or "[v6]:PORT") -> host, port; throws std::runtime_error.
+std::pair<std::string, int> split_host_port(const std::string& s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size())
+    throw std::runtime_error("--ssh-target must be HOST:PORT, got '" + s + "'");
+  std::string host = s.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    port = std::stoi(s.substr(colon + 1));
+  } catch (const std::exception&) {
+  }
+  if (port < 1 || port > 65535)
+    throw std::runtime_error("--ssh-target must be HOST:PORT, got '" + s + "'");
+  return {host, port};
+}
+
 void emit_principals(YAML::Emitter& y, const char* key, std::vector<std::string> users,
                      std::vector<std::string> groups) {
   y << YAML::Key << key << YAML::Value << YAML::BeginMap;
@@ -173,6 +191,8 @@ std::filesystem::path prepare_dev(const dev_options& o) {
     << YAML::Value << YAML::Flow << std::vector<std::string>{"approver"} << YAML::EndMap;
   y << YAML::EndSeq;
 
+  if (!o.ssh_target.empty() && o.ssh_host_key.empty())
+    throw std::runtime_error("--ssh-target needs --ssh-host-key: the host key clients check");
   y << YAML::Key << "integrations" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
   y << YAML::Key << "id" << YAML::Value << "pg-local";
   y << YAML::Key << "name" << YAML::Value << "Local PostgreSQL";
@@ -186,9 +206,47 @@ std::filesystem::path prepare_dev(const dev_options& o) {
   for (const char* p : {"read_only", "read_write", "admin"})
     y << YAML::Key << p << YAML::Value << "default";
   y << YAML::EndMap;
-  y << YAML::EndMap << YAML::EndSeq;
+  y << YAML::EndMap;
+  const bool ssh = !o.ssh_target.empty();
+  if (ssh) {
+    auto [host, port] = split_host_port(o.ssh_target);
+    const std::string login = o.ssh_login.empty() ? "root" : o.ssh_login;
+    y << YAML::BeginMap;
+    y << YAML::Key << "id" << YAML::Value << "ssh-local";
+    y << YAML::Key << "name" << YAML::Value << "Local SSH";
+    y << YAML::Key << "type" << YAML::Value << "ssh";
+    y << YAML::Key << "resources" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+    y << YAML::Key << "name" << YAML::Value << "local-sshd";
+    y << YAML::Key << "address" << YAML::Value << host;
+    y << YAML::Key << "port" << YAML::Value << port;
+    y << YAML::Key << "host_key" << YAML::Value << o.ssh_host_key;
+    y << YAML::EndMap << YAML::EndSeq;
+    // The principal differs from the login, so the host's principals file decides who may
+    // log in as whom, as in a real setup.
+    y << YAML::Key << "permissions" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+    y << YAML::Key << "name" << YAML::Value << login;
+    y << YAML::Key << "principal" << YAML::Value << "apono-" + login;
+    y << YAML::EndMap << YAML::EndSeq;
+    y << YAML::EndMap;
+  }
+  y << YAML::EndSeq;
 
   y << YAML::Key << "access_flows" << YAML::Value << YAML::BeginSeq;
+  if (ssh) {
+    y << YAML::BeginMap;
+    y << YAML::Key << "name" << YAML::Value << "engineers-ssh";
+    emit_principals(y, "requestors", {}, {"engineers"});
+    y << YAML::Key << "targets" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+    y << YAML::Key << "integration" << YAML::Value << "ssh-local";
+    y << YAML::Key << "resources" << YAML::Value << YAML::Flow << std::vector<std::string>{"*"};
+    y << YAML::Key << "permissions" << YAML::Value << YAML::Flow << std::vector<std::string>{"*"};
+    y << YAML::EndMap << YAML::EndSeq;
+    y << YAML::Key << "approval" << YAML::Value << "automatic";
+    y << YAML::Key << "max_duration" << YAML::Value << "8h";
+    y << YAML::Key << "default_duration" << YAML::Value << "1h";
+    y << YAML::Key << "justification_required" << YAML::Value << true;
+    y << YAML::EndMap;
+  }
   y << YAML::BeginMap;
   y << YAML::Key << "name" << YAML::Value << "engineers-read-only";
   emit_principals(y, "requestors", {}, {"engineers"});

@@ -14,6 +14,9 @@ struct dev_options {
   std::filesystem::path data_dir;  ///< everything lives here
   std::string listen;              ///< HOST:PORT for the API
   std::string pg_target;           ///< libpq URI of a PostgreSQL the broker administers
+  std::string ssh_target{};        ///< HOST:PORT of an sshd trusting the CA; empty: no ssh
+  std::string ssh_host_key{};      ///< that sshd's host public key, "ssh-ed25519 AAAA..."
+  std::string ssh_login{};         ///< the account granted there (default: root)
 };
 
 /// Writes DIR/aponod.yaml (tokens and passwords are reused from an earlier

@@ -21,6 +21,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--pg-target", pg_target, "dev mode: PostgreSQL URL the broker administers")
       ->capture_default_str();
+  std::string ssh_target, ssh_host_key, ssh_login;
+  cli.add_option("--ssh-target", ssh_target, "dev mode: HOST:PORT of an sshd that trusts the CA");
+  cli.add_option("--ssh-host-key", ssh_host_key,
+                 "dev mode: that sshd's host key (ssh-ed25519 ...)");
+  cli.add_option("--ssh-login", ssh_login, "dev mode: the account granted there (default root)");
   cli.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
@@ -38,7 +43,8 @@ int main(int argc, char** argv) {
     std::filesystem::path path = config_file;
     if (dev) {
       (void)apono::broker::split_listen(listen);  // fail before writing anything
-      path = apono::broker::prepare_dev({std::filesystem::absolute(data_dir), listen, pg_target});
+      path = apono::broker::prepare_dev({std::filesystem::absolute(data_dir), listen, pg_target,
+                                         ssh_target, ssh_host_key, ssh_login});
     }
     auto cfg = apono::broker::load_config(path);
     apono::broker::app a(cfg);

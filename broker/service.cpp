@@ -43,6 +43,30 @@ std::string id_text(std::int64_t id) {
 
 // Role names: `apono_ar00012_k3j9x2`, lower case so they never need quoting by users, and
 // short of PostgreSQL's 63-byte identifier limit.
+// The client's view of an ssh unit: where to connect, as whom, and the host's keys.
+common::unit_credentials ssh_unit(const integration_config& integ, const common::access_unit& u,
+                                  const unit_state& s) {
+  common::unit_credentials c;
+  c.integration = integ.id;
+  c.type = integ.type;
+  c.resource = u.resource;
+  c.permission = u.permission;
+  const auto* host = integ.find_resource(u.resource);
+  const auto* perm = integ.find_permission(u.permission);
+  if (!host || !perm)
+    throw api_error(errc::unavailable, "host '" + u.resource + "' or login '" + u.permission +
+                                           "' is no longer configured");
+  c.host = host->address;
+  c.port = host->port;
+  c.username = s.login.empty() ? perm->login : s.login;
+  c.principal = perm->principal;
+  // known_hosts writes a non-default port as [host]:port.
+  const std::string pattern =
+      host->port == 22 ? host->address : "[" + host->address + "]:" + std::to_string(host->port);
+  for (const auto& key : host->host_keys) c.known_hosts += pattern + " " + key + "\n";
+  return c;
+}
+
 std::string make_login(std::int64_t request_id) {
   return "apono_ar" + std::to_string(request_id) + "_" + common::random_lower_alnum(6);
 }
@@ -392,6 +416,10 @@ common::access_details service::access_details(const caller& c, std::int64_t id)
         throw api_error(errc::unavailable,
                         "integration '" + u.integration + "' is no longer configured");
       auto s = tx.get_unit_state(u.id);
+      if (integ->type == "ssh") {
+        d.units.push_back(ssh_unit(*integ, u, s));
+        continue;
+      }
       common::unit_credentials cred;
       cred.integration = integ->id;
       cred.type = integ->type;
@@ -411,6 +439,80 @@ common::access_details service::access_details(const caller& c, std::int64_t id)
   return d;
 }
 
+common::ssh_certificate service::ssh_certificate(const caller& c, std::int64_t id,
+                                                 const ssh_certificate_input& in) {
+  auto cfg = config_.get();
+  // Checked before anything is recorded, so a bad key leaves no trace but the 400.
+  auto fingerprint = ssh::fingerprint(in.public_key);
+  if (!ssh_ca_) throw api_error(errc::unavailable, "this broker has no SSH certificate authority");
+  common::ssh_certificate out;
+  store_.transact([&](store_tx& tx) {
+    auto r = load_visible(tx, *cfg, c, id);
+    if (r.requester != c.user)
+      throw api_error(errc::permission_denied, "SSH certificates are issued only to the requester");
+    auto now = clock_.now();
+    if (r.state != status::active || !r.ends_at || *r.ends_at <= now)
+      throw api_error(errc::conflict, id_text(r.id) + " is " +
+                                          std::string(common::to_string(r.state)) +
+                                          ", SSH certificates are issued only while it is ACTIVE");
+    const common::access_unit* chosen = nullptr;
+    std::string names;
+    int matches = 0;
+    for (const auto& u : r.units) {
+      const auto* integ = cfg->find_integration(u.integration);
+      if (!integ || integ->type != "ssh") continue;
+      names += (names.empty() ? "" : ", ") + u.permission + "@" + u.resource;
+      if ((!in.resource.empty() && u.resource != in.resource) ||
+          (!in.permission.empty() && u.permission != in.permission))
+        continue;
+      chosen = &u;
+      ++matches;
+    }
+    if (names.empty())
+      throw api_error(errc::failed_precondition, id_text(r.id) + " holds no SSH access");
+    if (matches == 0)
+      throw api_error(errc::invalid_argument, id_text(r.id) + " does not cover " +
+                                                  (in.permission.empty() ? "*" : in.permission) +
+                                                  "@" + (in.resource.empty() ? "*" : in.resource) +
+                                                  " (it covers " + names + ")");
+    if (matches > 1)
+      throw api_error(errc::invalid_argument,
+                      id_text(r.id) + " covers " + names + ": say which host and login");
+    const auto* integ = cfg->find_integration(chosen->integration);
+    const auto* perm = integ->find_permission(chosen->permission);
+    if (!perm || !integ->find_resource(chosen->resource))
+      throw api_error(errc::unavailable, "host '" + chosen->resource + "' or login '" +
+                                             chosen->permission + "' is no longer configured");
+    out.unit = ssh_unit(*integ, *chosen, tx.get_unit_state(chosen->id));
+    out.principal = perm->principal;
+    out.key_id = id_text(r.id) + " " + c.user + " " + perm->login + "@" + chosen->resource;
+    // A minute back covers clock skew between here and the host; the end is the grant's.
+    out.valid_after =
+        std::chrono::time_point_cast<std::chrono::seconds>(now) - std::chrono::seconds{60};
+    out.valid_before = std::chrono::time_point_cast<std::chrono::seconds>(*r.ends_at);
+    auto serial =
+        record(tx, c.user, "ssh_certificate.issued", r, false,
+               detail({{"unit", chosen->id},
+                       {"principal", json::value(out.principal)},
+                       {"fingerprint", json::value(fingerprint)},
+                       {"key_id", json::value(out.key_id)},
+                       {"valid_before", json::value(common::format_rfc3339(out.valid_before))}}));
+    out.serial = static_cast<std::uint64_t>(serial);
+    ssh::cert_request req;
+    req.public_key = in.public_key;
+    req.serial = out.serial;
+    req.key_id = out.key_id;
+    req.principals = {perm->principal};
+    req.valid_after = out.valid_after;
+    req.valid_before = out.valid_before;
+    req.extensions = perm->extensions;
+    out.certificate = ssh_ca_->sign(req);
+  });
+  spdlog::info("{}: SSH certificate #{} for {} ({}) until {}", id_text(id), out.serial,
+               out.principal, fingerprint, common::format_rfc3339(out.valid_before));
+  return out;
+}
+
 common::access_details service::reset_credentials(const caller& c, std::int64_t id) {
   auto cfg = config_.get();
   access_request r;
@@ -424,6 +526,9 @@ common::access_details service::reset_credentials(const caller& c, std::int64_t 
   });
   // Rotate at the target first: if that fails the stored secret is still the valid one.
   for (std::size_t i = 0; i < r.units.size(); ++i) {
+    // An ssh unit has no standing secret: each session gets its own short-lived certificate.
+    const auto* integ = cfg->find_integration(r.units[i].integration);
+    if (integ && integ->type == "ssh") continue;
     auto next = states[i];
     next.secret = common::random_password();
     try {
@@ -518,8 +623,15 @@ void service::grant_unit(std::int64_t unit_id) {
     unit = *u;
     s = tx.get_unit_state(unit_id);
     if (s.login.empty()) {
-      s.login = make_login(r.id);
-      s.secret = common::random_password();
+      const auto* integ = cfg->find_integration(unit.integration);
+      const auto* perm = integ ? integ->find_permission(unit.permission) : nullptr;
+      if (integ && integ->type == "ssh" && perm) {
+        // The host account exists already; the credential is a certificate issued per session.
+        s.login = perm->login;
+      } else {
+        s.login = make_login(r.id);
+        s.secret = common::random_password();
+      }
       tx.put_unit_state(s);  // persisted before the target sees it, so a crash can undo it
     }
     go = true;

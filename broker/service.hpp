@@ -15,6 +15,7 @@
 #include "broker/config_holder.hpp"
 #include "broker/metrics.hpp"
 #include "broker/provision/provisioner.hpp"
+#include "broker/ssh/user_ca.hpp"
 #include "broker/store/store.hpp"
 #include "common/model.hpp"
 #include "common/time.hpp"
@@ -37,6 +38,13 @@ struct create_input {
   std::optional<std::chrono::seconds> duration;  ///< none = the flow's default
   std::string justification;                     ///< why
   bool dry_run = false;                          ///< validate only
+};
+
+/// What a client asks an SSH certificate for.
+struct ssh_certificate_input {
+  std::string public_key;  ///< the session's fresh key, `ssh-ed25519 BASE64 [comment]`
+  std::string resource;    ///< the host; may be empty when the grant holds one ssh unit
+  std::string permission;  ///< the login; may be empty when that choice is unambiguous
 };
 
 /// Which requests a listing shows.
@@ -89,6 +97,12 @@ class service {
   common::access_request revoke(const caller& c, std::int64_t id, const std::string& reason);
   /// The credentials of an ACTIVE grant, to its requester only; audited.
   common::access_details access_details(const caller& c, std::int64_t id);
+  /// Signs an OpenSSH user certificate for one ssh unit of an ACTIVE grant, to its requester
+  /// only, valid from a minute ago until the grant end; audited (the audit id is the serial).
+  common::ssh_certificate ssh_certificate(const caller& c, std::int64_t id,
+                                          const ssh_certificate_input& in);
+  /// Uses `ca` to sign SSH certificates (the broker sets it at start; null: none can be issued).
+  void set_ssh_ca(const ssh::user_ca* ca) { ssh_ca_ = ca; }
   /// Rotates every unit's secret at the target and returns the new details.
   common::access_details reset_credentials(const caller& c, std::int64_t id);
   /// A new request with the same units (and duration unless given), by the same requester.
@@ -138,6 +152,7 @@ class service {
   metrics& metrics_;
   lifecycle_options options_;
   std::function<void()> on_change_;
+  const ssh::user_ca* ssh_ca_ = nullptr;
 };
 
 }  // namespace apono::broker

@@ -10,7 +10,9 @@
 #include "cli/commands.hpp"
 #include "cli/instructions.hpp"
 #include "cli/output.hpp"
+#include "cli/ssh_access.hpp"
 #include "common/duration.hpp"
+#include "common/model.hpp"
 #include "common/time.hpp"
 
 namespace apono::cli {
@@ -57,10 +59,36 @@ void print_markdown(std::ostream& out, const json::value& d) {
   out << "> " << secrets_advice << "\n";
 }
 
-void print_details(std::ostream& out, details_format f, const json::value& d) {
+// An SSH unit needs a key and a certificate before there is anything to paste: they are made
+// now, for this grant only, and kept where the printed command expects them.
+void print_ssh_unit(std::ostream& out, const global_options& g, const json::value& d,
+                    const json::value& u) {
+  if (text(u, "type") != "ssh") return;
+  auto details = common::details_from_json(d);
+  const common::unit_credentials* unit = nullptr;
+  for (const auto& x : details.units)
+    if (x.type == "ssh" && x.resource == text(u, "resource") &&
+        x.permission == text(u, "permission"))
+      unit = &x;
+  if (!unit) return;
+  auto ssh = prepare_ssh_instructions(g, details, *unit);
+  const auto& c = ssh.certificate;
+  std::string cmd;
+  for (const auto& a : ssh.argv) cmd += (cmd.empty() ? "" : " ") + shell_quote(a);
+  out << "Connect with ssh:\n  " << cmd << "\n\n"
+      << "  Certificate: principal " << c.principal << ", valid from "
+      << local_time(common::format_rfc3339(c.valid_after), "%Y-%m-%d %H:%M:%S") << " to "
+      << valid_until(common::format_rfc3339(c.valid_before)) << "\n"
+      << "  Key id:      " << c.key_id << " (serial " << c.serial << ")\n"
+      << "  Files:       " << ssh.dir.string() << " (key, certificate, known_hosts)\n\n";
+}
+
+void print_details(std::ostream& out, details_format f, const json::value& d,
+                   const global_options& g) {
   switch (f) {
     case details_format::instructions:
-      return print_instructions(out, d);
+      return print_instructions(
+          out, d, [&](std::ostream& o, const json::value& u) { print_ssh_unit(o, g, d, u); });
     case details_format::markdown:
       return print_markdown(out, d);
     case details_format::json:
@@ -73,7 +101,7 @@ void print_details(std::ostream& out, details_format f, const json::value& d) {
 void run_details(const access_options& o, const global_options& g, io& streams) {
   auto f = parse_details_format(o.output);
   auto d = connect(g).get("/api/v1/access-sessions/" + url_encode(o.id) + "/access-details");
-  print_details(streams.out, f, d);
+  print_details(streams.out, f, d, g);
 }
 
 CLI::App* add_details_command(CLI::App& parent, const char* name, const char* help,
@@ -134,7 +162,7 @@ void setup_access(CLI::App& app, global_options& g, io& streams) {
                                  "/reset-credentials");
         streams.err << "[notice] New credentials for " << text(d, "request_id")
                     << "; the old password no longer works.\n";
-        print_details(streams.out, f, d);
+        print_details(streams.out, f, d, g);
       });
 }
 

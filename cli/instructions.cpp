@@ -62,7 +62,7 @@ std::string unit_title(const json::value& d, const json::value& u) {
          ") on " + text(u, "integration");
 }
 
-void print_instructions(std::ostream& out, const json::value& d) {
+void print_instructions(std::ostream& out, const json::value& d, const unit_printer& more) {
   auto until = valid_until(text(d, "ends_at"));
   for (const auto& u : d.at("units").as_array()) {
     out << unit_title(d, u) << "\n\n";
@@ -79,6 +79,7 @@ void print_instructions(std::ostream& out, const json::value& d) {
       for (const auto& c : psql_commands(u)) out << "  " << c << "\n";
       out << "\n";
     }
+    if (more) more(out, u);
   }
   out << secrets_advice << "\n";
 }

@@ -4,6 +4,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <utility>
@@ -17,8 +18,9 @@ inline constexpr const char* secrets_advice =
 
 /// The labelled fields of a unit, in display order: label, JSON key.
 inline constexpr std::pair<const char*, const char*> unit_fields[] = {
-    {"Host", "host"},         {"Port", "port"},         {"Database", "database"},
-    {"Username", "username"}, {"Password", "password"}, {"SSL mode", "sslmode"},
+    {"Host", "host"},           {"Port", "port"},         {"Database", "database"},
+    {"Username", "username"},   {"Password", "password"}, {"SSL mode", "sslmode"},
+    {"Principal", "principal"},
 };
 
 /// `rfc3339` in local time with strftime `fmt`; the input itself when it does not parse.
@@ -32,7 +34,11 @@ inline constexpr std::pair<const char*, const char*> unit_fields[] = {
 /// `AR-00012: appdb (read_only) on pg-local`.
 [[nodiscard]] std::string unit_title(const boost::json::value& details,
                                      const boost::json::value& unit);
-/// The instructions block for access details, ending with secrets_advice.
-void print_instructions(std::ostream& out, const boost::json::value& details);
+/// Prints how to connect to one unit that is neither PostgreSQL nor self-explanatory (SSH).
+using unit_printer = std::function<void(std::ostream& out, const boost::json::value& unit)>;
+/// The instructions block for access details, ending with secrets_advice; `more` adds to each
+/// unit's block (may be empty).
+void print_instructions(std::ostream& out, const boost::json::value& details,
+                        const unit_printer& more = {});
 
 }  // namespace apono::cli

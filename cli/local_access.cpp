@@ -32,8 +32,12 @@ fs::path make_run_dir(const std::string& id) {
 local_access::local_access(const global_options& g, const local_access_options& o) {
   auto profiles = load_profiles();
   const auto& p = resolve_profile(profiles, g.profile);
-  auto d = connect(g).get("/api/v1/access-sessions/" + url_encode(o.id) + "/access-details");
-  details_ = common::details_from_json(d);
+  if (o.details) {
+    details_ = *o.details;
+  } else {
+    details_ = common::details_from_json(
+        connect(g).get("/api/v1/access-sessions/" + url_encode(o.id) + "/access-details"));
+  }
 
   std::vector<const common::unit_credentials*> pg;
   for (const auto& u : details_.units)

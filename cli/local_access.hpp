@@ -25,6 +25,8 @@ struct local_access_options {
   std::filesystem::path unix_dir;  ///< socket directory; empty: a fresh private run directory
   std::optional<int> tcp_port;     ///< also listen on 127.0.0.1 (0: any free port)
   std::function<void(const std::string&)> log;  ///< proxy events; may be empty
+  /// Details fetched already (by `access connect`, to choose the client); none: fetch them.
+  std::optional<common::access_details> details{};
 };
 
 /// A running local proxy for one grant; everything stops and the run directory goes away

@@ -209,19 +209,51 @@ std::string postgres_uri(const unit_credentials& c) {
   return uri;
 }
 
+namespace {
+
+json::object unit_json(const unit_credentials& c) {
+  if (c.type == "ssh") {
+    return json::object{
+        {"integration", c.integration}, {"type", c.type},           {"resource", c.resource},
+        {"permission", c.permission},   {"host", c.host},           {"port", c.port},
+        {"username", c.username},       {"principal", c.principal}, {"known_hosts", c.known_hosts},
+    };
+  }
+  json::object u{
+      {"integration", c.integration}, {"type", c.type},         {"resource", c.resource},
+      {"permission", c.permission},   {"host", c.host},         {"port", c.port},
+      {"database", c.database},       {"username", c.username}, {"password", c.password},
+      {"sslmode", c.sslmode},
+  };
+  if (!c.ssl_root_cert.empty()) u["ssl_root_cert"] = c.ssl_root_cert;
+  if (c.type == "postgresql") u["connection_string"] = postgres_uri(c);
+  return u;
+}
+
+unit_credentials unit_from_json(const json::value& uv) {
+  const auto& uo = as_object(uv, "unit");
+  unit_credentials c;
+  c.integration = str(uo, "integration");
+  c.type = str(uo, "type");
+  c.resource = str(uo, "resource");
+  c.permission = str(uo, "permission");
+  c.host = str(uo, "host");
+  c.port = static_cast<int>(num(uo, "port"));
+  c.database = str(uo, "database");
+  c.username = str(uo, "username");
+  c.password = str(uo, "password");
+  c.sslmode = str(uo, "sslmode");
+  c.ssl_root_cert = str(uo, "ssl_root_cert");
+  c.principal = str(uo, "principal");
+  c.known_hosts = str(uo, "known_hosts");
+  return c;
+}
+
+}  // namespace
+
 json::value to_json(const access_details& d) {
   json::array units;
-  for (const auto& c : d.units) {
-    json::object u{
-        {"integration", c.integration}, {"type", c.type},         {"resource", c.resource},
-        {"permission", c.permission},   {"host", c.host},         {"port", c.port},
-        {"database", c.database},       {"username", c.username}, {"password", c.password},
-        {"sslmode", c.sslmode},
-    };
-    if (!c.ssl_root_cert.empty()) u["ssl_root_cert"] = c.ssl_root_cert;
-    if (c.type == "postgresql") u["connection_string"] = postgres_uri(c);
-    units.push_back(std::move(u));
-  }
+  for (const auto& c : d.units) units.push_back(unit_json(c));
   return json::object{
       {"request_id", d.request_id},
       {"status", to_string(d.state)},
@@ -229,6 +261,38 @@ json::value to_json(const access_details& d) {
       {"events_after", d.events_after},
       {"units", std::move(units)},
   };
+}
+
+json::value to_json(const ssh_certificate& c) {
+  return json::object{
+      {"certificate", c.certificate},
+      {"key_id", c.key_id},
+      {"serial", c.serial},
+      {"principal", c.principal},
+      {"valid_after", format_rfc3339(c.valid_after)},
+      {"valid_before", format_rfc3339(c.valid_before)},
+      {"unit", unit_json(c.unit)},
+  };
+}
+
+ssh_certificate ssh_certificate_from_json(const json::value& v) {
+  const auto& o = as_object(v, "ssh certificate");
+  ssh_certificate c;
+  c.certificate = str(o, "certificate");
+  if (c.certificate.empty()) bad_shape("certificate missing");
+  c.key_id = str(o, "key_id");
+  if (auto s = o.find("serial"); s != o.end() && s->value().is_number())
+    c.serial = s->value().to_number<std::uint64_t>();
+  c.principal = str(o, "principal");
+  auto after = opt_time(o, "valid_after");
+  auto before = opt_time(o, "valid_before");
+  if (!after || !before) bad_shape("validity missing");
+  c.valid_after = *after;
+  c.valid_before = *before;
+  auto u = o.find("unit");
+  if (u == o.end()) bad_shape("unit missing");
+  c.unit = unit_from_json(u->value());
+  return c;
 }
 
 access_details details_from_json(const json::value& v) {
@@ -242,23 +306,7 @@ access_details details_from_json(const json::value& v) {
   if (auto e = o.find("events_after"); e != o.end() && e->value().is_int64())
     d.events_after = e->value().get_int64();
   if (auto it = o.find("units"); it != o.end() && it->value().is_array()) {
-    for (const auto& uv : it->value().get_array()) {
-      const auto& uo = as_object(uv, "unit");
-      unit_credentials c;
-      c.integration = str(uo, "integration");
-      c.type = str(uo, "type");
-      c.resource = str(uo, "resource");
-      c.permission = str(uo, "permission");
-      c.host = str(uo, "host");
-      c.port = static_cast<int>(num(uo, "port"));
-      c.database = str(uo, "database");
-      c.username = str(uo, "username");
-      c.password = str(uo, "password");
-      c.sslmode = str(uo, "sslmode");
-      if (auto r = uo.find("ssl_root_cert"); r != uo.end() && r->value().is_string())
-        c.ssl_root_cert = r->value().get_string();
-      d.units.push_back(std::move(c));
-    }
+    for (const auto& uv : it->value().get_array()) d.units.push_back(unit_from_json(uv));
   }
   return d;
 }

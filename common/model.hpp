@@ -85,6 +85,8 @@ struct unit_credentials {
   std::string password;       ///< the short-lived password
   std::string sslmode;        ///< libpq sslmode clients should use
   std::string ssl_root_cert;  ///< PEM CA for sslmode verify-ca/verify-full (empty: none)
+  std::string principal{};    ///< ssh: the certificate principal
+  std::string known_hosts{};  ///< ssh: known_hosts lines for the host, `[host]:port TYPE KEY`
 };
 
 /// What `access-details` returns: the grant's end and each unit's credentials.
@@ -106,6 +108,22 @@ struct access_details {
 [[nodiscard]] access_request request_from_json(const boost::json::value& v);
 /// Reads access details back; throws api_error(invalid_argument) on bad shape.
 [[nodiscard]] access_details details_from_json(const boost::json::value& v);
+/// An SSH certificate issued for one session of a grant.
+struct ssh_certificate {
+  std::string certificate;    ///< `ssh-ed25519-cert-v01@openssh.com BASE64 KEY_ID`
+  std::string key_id;         ///< names the request, the user and the login
+  std::uint64_t serial = 0;   ///< certificate serial (the audit event that issued it)
+  std::string principal;      ///< the one principal it is valid for
+  time_point valid_after{};   ///< not valid before
+  time_point valid_before{};  ///< not valid from here on: the grant end
+  unit_credentials unit;      ///< the host, login and known_hosts it is for
+};
+
+/// JSON form of an issued certificate.
+[[nodiscard]] boost::json::value to_json(const ssh_certificate& c);
+/// Reads an issued certificate back; throws api_error(invalid_argument) on bad shape.
+[[nodiscard]] ssh_certificate ssh_certificate_from_json(const boost::json::value& v);
+
 /// libpq URI for a PostgreSQL unit (user and password percent-encoded).
 [[nodiscard]] std::string postgres_uri(const unit_credentials& c);
 

@@ -43,6 +43,9 @@ void grant_watch::end(end_cause cause) {
     std::lock_guard lock(mutex_);
     if (cause_ != end_cause::none || cause == end_cause::none) return;
     cause_ = cause;
+    // Stamped once, so every message about this end names the same time.
+    auto now = clock_.now();
+    ended_at_ = cause == end_cause::revoked && now < ends_at_ ? now : ends_at_;
     run.swap(callbacks_);
   }
   if (fds_[1] >= 0) {
@@ -73,9 +76,14 @@ std::chrono::milliseconds grant_watch::time_left() const {
 }
 
 std::string grant_watch::message() const {
-  auto c = cause();
+  end_cause c;
+  common::time_point at;
+  {
+    std::lock_guard lock(mutex_);
+    c = cause_;
+    at = c == end_cause::none ? ends_at_ : ended_at_;
+  }
   const char* why = c == end_cause::revoked ? "it was revoked" : "the grant expired";
-  auto at = c == end_cause::revoked && clock_.now() < ends_at_ ? clock_.now() : ends_at_;
   return fmt::format("access {} ended at {} ({}); request it again: apono requests again {}",
                      request_id_, local_clock_time(at), why, request_id_);
 }

@@ -62,6 +62,7 @@ class grant_watch {
   const common::clock& clock_;
   mutable std::mutex mutex_;
   end_cause cause_ = end_cause::none;
+  common::time_point ended_at_{};  // set by end(): the grant end, or the revoke's moment
   std::vector<std::function<void()>> callbacks_;
   int fds_[2] = {-1, -1};
 };

@@ -14,17 +14,18 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
 
+#include "proxy/grant_clock.hpp"
 #include "proxy/pg/encoder.hpp"
 
 namespace apono::proxy {
@@ -36,8 +37,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
-// The clock is re-read at least this often, so a wall-clock step is noticed in time.
-constexpr auto max_timer_wait = 10s;
 
 std::string mode_text(mode_t m) {
   char buf[8];
@@ -75,19 +74,18 @@ struct proxy_link {
 
 struct proxy_server::impl {
   impl(proxy_options o, grant_watch& w)
-      : options(std::move(o)), watch(w), ioc(1), timer(ioc), link(std::make_shared<proxy_link>()) {}
+      : options(std::move(o)), watch(w), ioc(1), link(std::make_shared<proxy_link>()) {}
 
   proxy_options options;
   grant_watch& watch;
   net::io_context ioc;
   proxy_context ctx;
   std::optional<generic_acceptor> unix_acceptor, tcp_acceptor;
-  net::steady_timer timer;
+  std::optional<grant_clock> clock;
   std::thread thread;
   fs::path socket_path;
   int bound_port = 0;
   std::atomic<bool> started{false}, finished{false}, stopping{false};
-  std::vector<std::chrono::milliseconds> warnings;  // still to send, largest first
   std::shared_ptr<proxy_link> link;
 
   void listen() {
@@ -172,30 +170,10 @@ struct proxy_server::impl {
     for (const auto& s : all) s->cut(bytes);
   }
 
-  void schedule() {
-    auto left = watch.time_left();
-    if (left <= 0ms) {
-      watch.end(end_cause::expired);  // runs cut_all through the link
-      return;
-    }
-    while (!warnings.empty() && left <= warnings.front()) {
-      // Past a warning's moment: send it now unless the next one is due too.
-      auto w = warnings.front();
-      warnings.erase(warnings.begin());
-      if (warnings.empty() || left > warnings.front()) broadcast_warning(w);
-    }
-    auto next = warnings.empty() ? left : left - warnings.front();
-    timer.expires_after(std::min<std::chrono::milliseconds>(next, max_timer_wait));
-    timer.async_wait([this](boost::system::error_code ec) {
-      if (!ec && !stopping) schedule();
-    });
-  }
-
   void close_everything() {
     boost::system::error_code ignored;
     if (unix_acceptor) unix_acceptor->close(ignored);
     if (tcp_acceptor) tcp_acceptor->close(ignored);
-    timer.cancel();
     auto all = ctx.sessions;
     for (const auto& s : all) s->close_all();
   }
@@ -212,13 +190,8 @@ void proxy_server::start() {
   auto& m = *impl_;
   if (m.started.exchange(true)) return;
   m.listen();
-  auto left = m.watch.time_left();
-  for (auto w : m.options.warnings)
-    if (left > w) m.warnings.push_back(w);
-  std::sort(m.warnings.rbegin(), m.warnings.rend());
   if (m.unix_acceptor) net::co_spawn(m.ioc, m.accept_loop(*m.unix_acceptor, false), net::detached);
   if (m.tcp_acceptor) net::co_spawn(m.ioc, m.accept_loop(*m.tcp_acceptor, true), net::detached);
-  net::post(m.ioc, [&m] { m.schedule(); });
   m.link->ioc = &m.ioc;
   m.link->on_end = [&m] { m.cut_all(); };
   m.watch.on_end([link = m.link] {
@@ -229,11 +202,17 @@ void proxy_server::start() {
     m.ioc.run();
     m.finished = true;
   });
+  // Started last: a grant already over ends the watch at once, and the link must be ready.
+  m.clock.emplace(m.watch, m.options.warnings, [&m](std::chrono::milliseconds w) {
+    std::lock_guard lock(m.link->mutex);
+    if (m.link->ioc) net::post(*m.link->ioc, [&m, w] { m.broadcast_warning(w); });
+  });
 }
 
 void proxy_server::stop() {
   auto& m = *impl_;
   if (!m.started || m.stopping.exchange(true)) return;
+  m.clock.reset();
   {
     std::lock_guard lock(m.link->mutex);
     m.link->ioc = nullptr;

@@ -274,6 +274,14 @@ http::response router::dispatch(const http::request& req, const std::string& pat
     return res;
   }
   if (login::handles(path)) return login_.handle(req, path);
+  // Public, like a host key: admins fetch it for sshd's TrustedUserCAKeys before any user
+  // exists. Plain text, so `curl .../ssh/ca > ca.pub` gives the file sshd wants.
+  if (path == "/api/v1/ssh/ca") {
+    if (m != "GET") throw api_error(errc::not_found, "no such endpoint: " + m + " " + path);
+    if (!ssh_ca_)
+      throw api_error(errc::unavailable, "this broker has no SSH certificate authority");
+    return http::response{200, ssh_ca_->public_key_line() + "\n", "text/plain", {}};
+  }
 
   auto seg = split_path(path);
   if (seg.size() < 3 || seg[0] != "api" || seg[1] != "v1")
@@ -434,6 +442,20 @@ http::response router::dispatch(const http::request& req, const std::string& pat
   }
 
   if (top == "access-sessions") {
+    if (seg.size() == 5 && seg[4] == "ssh-certificate") {
+      if (m != "POST") return method_not_allowed();
+      auto body = parse_body(req);
+      reject_unknown_fields(body, {"public_key", "resource", "permission"});
+      ssh_certificate_input in;
+      in.public_key = get_string(body, "public_key", 16384);
+      if (in.public_key.empty())
+        throw api_error(errc::invalid_argument,
+                        "field 'public_key' is required: the session's ssh-ed25519 public key");
+      in.resource = get_string(body, "resource", 256);
+      in.permission = get_string(body, "permission", 256);
+      return json_response(
+          201, common::to_json(service_.ssh_certificate(who, path_request_id(seg[3]), in)));
+    }
     if (m != "GET") return method_not_allowed();
     if (seg.size() == 3) {
       json::array a;

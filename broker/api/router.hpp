@@ -26,6 +26,8 @@ class router {
   boost::asio::awaitable<http::response> handle(http::request req);
   /// The longest an /events long-poll waits (tests shorten it).
   void set_max_poll(std::chrono::milliseconds d) { max_poll_ = d; }
+  /// Publishes `ca`'s public key at /api/v1/ssh/ca (null: 503 there).
+  void set_ssh_ca(const ssh::user_ca* ca) { ssh_ca_ = ca; }
 
  private:
   http::response dispatch(const http::request& req, const std::string& path,
@@ -40,6 +42,7 @@ class router {
   event_hub& hub_;
   std::function<bool()> ready_;
   std::chrono::milliseconds max_poll_{25000};
+  const ssh::user_ca* ssh_ca_ = nullptr;
   common::system_clock clock_;
   login login_{config_, store_, clock_};
 };

@@ -14,6 +14,7 @@ namespace fs = std::filesystem;
 using apono::broker::config;
 using apono::broker::config_error;
 using apono::broker::default_postgres_grants;
+using apono::broker::default_ssh_extensions;
 using apono::broker::parse_config;
 using namespace std::chrono_literals;
 
@@ -384,7 +385,7 @@ TEST_CASE("errors name the file, the line and the thing", "[config]") {
   SECTION("integration type, url, host, port, sslmode") {
     const std::string head = "integrations:\n  - id: x\n";
     CHECK(error_of(head + "    type: mysql\n") ==
-          "test.yaml:3: integration 'x': unknown type 'mysql' (supported: postgresql)");
+          "test.yaml:3: integration 'x': unknown type 'mysql' (supported: postgresql, ssh)");
     CHECK(error_of(head + "    type: postgresql\n    admin_url: mysql://root:hunter2@db/x\n") ==
           "test.yaml:4: integration 'x': admin_url: libpq cannot parse it as a connection URI or "
           "key=value string (the value is not shown: it holds a password)");
@@ -586,4 +587,62 @@ TEST_CASE("default PostgreSQL grants", "[config]") {
   CHECK(default_postgres_grants("admin")[0] ==
         "GRANT ALL PRIVILEGES ON DATABASE {database} TO {role}");
   CHECK(default_postgres_grants("superuser").empty());
+}
+
+TEST_CASE("ssh integrations: hosts with their keys, logins with principals", "[config]") {
+  const std::string key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOdFqT3yGY5mXq6o7c1k5mA7b3F1u2pA";
+  const std::string yaml =
+      "integrations:\n  - id: hosts\n    type: ssh\n    resources:\n"
+      "      - {name: web-1, address: 10.0.0.7, host_key: " +
+      key +
+      " root@web-1}\n      - name: db-1\n        port: 2222\n"
+      "        host_key: [" +
+      key +
+      "]\n    permissions:\n      - deploy\n"
+      "      - {name: admin, login: root, principal: apono-admin, "
+      "extensions: [permit-pty]}\n";
+  auto cfg = parse_config(yaml, "test.yaml");
+  const auto& in = cfg->integrations.at(0);
+  CHECK(in.type == "ssh");
+  CHECK(in.resource_type == "host");
+  REQUIRE(in.resources.size() == 2);
+  CHECK(in.resources[0].address == "10.0.0.7");
+  CHECK(in.resources[0].port == 22);
+  CHECK(in.resources[0].host_keys == std::vector<std::string>{key});  // comment dropped
+  CHECK(in.resources[1].address == "db-1");
+  CHECK(in.resources[1].port == 2222);
+  const auto* deploy = in.find_permission("deploy");
+  REQUIRE(deploy);
+  CHECK(deploy->login == "deploy");
+  CHECK(deploy->principal == "deploy");
+  CHECK(deploy->extensions == default_ssh_extensions());
+  const auto* admin = in.find_permission("admin");
+  REQUIRE(admin);
+  CHECK(admin->login == "root");
+  CHECK(admin->principal == "apono-admin");
+  CHECK(admin->extensions == std::vector<std::string>{"permit-pty"});
+
+  const std::string head = "integrations:\n  - id: x\n    type: ssh\n";
+  const std::string host = "    resources: [{name: h, host_key: " + key + "}]\n";
+  CHECK(error_of(head + "    permissions: [a]\n") ==
+        "test.yaml:2: integration 'x': 'resources' is required: the hosts");
+  CHECK(error_of(head + "    resources: [{name: h}]\n    permissions: [a]\n") ==
+        "test.yaml:4: integration 'x': host 'h': 'host_key' is required: the public key the host "
+        "presents");
+  CHECK(error_of(head + "    resources: [{name: h, host_key: ssh-dss AAAA}]\n") ==
+        "test.yaml:4: integration 'x': host 'h': host_key: expected a public key such as "
+        "'ssh-ed25519 AAAA...' (as in the host's /etc/ssh/ssh_host_ed25519_key.pub)");
+  CHECK(error_of(head + "    resources: [{name: h, host_key: ssh-ed25519 A*B}]\n") ==
+        "test.yaml:4: integration 'x': host 'h': host_key: the key is not valid base64");
+  CHECK(error_of(head + host) ==
+        "test.yaml:2: integration 'x': 'permissions' is required: the logins it grants");
+  CHECK(error_of(head + host + "    permissions: [\"-oProxyCommand=x\"]\n") ==
+        "test.yaml:5: integration 'x': permission '-oProxyCommand=x': names, logins and "
+        "principals use letters, digits, _ - . @ only");
+  CHECK(error_of(head + host + "    permissions: [{name: a, extensions: [permit-everything]}]\n")
+            .find("unknown extension 'permit-everything'") != std::string::npos);
+  CHECK(error_of(head + host + "    permissions: [a, a]\n") ==
+        "test.yaml:5: integration 'x': duplicate permission 'a'");
+  CHECK(error_of(head + host + "    permissions: [a]\n    admin_url: postgresql://h/d\n")
+            .find("unknown key 'admin_url'") != std::string::npos);
 }

@@ -17,6 +17,7 @@
 #include "common/time.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/cli_fixture.hpp"
+#include "tests/support/endings.hpp"
 #include "tests/support/pg_fixture.hpp"
 #include "tests/support/tmux_pane.hpp"
 
@@ -79,33 +80,6 @@ struct stack {
 std::string read_file(const fs::path& p) {
   std::ifstream in(p);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Something that ends: a pane showing EXIT=N, or a child process.
-struct ending {
-  std::string name;
-  std::function<bool()> done;
-  apono::common::time_point at{};
-};
-
-// Polls every `ending` until all are done or `timeout`; records when each was seen done.
-void watch_endings(std::vector<ending>& all, std::chrono::milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  apono::common::system_clock clock;
-  while (std::chrono::steady_clock::now() < until) {
-    bool open = false;
-    for (auto& e : all) {
-      if (e.at.time_since_epoch().count() == 0) {
-        if (e.done()) {
-          e.at = clock.now();
-        } else {
-          open = true;
-        }
-      }
-    }
-    if (!open) return;
-    std::this_thread::sleep_for(10ms);
-  }
 }
 
 }  // namespace

@@ -21,7 +21,8 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
   }
 }
 
-broker_fixture::broker_fixture(const pg_fixture& pg) : pg_(pg) {
+broker_fixture::broker_fixture(const pg_fixture& pg, std::vector<std::string> extra_args)
+    : pg_(pg), extra_args_(std::move(extra_args)) {
   dir_ = make_temp_dir("aponod-test") / "data";
   port_ = free_port();
   start();
@@ -44,11 +45,11 @@ void broker_fixture::start() {
     v.as_object()["api_url"] = nullptr;
     common::write_private_file(creds, json::serialize(v));
   }
-  proc_ = std::make_unique<child_process>(
-      std::vector<std::string>{APONOD_BINARY, "--dev", "--data-dir", dir_.string(), "--listen",
-                               "127.0.0.1:" + std::to_string(port_), "--pg-target", pg_.admin_url(),
-                               "--log-level", "debug"},
-      dir_.parent_path() / "aponod.log");
+  std::vector<std::string> argv{APONOD_BINARY, "--dev", "--data-dir", dir_.string()};
+  argv.insert(argv.end(), {"--listen", "127.0.0.1:" + std::to_string(port_), "--pg-target",
+                           pg_.admin_url(), "--log-level", "debug"});
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  proc_ = std::make_unique<child_process>(argv, dir_.parent_path() / "aponod.log");
   wait_ready();
 }
 

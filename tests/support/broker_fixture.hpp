@@ -28,8 +28,9 @@ struct api_answer {
 /// Runs aponod --dev on a free loopback port with its own data dir.
 class broker_fixture {
  public:
-  /// Starts aponod against `pg` and waits until it is ready.
-  explicit broker_fixture(const pg_fixture& pg);
+  /// Starts aponod against `pg` and waits until it is ready; `extra_args` go to aponod --dev
+  /// (e.g. --ssh-target).
+  explicit broker_fixture(const pg_fixture& pg, std::vector<std::string> extra_args = {});
   ~broker_fixture();
   /// Starts aponod again after kill9() or stop() (same data dir and port).
   void start();
@@ -58,6 +59,7 @@ class broker_fixture {
  private:
   void wait_ready();
   const pg_fixture& pg_;
+  std::vector<std::string> extra_args_;
   std::filesystem::path dir_;
   int port_ = 0;
   std::string url_;

@@ -43,6 +43,21 @@ void tmux_pane::send(const std::string& keys, bool literal) {
   REQUIRE(r.status == 0);
 }
 
+void tmux_pane::resize(int cols, int rows) {
+  auto r = run({"tmux", "-S", socket_, "resize-window", "-t", "s", "-x", std::to_string(cols), "-y",
+                std::to_string(rows)});
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const std::string size = std::to_string(cols) + "x" + std::to_string(rows) + "\n";
+  REQUIRE(wait_until(
+      [&] {
+        return run({"tmux", "-S", socket_, "display-message", "-p", "-t", "s",
+                    "#{pane_width}x#{pane_height}"})
+                   .output == size;
+      },
+      10s));
+}
+
 std::string tmux_pane::screen() {
   return run({"tmux", "-S", socket_, "capture-pane", "-p", "-J", "-t", "s", "-S", "-500"}).output;
 }

@@ -22,6 +22,9 @@ class tmux_pane {
   void start(const std::string& command);
   /// Sends tmux key names (Enter, Down, Space, C-c) or, with `literal`, text as typed.
   void send(const std::string& keys, bool literal = false);
+  /// Resizes the window (and so the pane) to `cols` x `rows` and waits until tmux reports it;
+  /// the program in the pane gets SIGWINCH.
+  void resize(int cols, int rows);
   /// The pane with its scrollback; wrapped lines joined so long lines stay whole.
   std::string screen();
   /// Waits until `text` is on the screen and returns the screen (REQUIREs it).
