@@ -17,6 +17,8 @@ grant_clock::grant_clock(grant_watch& watch, std::vector<std::chrono::millisecon
                          warning_handler on_warning)
     : watch_(watch), warnings_(std::move(warnings)), on_warning_(std::move(on_warning)) {
   std::sort(warnings_.rbegin(), warnings_.rend());
+  // A grant already over is over before anyone can start a session on it.
+  if (watch_.time_left() <= 0ms) watch_.end(end_cause::expired);
   thread_ = std::thread([this] { run(); });
 }
 

@@ -19,7 +19,8 @@ using warning_handler = std::function<void(std::chrono::milliseconds left)>;
 /// A thread that sleeps until the next warning or the end, by the watch's clock.
 class grant_clock {
  public:
-  /// Starts the thread. Each warning still ahead is given once (of several passed at once,
+  /// Starts the thread; a watch whose end time has passed is ended before this returns. Each
+  /// warning still ahead is given once (of several passed at once,
   /// after a suspend, only the nearest). At the end the watch is ended with end_cause::expired (on
   /// this thread, so its on_end callbacks run here).
   grant_clock(grant_watch& watch, std::vector<std::chrono::milliseconds> warnings,
