@@ -35,7 +35,6 @@ using namespace std::chrono_literals;
 
 // After SIGTERM, ssh gets this long to restore the terminal and exit before SIGKILL.
 constexpr auto term_grace = 500ms;
-// The loop wakes at least this often to read the watch's clock, which a test may move by hand.
 
 // While ssh owns the terminal, Ctrl-C and Ctrl-\ are for it alone, as with system(3).
 class ignore_interactive_signals {
