@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -22,9 +21,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "launchers/client_process.hpp"
 #include "launchers/shell/shell.hpp"
-
-extern char** environ;
 
 namespace apono::launchers {
 
@@ -35,27 +33,6 @@ using namespace std::chrono_literals;
 
 // After SIGTERM, ssh gets this long to restore the terminal and exit before SIGKILL.
 constexpr auto term_grace = 500ms;
-
-// While ssh owns the terminal, Ctrl-C and Ctrl-\ are for it alone, as with system(3).
-class ignore_interactive_signals {
- public:
-  ignore_interactive_signals() {
-    struct sigaction ign {};
-    ign.sa_handler = SIG_IGN;
-    sigaction(SIGINT, &ign, &old_int_);
-    sigaction(SIGQUIT, &ign, &old_quit_);
-  }
-  ~ignore_interactive_signals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGQUIT, &old_quit_, nullptr);
-  }
-  ignore_interactive_signals(const ignore_interactive_signals&) = delete;
-  ignore_interactive_signals& operator=(const ignore_interactive_signals&) = delete;
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_quit_ {};
-};
 
 // Removes the session's key, certificate and known_hosts when the run ends, however it ends.
 class written_files {
@@ -93,24 +70,6 @@ void write_private(const fs::path& path, std::string content) {
     err = errno;
   }
   if (!ok) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(err));
-}
-
-// Waits up to `timeout` for `pid`; true and `status` set when it exited.
-bool wait_for(pid_t pid, int& status, std::chrono::milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return true;
-    if (r < 0 && errno != EINTR) return true;
-    if (std::chrono::steady_clock::now() >= until) return false;
-    ::usleep(10000);
-  }
-}
-
-int exit_code(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
 }
 
 void print_end(const proxy::grant_watch& watch) {
@@ -178,32 +137,10 @@ int run_openssh(const openssh_options& o) {
   write_private(files.certificate, o.certificate);
   write_private(files.known_hosts, o.known_hosts);
 
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
   termios saved{};
   bool tty = ::isatty(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &saved) == 0;
   ignore_interactive_signals guard;
-  // The child starts with default dispositions, so Ctrl-C reaches ssh normally.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGQUIT);
-  sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, o.ssh_binary.c_str(), nullptr, &attr, argv.data(), environ);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0)
-    throw std::runtime_error("cannot run " + o.ssh_binary + ": " + std::strerror(rc) +
-                             (rc == ENOENT ? " (install the OpenSSH client)" : ""));
+  pid_t pid = spawn_client(args, "install the OpenSSH client");
 
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   int status = 0;
