@@ -40,6 +40,9 @@ struct permission_config {
   std::string login{};      ///< ssh: the account on the host (default: the name)
   std::string principal{};  ///< ssh: the certificate principal (default: the login)
   std::vector<std::string> extensions{};  ///< ssh: certificate extensions, e.g. permit-pty
+  std::string role_arn{};  ///< aws: the role to assume; `{account}` is the resource's account id
+  std::chrono::seconds max_session{3600};  ///< aws: the role's MaxSessionDuration (900 s..12 h)
+  std::string cluster_role{};              ///< kubernetes: the ClusterRole bound in the namespace
 };
 
 /// A resource of an integration (for postgresql: a database; for ssh: a host).
@@ -54,15 +57,24 @@ struct resource_config {
 struct integration_config {
   std::string id;                  ///< stable id used in requests, e.g. `pg-local`
   std::string name;                ///< display name
-  std::string type;                ///< `postgresql` or `ssh`
-  std::string resource_type;       ///< `database` for postgresql, `host` for ssh
+  std::string type;                ///< `postgresql`, `ssh`, `aws` or `kubernetes`
+  std::string resource_type;       ///< `database`, `host`, `account` or `namespace`
   std::string admin_url;           ///< postgresql: connection URI to provision with (secret)
   std::string host;                ///< what clients connect to
   int port = 5432;                 ///< what clients connect to
   std::string sslmode = "prefer";  ///< what clients should use
   std::string ssl_root_cert;       ///< PEM of the CA that signs the server certificate (verify-*)
-  std::vector<resource_config> resources;      ///< databases or hosts
-  std::vector<permission_config> permissions;  ///< permission name -> SQL or login
+  std::vector<resource_config> resources;      ///< databases, hosts, accounts or namespaces
+  std::vector<permission_config> permissions;  ///< permission name -> SQL, login or role
+  std::string endpoint{};           ///< aws: the STS endpoint; kubernetes: the API server URL
+  std::string iam_endpoint{};       ///< aws: the IAM endpoint (revocation policies)
+  std::string region{};             ///< aws: signing region and the profile's region
+  std::filesystem::path ca_file{};  ///< aws, kubernetes: PEM CA for the endpoint (empty: system)
+  std::string access_key_id{};      ///< aws: the broker's own key (secret)
+  std::string secret_access_key{};  ///< aws: the broker's own secret key (secret)
+  std::string session_token{};      ///< aws: with temporary broker credentials (secret)
+  std::string token{};              ///< kubernetes: the broker's bearer token (secret)
+  std::string audience{};           ///< kubernetes: TokenRequest audience (empty: the API's)
 
   /// The resource named `name`, or null.
   [[nodiscard]] const resource_config* find_resource(std::string_view name) const;

@@ -16,11 +16,21 @@ namespace apono::broker {
 struct provision_unit {
   const integration_config* integration = nullptr;  ///< where (never null when called)
   std::string request_id;                           ///< AR-00012, for comments and logs
+  std::string requester{};                          ///< who asked (names AWS role sessions)
   std::string resource;                             ///< e.g. database name
   std::string permission;                           ///< e.g. `read_only`
   std::string login;                                ///< role name chosen by the broker
   std::string secret;                               ///< password chosen by the broker
   common::time_point valid_until{};                 ///< backstop expiry at the target
+};
+
+/// Short-lived credentials a cloud target issues when the user asks for access.
+struct issued_credentials {
+  std::string key_id;         ///< aws: AccessKeyId; kubernetes: the service account's user name
+  std::string secret;         ///< aws: SecretAccessKey; kubernetes: the bearer token
+  std::string session_token;  ///< aws: SessionToken; empty otherwise
+  common::time_point expires_at{};  ///< when the target stops accepting them
+  std::string identity;             ///< how the target names the holder (assumed-role ARN, SA)
 };
 
 /// A target-side failure; what() is safe to log and never contains the secret.
@@ -44,6 +54,12 @@ class provisioner {
   virtual void reset(const provision_unit& u) = 0;
   /// Checks that the broker can administer `integration`. Throws provision_error.
   virtual void check(const integration_config& integration) = 0;
+  /// Issues fresh credentials for a granted unit, valid until `until` or as little past it as
+  /// the target allows. Only cloud targets issue on access; the others throw provision_error.
+  virtual issued_credentials issue(const provision_unit& u, common::time_point until) {
+    (void)until;
+    throw provision_error("integration '" + u.integration->id + "' does not issue credentials");
+  }
 };
 
 }  // namespace apono::broker
