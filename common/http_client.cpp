@@ -217,18 +217,39 @@ struct http_client::impl {
     co_return co_await exchange(*plain, req, false);
   }
 
+  [[nodiscard]] std::string full_target(const std::string& target) const {
+    return path_prefix + (target.empty() || target.front() != '/' ? "/" : "") + target;
+  }
+
+  // With `exact`, the caller's headers are the only ones besides Host and Content-Length.
   http_result run(const std::string& method, const std::string& target, const std::string& body,
-                  std::chrono::milliseconds timeout) {
+                  std::chrono::milliseconds timeout,
+                  const std::vector<std::pair<std::string, std::string>>* exact = nullptr) {
     http::request<http::string_body> req;
     req.method_string(method);
-    req.target(path_prefix + (target.empty() || target.front() != '/' ? "/" : "") + target);
+    req.target(full_target(target));
     req.version(11);
     req.set(http::field::host, host_header);
-    req.set(http::field::user_agent, "apono/0.1");
-    req.set(http::field::accept, "application/json");
-    if (!options.bearer_token.empty())
-      req.set(http::field::authorization, "Bearer " + options.bearer_token);
-    if (!body.empty()) req.set(http::field::content_type, "application/json");
+    if (exact) {
+      bool has_content_type = false;
+      for (const auto& [name, value] : *exact) {
+        if (name.find_first_of("\r\n") != std::string::npos ||
+            value.find_first_of("\r\n") != std::string::npos)
+          throw std::invalid_argument("HTTP header " + name + " contains a line break");
+        if (beast::iequals(name, "host") || beast::iequals(name, "content-length"))
+          throw std::invalid_argument("HTTP header " + name + " is set by the client");
+        has_content_type = has_content_type || beast::iequals(name, "content-type");
+        req.insert(name, value);
+      }
+      if (!body.empty() && !has_content_type)
+        req.set(http::field::content_type, "application/json");
+    } else {
+      req.set(http::field::user_agent, "apono/0.1");
+      req.set(http::field::accept, "application/json");
+      if (!options.bearer_token.empty())
+        req.set(http::field::authorization, "Bearer " + options.bearer_token);
+      if (!body.empty()) req.set(http::field::content_type, "application/json");
+    }
     req.body() = body;
     req.keep_alive(true);
     req.prepare_payload();
@@ -286,6 +307,21 @@ http_result http_client::request(const std::string& method, const std::string& t
 http_result http_client::request(const std::string& method, const std::string& target,
                                  const std::string& body, std::chrono::milliseconds timeout) {
   return impl_->run(method, target, body, timeout);
+}
+
+http_result http_client::request(const std::string& method, const std::string& target,
+                                 const std::string& body,
+                                 const std::vector<std::pair<std::string, std::string>>& headers,
+                                 std::chrono::milliseconds timeout) {
+  return impl_->run(method, target, body, timeout, &headers);
+}
+
+const std::string& http_client::host_header() const {
+  return impl_->host_header;
+}
+
+std::string http_client::request_target(const std::string& target) const {
+  return impl_->full_target(target);
 }
 
 void http_client::set_token(std::string token) {

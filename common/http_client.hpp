@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace apono::common {
 
@@ -40,6 +42,18 @@ class http_client {
   /// Same, with an explicit per-call timeout (for long-polls).
   http_result request(const std::string& method, const std::string& target, const std::string& body,
                       std::chrono::milliseconds timeout);
+  /// Sends exactly Host, `headers` (in order) and Content-Length, nothing else, so a caller
+  /// that signs its headers (AWS SigV4) knows everything the server sees. A Content-Type in
+  /// `headers` replaces the JSON default that a non-empty body otherwise gets. Throws
+  /// std::invalid_argument (naming the header, never its value) for a line break in a header
+  /// or a Host or Content-Length of the caller's.
+  http_result request(const std::string& method, const std::string& target, const std::string& body,
+                      const std::vector<std::pair<std::string, std::string>>& headers,
+                      std::chrono::milliseconds timeout);
+  /// The Host header value every request carries: host, plus `:port` when the URL names one.
+  [[nodiscard]] const std::string& host_header() const;
+  /// The request-target sent for `target`: the base URL's path, then `target`.
+  [[nodiscard]] std::string request_target(const std::string& target) const;
   /// Changes the bearer token for later requests.
   void set_token(std::string token);
   /// From any thread: ends the request in progress (and every later one) with an error, so a

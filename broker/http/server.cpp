@@ -23,6 +23,7 @@
 
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
@@ -291,6 +292,11 @@ struct server::impl {
     req.content_type = std::string(msg[bhttp::field::content_type]);
     req.body = std::move(msg.body());
     req.remote = remote;
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
     const std::string method = req.method;
     const std::string path = path_only(req.target);
 

@@ -25,6 +25,8 @@ struct request {
   std::string content_type;   ///< the Content-Type header
   std::string body;           ///< the whole body (bounded by the server's limit)
   std::string remote;         ///< peer address, for logs
+  /// Every request header, names lower-cased, in arrival order; never logged.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 /// A response; content_type defaults to JSON.

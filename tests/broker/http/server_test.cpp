@@ -51,6 +51,9 @@ net::awaitable<response> echo(request req) {
   o["content_type"] = req.content_type;
   o["body"] = req.body;
   o["remote"] = req.remote;
+  json::array headers;
+  for (const auto& [name, value] : req.headers) headers.push_back(json::array{name, value});
+  o["headers"] = std::move(headers);
   response res;
   res.body = json::serialize(o);
   res.headers.emplace_back("X-Test", "yes");
@@ -128,6 +131,49 @@ TEST_CASE("server answers GET and POST through the client", "[http]") {
   CHECK(o["authorization"] == "Bearer apn_secret");
   CHECK(o["content_type"] == "application/json");
   CHECK(o["body"] == R"({"a":1})");
+}
+
+TEST_CASE("handlers see every header; the client can send exactly the headers it chose", "[http]") {
+  fixture f;
+  auto client = f.client();
+  client.set_token("apn_not_sent");
+  auto res = client.request("POST", "/signed", "Action=X",
+                            {{"Content-Type", "application/x-www-form-urlencoded"},
+                             {"X-Amz-Date", "20150830T123600Z"},
+                             {"Authorization", "AWS4-HMAC-SHA256 ..."}},
+                            10s);
+  REQUIRE(res.status == 200);
+  auto o = parse(res.body);
+  CHECK(o["content_type"] == "application/x-www-form-urlencoded");
+  CHECK(o["authorization"] == "AWS4-HMAC-SHA256 ...");
+  // Lower-cased names in the order sent; no User-Agent, Accept or bearer token was added.
+  const json::array expected = {json::array{"host", client.host_header()},
+                                json::array{"content-type", "application/x-www-form-urlencoded"},
+                                json::array{"x-amz-date", "20150830T123600Z"},
+                                json::array{"authorization", "AWS4-HMAC-SHA256 ..."},
+                                json::array{"content-length", "8"}};
+  CHECK(o["headers"] == expected);
+  CHECK(client.host_header() == "127.0.0.1:" + std::to_string(f.server.port()));
+  CHECK(client.request_target("/x?y=1") == "/x?y=1");
+
+  // Without a Content-Type of its own, a body is still sent as JSON.
+  o = parse(client.request("POST", "/signed", "{}", {}, 10s).body);
+  CHECK(o["content_type"] == "application/json");
+  // Header injection is refused before anything is sent.
+  CHECK_THROWS_AS(client.request("GET", "/", "", {{"X-A", "1\r\nX-B: 2"}}, 10s),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(client.request("GET", "/", "", {{"Host", "elsewhere"}}, 10s),
+                  std::invalid_argument);
+
+  // The plain overloads still send their usual headers.
+  o = parse(client.request("GET", "/plain").body);
+  bool has_agent = false, has_bearer = false;
+  for (const auto& h : o["headers"].as_array()) {
+    has_agent = has_agent || h.as_array()[0] == "user-agent";
+    has_bearer = has_bearer || h.as_array()[1] == "Bearer apn_not_sent";
+  }
+  CHECK(has_agent);
+  CHECK(has_bearer);
 }
 
 TEST_CASE("server keeps the connection alive between requests", "[http]") {
