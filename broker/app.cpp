@@ -17,6 +17,8 @@
 #include "broker/event_hub.hpp"
 #include "broker/http/server.hpp"
 #include "broker/metrics.hpp"
+#include "broker/provision/aws_provisioner.hpp"
+#include "broker/provision/kubernetes_provisioner.hpp"
 #include "broker/provision/postgres_provisioner.hpp"
 #include "broker/provision/ssh_provisioner.hpp"
 #include "broker/scheduler.hpp"
@@ -50,8 +52,9 @@ struct app::impl {
         data_dir(cfg->server.data_dir),
         st((common::ensure_private_dir(data_dir), data_dir / "apono.db")),
         ssh_ca(ssh::user_ca::load_or_create(data_dir / "ssh_user_ca.pem")),
-        svc(st, holder, {{"postgresql", &pg}, {"ssh", &ssh_hosts}}, clock, stats, {},
-            [this] { changed(); }),
+        svc(st, holder,
+            {{"postgresql", &pg}, {"ssh", &ssh_hosts}, {"aws", &aws}, {"kubernetes", &kube}}, clock,
+            stats, {}, [this] { changed(); }),
         sched(st, svc, clock, cfg->server.provision_workers),
         routes(holder, svc, st, stats, hub, [this] { return st.ping() && sched.running(); }) {
     svc.set_ssh_ca(&ssh_ca);
@@ -89,6 +92,8 @@ struct app::impl {
   sqlite_store st;
   postgres_provisioner pg;
   ssh_provisioner ssh_hosts;
+  aws_provisioner aws{clock};
+  kubernetes_provisioner kube{clock};
   ssh::user_ca ssh_ca;
   service svc;
   scheduler sched;

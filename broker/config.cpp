@@ -42,6 +42,24 @@
 //       permissions:                   # required: logins
 //         - deploy                     # login deploy, principal deploy, default extensions
 //         - {name: admin, login: root, principal: apono-admin, extensions: [permit-pty]}
+//     - id: aws-prod                   # an aws integration: accounts and roles
+//       type: aws
+//       region: us-east-1              # default us-east-1
+//       sts_endpoint: https://sts.amazonaws.com   # default; iam_endpoint likewise
+//       ca_file: /etc/apono/aws-ca.pem # CA for the endpoints (default: the system's)
+//       access_key_id: AKIA...         # the broker's own key; default from AWS_ACCESS_KEY_ID,
+//       secret_access_key: ...         #   AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)
+//       resources: ["123456789012"]    # 12-digit account ids
+//       permissions:
+//         - {name: read-only, role_arn: "arn:aws:iam::{account}:role/ReadOnly", max_session: 1h}
+//     - id: k8s-prod                   # a kubernetes integration: namespaces and ClusterRoles
+//       type: kubernetes
+//       server: https://10.0.0.1:6443  # required: the API server
+//       ca_file: /etc/apono/k8s-ca.pem # its CA, also written into users' kubeconfigs
+//       token_file: /etc/apono/k8s-token   # or token: the broker's bearer token (secret)
+//       audience: ""                   # TokenRequest audience; default: the API server's
+//       resources: [team-a]            # namespaces
+//       permissions: [view, {name: edit, cluster_role: edit}]
 //   access_flows:
 //     - name: engineers-read           # required, unique
 //       requestors: {users: [alice], groups: [engineers]}   # required
@@ -77,6 +95,7 @@
 #include <initializer_list>
 #include <iterator>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -95,7 +114,7 @@ struct located {
   YAML::Mark mark;
 };
 
-constexpr std::string_view supported_types = "postgresql, ssh";
+constexpr std::string_view supported_types = "postgresql, ssh, aws, kubernetes";
 // What OpenSSH's sshd understands (PROTOCOL.certkeys); anything else would be ignored there.
 const std::set<std::string, std::less<>> ssh_extensions = {"no-touch-required",
                                                            "permit-X11-forwarding",
@@ -482,12 +501,22 @@ class loader {
     expect_map(n, numbered("integration", index));
     const std::string ctx = label(n, "id", "integration", index);
     auto type = required_string(n, ctx, "type");
-    if (type.value != "postgresql" && type.value != "ssh") {
+    if (type.value != "postgresql" && type.value != "ssh" && type.value != "aws" &&
+        type.value != "kubernetes") {
       fail(type.mark, ctx,
            "unknown type '" + type.value + "' (supported: " + std::string(supported_types) + ")");
     }
     if (type.value == "ssh") {
       check_keys(n, ctx, {"id", "name", "type", "resources", "permissions"});
+    } else if (type.value == "aws") {
+      check_keys(
+          n, ctx,
+          {"id", "name", "type", "region", "sts_endpoint", "iam_endpoint", "ca_file",
+           "access_key_id", "secret_access_key", "session_token", "resources", "permissions"});
+    } else if (type.value == "kubernetes") {
+      check_keys(n, ctx,
+                 {"id", "name", "type", "server", "ca_file", "token", "token_file", "audience",
+                  "resources", "permissions"});
     } else {
       check_keys(n, ctx,
                  {"id", "name", "type", "admin_url", "host", "port", "sslmode", "sslrootcert",
@@ -504,6 +533,16 @@ class loader {
       in.resource_type = "host";
       read_ssh_hosts(n, ctx, in);
       read_ssh_logins(n, ctx, in);
+      return in;
+    }
+    if (in.type == "aws") {
+      in.resource_type = "account";
+      read_aws(n, ctx, in);
+      return in;
+    }
+    if (in.type == "kubernetes") {
+      in.resource_type = "namespace";
+      read_kubernetes(n, ctx, in);
       return in;
     }
     in.resource_type = "database";
@@ -614,6 +653,162 @@ class loader {
       in.permissions.push_back(std::move(p));
     }
     if (in.permissions.empty()) fail(list, ctx, "permissions: give at least one login");
+  }
+
+  // An https URL without path or query: what the AWS and Kubernetes clients are given.
+  std::string https_url(const YAML::Node& n, std::string_view ctx, const std::string& key,
+                        std::string fallback) const {
+    auto url = optional_string(n, ctx, key).value_or(std::move(fallback));
+    if (url.empty()) fail(n, ctx, "'" + key + "' is required");
+    while (url.size() > 8 && url.ends_with('/')) url.pop_back();
+    bool ok = url.starts_with("https://") && url.size() > 8 &&
+              url.find_first_of("/?# \t", 8) == std::string::npos;
+    if (!ok)
+      fail(given(n[key]) ? n[key] : n, ctx,
+           key + ": expected an https URL without a path, e.g. https://" +
+               (key == "server" ? "10.0.0.1:6443" : key.substr(0, 3) + ".amazonaws.com"));
+    return url;
+  }
+
+  std::filesystem::path pem_file(const YAML::Node& n, std::string_view ctx, const std::string& key,
+                                 std::string* pem_out) const {
+    auto path = optional_string(n, ctx, key);
+    if (!path) return {};
+    std::ifstream f(*path, std::ios::binary);
+    std::string pem((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (!f.is_open()) fail(n[key], ctx, key + ": cannot read " + *path);
+    if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+      fail(n[key], ctx, key + ": " + *path + " holds no PEM certificate");
+    if (pem_out) *pem_out = std::move(pem);
+    return fs::absolute(*path);
+  }
+
+  // A secret from the file, or else from the environment (never echoed in messages).
+  std::string secret_value(const YAML::Node& n, std::string_view ctx, const std::string& key,
+                           const char* env) const {
+    if (auto v = optional_string(n, ctx, key)) {
+      if (v->empty()) fail(n[key], ctx, "'" + key + "' must not be empty");
+      return *v;
+    }
+    const char* e = env ? std::getenv(env) : nullptr;
+    return e ? std::string(e) : std::string();
+  }
+
+  // Accounts are resources and roles are permissions: `{account}` in a role ARN lets one
+  // permission name the same role in every account.
+  void read_aws(const YAML::Node& n, std::string_view ctx, integration_config& in) const {
+    in.region = optional_string(n, ctx, "region").value_or("us-east-1");
+    bool region_ok =
+        !in.region.empty() && std::all_of(in.region.begin(), in.region.end(), [](char c) {
+          return std::islower(static_cast<unsigned char>(c)) ||
+                 std::isdigit(static_cast<unsigned char>(c)) || c == '-';
+        });
+    if (!region_ok) fail(n["region"], ctx, "region: expected an AWS region such as us-east-1");
+    in.endpoint = https_url(n, ctx, "sts_endpoint", "https://sts.amazonaws.com");
+    in.iam_endpoint = https_url(n, ctx, "iam_endpoint", "https://iam.amazonaws.com");
+    in.ca_file = pem_file(n, ctx, "ca_file", nullptr);
+    in.access_key_id = secret_value(n, ctx, "access_key_id", "AWS_ACCESS_KEY_ID");
+    in.secret_access_key = secret_value(n, ctx, "secret_access_key", "AWS_SECRET_ACCESS_KEY");
+    in.session_token = secret_value(n, ctx, "session_token", "AWS_SESSION_TOKEN");
+    if (in.access_key_id.empty() || in.secret_access_key.empty())
+      fail(n, ctx,
+           "the broker's AWS credentials are missing: give access_key_id and secret_access_key, "
+           "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for aponod");
+    read_resources(n["resources"], ctx, in);
+    if (in.resources.empty()) fail(n, ctx, "'resources' is required: the account ids");
+    for (const auto& r : in.resources) {
+      if (r.name.size() != 12 || r.name.find_first_not_of("0123456789") != std::string::npos)
+        fail(n["resources"], ctx,
+             "resources: '" + r.name + "' is not a 12-digit AWS account id (quote it in YAML)");
+    }
+    const YAML::Node list = n["permissions"];
+    if (!given(list) || !list.IsSequence())
+      fail(given(list) ? list : n, ctx,
+           "permissions: expected a list of {name: ..., role_arn: ..., max_session: ...}");
+    std::set<std::string, std::less<>> seen;
+    for (const auto& item : list) {
+      if (!item.IsMap()) fail(item, ctx, "permissions: expected {name: ..., role_arn: ...}");
+      check_keys(item, ctx, {"name", "role_arn", "max_session"});
+      permission_config p;
+      auto name = required_string(item, ctx, "name");
+      p.name = name.value;
+      const std::string pctx = std::string(ctx) + ": permission '" + p.name + "'";
+      if (!seen.insert(p.name).second)
+        fail(name.mark, ctx, "duplicate permission '" + p.name + "'");
+      auto arn = required_string(item, pctx, "role_arn");
+      static const std::regex role_arn(
+          R"(arn:aws[a-z-]*:iam::(\d{12}|\{account\}):role/[\w+=,.@/-]{1,512})");
+      if (!std::regex_match(arn.value, role_arn))
+        fail(arn.mark, pctx,
+             "role_arn: expected arn:aws:iam::ACCOUNT:role/NAME (ACCOUNT may be {account})");
+      p.role_arn = arn.value;
+      if (given(item["max_session"])) {
+        p.max_session = duration(item["max_session"], pctx, "max_session");
+        if (p.max_session < std::chrono::seconds{900} || p.max_session > std::chrono::hours{12})
+          fail(item["max_session"], pctx,
+               "max_session: must be between 15m and 12h (the role's MaxSessionDuration)");
+      }
+      in.permissions.push_back(std::move(p));
+    }
+    if (in.permissions.empty()) fail(list, ctx, "permissions: give at least one role");
+  }
+
+  // Namespaces are resources and ClusterRoles are permissions, bound per grant by a RoleBinding.
+  void read_kubernetes(const YAML::Node& n, std::string_view ctx, integration_config& in) const {
+    in.endpoint = https_url(n, ctx, "server", "");
+    in.ca_file = pem_file(n, ctx, "ca_file", &in.ssl_root_cert);
+    in.audience = optional_string(n, ctx, "audience").value_or("");
+    if (given(n["token"]) && given(n["token_file"]))
+      fail(n, ctx, "give 'token' or 'token_file', not both");
+    if (auto file = optional_string(n, ctx, "token_file")) {
+      std::ifstream f(*file, std::ios::binary);
+      std::string token((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      if (!f.is_open()) fail(n["token_file"], ctx, "token_file: cannot read " + *file);
+      while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
+        token.pop_back();
+      in.token = std::move(token);
+    } else {
+      in.token = optional_string(n, ctx, "token").value_or("");
+    }
+    if (in.token.empty())
+      fail(n, ctx, "the broker's Kubernetes credentials are missing: give 'token' or 'token_file'");
+    if (in.token.find_first_of(" \t\r\n") != std::string::npos)
+      fail(n, ctx, "token: a bearer token has no spaces or line breaks (the value is not shown)");
+    read_resources(n["resources"], ctx, in);
+    if (in.resources.empty()) fail(n, ctx, "'resources' is required: the namespaces");
+    static const std::regex dns_label(R"([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)");
+    for (const auto& r : in.resources) {
+      if (!std::regex_match(r.name, dns_label))
+        fail(n["resources"], ctx, "resources: '" + r.name + "' is not a valid namespace name");
+    }
+    const YAML::Node list = n["permissions"];
+    if (!given(list) || !list.IsSequence())
+      fail(given(list) ? list : n, ctx,
+           "permissions: expected a list of ClusterRole names or {name: ..., cluster_role: ...}");
+    std::set<std::string, std::less<>> seen;
+    static const std::regex role_name(R"([a-z0-9]([-a-z0-9.:]{0,251}[a-z0-9])?)");
+    for (const auto& item : list) {
+      permission_config p;
+      YAML::Mark mark = item.Mark();
+      if (item.IsScalar()) {
+        p.name = item.Scalar();
+      } else if (item.IsMap()) {
+        check_keys(item, ctx, {"name", "cluster_role"});
+        p.name = required_string(item, ctx, "name").value;
+        p.cluster_role = optional_string(item, ctx, "cluster_role").value_or("");
+      } else {
+        fail(item, ctx,
+             "permissions: expected a ClusterRole name or {name: ..., cluster_role: ...}");
+      }
+      if (p.cluster_role.empty()) p.cluster_role = p.name;
+      if (p.name.empty() || !std::regex_match(p.cluster_role, role_name))
+        fail(mark, ctx,
+             "permission '" + p.name + "': '" + p.cluster_role +
+                 "' is not a valid ClusterRole name");
+      if (!seen.insert(p.name).second) fail(mark, ctx, "duplicate permission '" + p.name + "'");
+      in.permissions.push_back(std::move(p));
+    }
+    if (in.permissions.empty()) fail(list, ctx, "permissions: give at least one ClusterRole");
   }
 
   void read_postgres_endpoint(const YAML::Node& n, std::string_view ctx,

@@ -9,6 +9,8 @@
 #include <boost/json.hpp>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "common/secrets.hpp"
 
@@ -153,6 +155,16 @@ void emit_principals(YAML::Emitter& y, const char* key, std::vector<std::string>
   y << YAML::EndMap;
 }
 
+// The items of `key` in the --dev-extra file (none when absent).
+std::vector<YAML::Node> extra_list(const YAML::Node& extra, const char* key) {
+  std::vector<YAML::Node> out;
+  if (!extra.IsDefined() || extra.IsNull() || !extra[key]) return out;
+  if (!extra[key].IsSequence())
+    throw std::runtime_error(std::string("--dev-extra: ") + key + " must be a list");
+  for (const auto& item : extra[key]) out.push_back(item);
+  return out;
+}
+
 }  // namespace
 
 std::filesystem::path prepare_dev(const dev_options& o) {
@@ -191,6 +203,24 @@ std::filesystem::path prepare_dev(const dev_options& o) {
     << YAML::Value << YAML::Flow << std::vector<std::string>{"approver"} << YAML::EndMap;
   y << YAML::EndSeq;
 
+  // Checked now so a typo fails before anything is written; the loader validates the items.
+  YAML::Node extra;
+  if (!o.extra.empty()) {
+    try {
+      extra = YAML::LoadFile(o.extra.string());
+    } catch (const YAML::Exception& e) {
+      throw std::runtime_error("--dev-extra " + o.extra.string() + ": " + e.what());
+    }
+    if (!extra.IsMap())
+      throw std::runtime_error("--dev-extra " + o.extra.string() +
+                               ": expected a mapping with integrations and access_flows");
+    for (const auto& kv : extra) {
+      auto key = kv.first.as<std::string>();
+      if (key != "integrations" && key != "access_flows")
+        throw std::runtime_error("--dev-extra " + o.extra.string() + ": unknown key '" + key +
+                                 "' (only integrations and access_flows are added)");
+    }
+  }
   if (!o.ssh_target.empty() && o.ssh_host_key.empty())
     throw std::runtime_error("--ssh-target needs --ssh-host-key: the host key clients check");
   y << YAML::Key << "integrations" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
@@ -229,9 +259,11 @@ std::filesystem::path prepare_dev(const dev_options& o) {
     y << YAML::EndMap << YAML::EndSeq;
     y << YAML::EndMap;
   }
+  for (const auto& item : extra_list(extra, "integrations")) y << item;
   y << YAML::EndSeq;
 
   y << YAML::Key << "access_flows" << YAML::Value << YAML::BeginSeq;
+  for (const auto& item : extra_list(extra, "access_flows")) y << item;
   if (ssh) {
     y << YAML::BeginMap;
     y << YAML::Key << "name" << YAML::Value << "engineers-ssh";

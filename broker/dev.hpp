@@ -17,6 +17,7 @@ struct dev_options {
   std::string ssh_target{};        ///< HOST:PORT of an sshd trusting the CA; empty: no ssh
   std::string ssh_host_key{};      ///< that sshd's host public key, "ssh-ed25519 AAAA..."
   std::string ssh_login{};         ///< the account granted there (default: root)
+  std::filesystem::path extra{};   ///< YAML whose `integrations` and `access_flows` are added
 };
 
 /// Writes DIR/aponod.yaml (tokens and passwords are reused from an earlier

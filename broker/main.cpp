@@ -26,6 +26,10 @@ int main(int argc, char** argv) {
   cli.add_option("--ssh-host-key", ssh_host_key,
                  "dev mode: that sshd's host key (ssh-ed25519 ...)");
   cli.add_option("--ssh-login", ssh_login, "dev mode: the account granted there (default root)");
+  std::filesystem::path dev_extra;
+  cli.add_option("--dev-extra", dev_extra,
+                 "dev mode: YAML whose integrations and access_flows are added to the sample")
+      ->check(CLI::ExistingFile);
   cli.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
@@ -43,8 +47,9 @@ int main(int argc, char** argv) {
     std::filesystem::path path = config_file;
     if (dev) {
       (void)apono::broker::split_listen(listen);  // fail before writing anything
-      path = apono::broker::prepare_dev({std::filesystem::absolute(data_dir), listen, pg_target,
-                                         ssh_target, ssh_host_key, ssh_login});
+      path = apono::broker::prepare_dev(
+          {std::filesystem::absolute(data_dir), listen, pg_target, ssh_target, ssh_host_key,
+           ssh_login, dev_extra.empty() ? dev_extra : std::filesystem::absolute(dev_extra)});
     }
     auto cfg = apono::broker::load_config(path);
     apono::broker::app a(cfg);

@@ -11,6 +11,8 @@
 #include <cctype>
 
 #include "broker/policy.hpp"
+#include "broker/provision/aws_provisioner.hpp"
+#include "broker/provision/kubernetes_provisioner.hpp"
 #include "common/error.hpp"
 #include "common/secrets.hpp"
 
@@ -171,6 +173,7 @@ provision_unit service::make_unit(const config& cfg, const access_request& r,
   if (!p.integration)
     throw provision_error("integration '" + u.integration + "' is no longer configured");
   p.request_id = id_text(r.id);
+  p.requester = r.requester;
   p.resource = u.resource;
   p.permission = u.permission;
   p.login = s.login;
@@ -399,14 +402,20 @@ access_request service::revoke(const caller& c, std::int64_t id, const std::stri
 common::access_details service::access_details(const caller& c, std::int64_t id) {
   auto cfg = config_.get();
   common::access_details d;
-  store_.transact([&](store_tx& tx) {
-    auto r = load_visible(tx, *cfg, c, id);
-    if (r.requester != c.user)
+  access_request r;
+  // Cloud units get credentials made now, at the target, outside any transaction.
+  std::vector<std::pair<std::size_t, provision_unit>> to_issue;
+  auto check_active = [&](const access_request& req) {
+    if (req.requester != c.user)
       throw api_error(errc::permission_denied, "access details are given only to the requester");
-    if (r.state != status::active || !r.ends_at || *r.ends_at <= clock_.now())
-      throw api_error(errc::conflict, id_text(r.id) + " is " +
-                                          std::string(common::to_string(r.state)) +
+    if (req.state != status::active || !req.ends_at || *req.ends_at <= clock_.now())
+      throw api_error(errc::conflict, id_text(req.id) + " is " +
+                                          std::string(common::to_string(req.state)) +
                                           ", access details exist only while it is ACTIVE");
+  };
+  store_.transact([&](store_tx& tx) {
+    r = load_visible(tx, *cfg, c, id);
+    check_active(r);
     d.request_id = id_text(r.id);
     d.state = r.state;
     d.ends_at = *r.ends_at;
@@ -425,6 +434,25 @@ common::access_details service::access_details(const caller& c, std::int64_t id)
       cred.type = integ->type;
       cred.resource = u.resource;
       cred.permission = u.permission;
+      if (integ->type == "aws" || integ->type == "kubernetes") {
+        const auto* perm = integ->find_permission(u.permission);
+        if (!perm || !integ->find_resource(u.resource))
+          throw api_error(errc::unavailable, "'" + u.resource + "' or '" + u.permission +
+                                                 "' is no longer configured in " + integ->id);
+        provision_unit p;
+        try {
+          p = make_unit(*cfg, r, u, s);
+          cred.role = integ->type == "aws" ? aws_provisioner::role_arn(p) : perm->cluster_role;
+        } catch (const provision_error& e) {
+          throw api_error(errc::unavailable, e.what());
+        }
+        cred.region = integ->type == "aws" ? integ->region : "";
+        cred.server = integ->type == "kubernetes" ? integ->endpoint : "";
+        cred.ssl_root_cert = integ->type == "kubernetes" ? integ->ssl_root_cert : "";
+        to_issue.emplace_back(d.units.size(), std::move(p));
+        d.units.push_back(std::move(cred));
+        continue;
+      }
       cred.host = integ->host;
       cred.port = integ->port;
       cred.database = u.resource;
@@ -434,7 +462,40 @@ common::access_details service::access_details(const caller& c, std::int64_t id)
       cred.ssl_root_cert = integ->ssl_root_cert;
       d.units.push_back(std::move(cred));
     }
-    d.events_after = record(tx, c.user, "access_details.fetched", r, false);
+    if (to_issue.empty()) d.events_after = record(tx, c.user, "access_details.fetched", r, false);
+  });
+  if (to_issue.empty()) return d;
+
+  json::array issued;
+  for (auto& [index, p] : to_issue) {
+    issued_credentials made;
+    try {
+      made = provisioner_for(*p.integration).issue(p, d.ends_at);
+    } catch (const provision_error& e) {
+      throw api_error(errc::unavailable,
+                      "could not get credentials from " + p.integration->id + ": " + e.what());
+    }
+    auto& cred = d.units[index];
+    cred.username = made.key_id;
+    cred.password = made.secret;
+    cred.session_token = made.session_token;
+    cred.identity = made.identity;
+    // The target may insist on a longer life (STS 15 min, TokenRequest 10 min); clients are
+    // told the grant end, and the revoke at the end makes the rest worthless.
+    cred.expires_at = std::min(made.expires_at, d.ends_at);
+    issued.push_back(json::object{{"unit", p.integration->id + "/" + p.resource},
+                                  {"identity", made.identity},
+                                  {"expires_at", common::format_rfc3339(made.expires_at)}});
+    spdlog::info("{}: {} credentials for {} until {}", d.request_id, p.integration->type,
+                 made.identity, common::format_rfc3339(made.expires_at));
+  }
+  // Handed out only if the grant is still ACTIVE now: a revoke that began while the target
+  // was issuing removes access only after this check, so nothing issued can outlive it.
+  store_.transact([&](store_tx& tx) {
+    auto now_r = load_visible(tx, *cfg, c, id);
+    check_active(now_r);
+    d.events_after =
+        record(tx, c.user, "access_details.fetched", now_r, false, detail({{"issued", issued}}));
   });
   return d;
 }
@@ -529,8 +590,11 @@ common::access_details service::reset_credentials(const caller& c, std::int64_t 
     // An ssh unit has no standing secret: each session gets its own short-lived certificate.
     const auto* integ = cfg->find_integration(r.units[i].integration);
     if (integ && integ->type == "ssh") continue;
+    // Cloud units keep their names; the reset kills what was issued and the next access
+    // gets fresh credentials.
+    bool cloud = integ && (integ->type == "aws" || integ->type == "kubernetes");
     auto next = states[i];
-    next.secret = common::random_password();
+    if (!cloud) next.secret = common::random_password();
     try {
       auto p = make_unit(*cfg, r, r.units[i], next);
       provisioner_for(*p.integration).reset(p);
@@ -628,6 +692,12 @@ void service::grant_unit(std::int64_t unit_id) {
       if (integ && integ->type == "ssh" && perm) {
         // The host account exists already; the credential is a certificate issued per session.
         s.login = perm->login;
+      } else if (integ && integ->type == "aws") {
+        // The role session name: CloudTrail shows it, and the deny at revoke matches on it.
+        s.login = aws_provisioner::session_name(id_text(r.id), r.requester);
+      } else if (integ && integ->type == "kubernetes") {
+        // A service account of its own; tokens are issued on access, bound to it.
+        s.login = kubernetes_provisioner::make_name(r.id);
       } else {
         s.login = make_login(r.id);
         s.secret = common::random_password();

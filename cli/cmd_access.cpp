@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "cli/api_client.hpp"
+#include "cli/cloud_access.hpp"
 #include "cli/commands.hpp"
 #include "cli/instructions.hpp"
 #include "cli/output.hpp"
@@ -35,6 +36,7 @@ details_format parse_details_format(const std::string& s) {
 struct access_options {
   std::string id;
   std::string output;
+  cloud_use_options cloud{};
 };
 
 // Backticks keep pasted values intact; a value holding one falls back to double backticks.
@@ -87,8 +89,10 @@ void print_details(std::ostream& out, details_format f, const json::value& d,
                    const global_options& g) {
   switch (f) {
     case details_format::instructions:
-      return print_instructions(
-          out, d, [&](std::ostream& o, const json::value& u) { print_ssh_unit(o, g, d, u); });
+      return print_instructions(out, d, [&](std::ostream& o, const json::value& u) {
+        print_ssh_unit(o, g, d, u);
+        print_cloud_unit(o, g, d, u);
+      });
     case details_format::markdown:
       return print_markdown(out, d);
     case details_format::json:
@@ -101,6 +105,8 @@ void print_details(std::ostream& out, details_format f, const json::value& d,
 void run_details(const access_options& o, const global_options& g, io& streams) {
   auto f = parse_details_format(o.output);
   auto d = connect(g).get("/api/v1/access-sessions/" + url_encode(o.id) + "/access-details");
+  // Setting up a profile or a kubeconfig prints where it went, not the secrets.
+  if (wants_cloud_setup(o.cloud)) return apply_cloud_use(o.cloud, g, d, streams);
   print_details(streams.out, f, d, g);
 }
 
@@ -144,13 +150,34 @@ void setup_access(CLI::App& app, global_options& g, io& streams) {
 
   // `access use` and `access-details` are the same view under the two names people know.
   auto use = std::make_shared<access_options>(access_options{{}, "instructions"});
-  add_details_command(*access, "use", "show the credentials and how to connect", *use)
-      ->callback([use, &g, &streams] { run_details(*use, g, streams); });
+  auto* use_cmd =
+      add_details_command(*access, "use", "show the credentials and how to connect", *use);
+  auto aws_profile = std::make_shared<std::string>();
+  auto* aws_opt = use_cmd
+                      ->add_option("--aws-profile", *aws_profile,
+                                   "write [profile NAME] (default apono) with credential_process "
+                                   "to the AWS config file")
+                      ->expected(0, 1);
+  use_cmd->add_flag("--kubeconfig", use->cloud.kubeconfig,
+                    "add cluster, user and context apono-ID to the kubeconfig");
+  use_cmd->add_flag("--switch-context", use->cloud.switch_context,
+                    "with --kubeconfig: make apono-ID the current context");
+  use_cmd->add_option("--resource", use->cloud.resource,
+                      "the account or namespace, when the grant holds several");
+  use_cmd->add_option("--permission", use->cloud.permission,
+                      "the role, when the grant holds several");
+  use_cmd->callback([use, aws_profile, aws_opt, &g, &streams] {
+    // A bare --aws-profile means the profile the docs use throughout: apono.
+    if (aws_opt->count() > 0)
+      use->cloud.aws_profile = aws_profile->empty() ? "apono" : *aws_profile;
+    run_details(*use, g, streams);
+  });
   auto det = std::make_shared<access_options>(access_options{{}, "instructions"});
   add_details_command(app, "access-details", "show the credentials and how to connect", *det)
       ->callback([det, &g, &streams] { run_details(*det, g, streams); });
 
   setup_access_connect(*access, g, streams);
+  setup_cloud_credentials(*access, g, streams);
   setup_access_proxy(*access, g, streams);
 
   auto rst = std::make_shared<access_options>(access_options{{}, "instructions"});

@@ -18,9 +18,20 @@ inline constexpr const char* secrets_advice =
 
 /// The labelled fields of a unit, in display order: label, JSON key.
 inline constexpr std::pair<const char*, const char*> unit_fields[] = {
-    {"Host", "host"},           {"Port", "port"},         {"Database", "database"},
-    {"Username", "username"},   {"Password", "password"}, {"SSL mode", "sslmode"},
+    {"Host", "host"},
+    {"Port", "port"},
+    {"Database", "database"},
+    {"Username", "username"},
+    {"Password", "password"},
+    {"SSL mode", "sslmode"},
     {"Principal", "principal"},
+    {"Role", "role_arn"},
+    {"ClusterRole", "cluster_role"},
+    {"Region", "region"},
+    {"API server", "server"},
+    {"Namespace", "namespace"},
+    {"Identity", "identity"},
+    {"Access key", "access_key_id"},
 };
 
 /// `rfc3339` in local time with strftime `fmt`; the input itself when it does not parse.

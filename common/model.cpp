@@ -219,6 +219,36 @@ json::object unit_json(const unit_credentials& c) {
         {"username", c.username},       {"principal", c.principal}, {"known_hosts", c.known_hosts},
     };
   }
+  if (c.type == "aws") {
+    return json::object{
+        {"integration", c.integration},
+        {"type", c.type},
+        {"resource", c.resource},
+        {"permission", c.permission},
+        {"role_arn", c.role},
+        {"region", c.region},
+        {"access_key_id", c.username},
+        {"secret_access_key", c.password},
+        {"session_token", c.session_token},
+        {"expiration", time_or_null(c.expires_at)},
+        {"identity", c.identity},
+    };
+  }
+  if (c.type == "kubernetes") {
+    return json::object{
+        {"integration", c.integration},
+        {"type", c.type},
+        {"resource", c.resource},
+        {"permission", c.permission},
+        {"cluster_role", c.role},
+        {"server", c.server},
+        {"certificate_authority", c.ssl_root_cert},
+        {"namespace", c.resource},
+        {"username", c.username},
+        {"token", c.password},
+        {"expiration", time_or_null(c.expires_at)},
+    };
+  }
   json::object u{
       {"integration", c.integration}, {"type", c.type},         {"resource", c.resource},
       {"permission", c.permission},   {"host", c.host},         {"port", c.port},
@@ -246,6 +276,21 @@ unit_credentials unit_from_json(const json::value& uv) {
   c.ssl_root_cert = str(uo, "ssl_root_cert");
   c.principal = str(uo, "principal");
   c.known_hosts = str(uo, "known_hosts");
+  c.expires_at = opt_time(uo, "expiration");
+  if (c.type == "aws") {
+    c.role = str(uo, "role_arn");
+    c.region = str(uo, "region");
+    c.username = str(uo, "access_key_id");
+    c.password = str(uo, "secret_access_key");
+    c.session_token = str(uo, "session_token");
+    c.identity = str(uo, "identity");
+  } else if (c.type == "kubernetes") {
+    c.role = str(uo, "cluster_role");
+    c.server = str(uo, "server");
+    c.ssl_root_cert = str(uo, "certificate_authority");
+    c.password = str(uo, "token");
+    c.identity = c.username;
+  }
   return c;
 }
 

@@ -74,19 +74,25 @@ struct access_request {
 
 /// Credentials and connection facts for one unit while the grant is ACTIVE.
 struct unit_credentials {
-  std::string integration;    ///< integration id
-  std::string type;           ///< integration type, e.g. `postgresql`
-  std::string resource;       ///< resource name (database)
-  std::string permission;     ///< permission name
-  std::string host;           ///< where clients connect
-  int port = 0;               ///< where clients connect
-  std::string database;       ///< database name for postgresql
-  std::string username;       ///< the short-lived login
-  std::string password;       ///< the short-lived password
-  std::string sslmode;        ///< libpq sslmode clients should use
-  std::string ssl_root_cert;  ///< PEM CA for sslmode verify-ca/verify-full (empty: none)
-  std::string principal{};    ///< ssh: the certificate principal
-  std::string known_hosts{};  ///< ssh: known_hosts lines for the host, `[host]:port TYPE KEY`
+  std::string integration;      ///< integration id
+  std::string type;             ///< integration type, e.g. `postgresql`
+  std::string resource;         ///< resource name (database)
+  std::string permission;       ///< permission name
+  std::string host;             ///< where clients connect
+  int port = 0;                 ///< where clients connect
+  std::string database;         ///< database name for postgresql
+  std::string username;         ///< the short-lived login
+  std::string password;         ///< the short-lived password
+  std::string sslmode;          ///< libpq sslmode clients should use
+  std::string ssl_root_cert;    ///< PEM CA for sslmode verify-ca/verify-full (empty: none)
+  std::string principal{};      ///< ssh: the certificate principal
+  std::string known_hosts{};    ///< ssh: known_hosts lines for the host, `[host]:port TYPE KEY`
+  std::string session_token{};  ///< aws: the SessionToken (username/password: key id/secret key)
+  std::optional<time_point> expires_at{};  ///< aws, kubernetes: when these credentials end
+  std::string region{};                    ///< aws: the region for clients
+  std::string server{};                    ///< kubernetes: the API server URL (CA in ssl_root_cert)
+  std::string role{};                      ///< aws: the role ARN; kubernetes: the ClusterRole
+  std::string identity{};  ///< aws: the assumed-role ARN; kubernetes: the service account
 };
 
 /// What `access-details` returns: the grant's end and each unit's credentials.

@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -385,7 +387,8 @@ TEST_CASE("errors name the file, the line and the thing", "[config]") {
   SECTION("integration type, url, host, port, sslmode") {
     const std::string head = "integrations:\n  - id: x\n";
     CHECK(error_of(head + "    type: mysql\n") ==
-          "test.yaml:3: integration 'x': unknown type 'mysql' (supported: postgresql, ssh)");
+          "test.yaml:3: integration 'x': unknown type 'mysql' (supported: postgresql, ssh, aws, "
+          "kubernetes)");
     CHECK(error_of(head + "    type: postgresql\n    admin_url: mysql://root:hunter2@db/x\n") ==
           "test.yaml:4: integration 'x': admin_url: libpq cannot parse it as a connection URI or "
           "key=value string (the value is not shown: it holds a password)");
@@ -645,4 +648,103 @@ TEST_CASE("ssh integrations: hosts with their keys, logins with principals", "[c
         "test.yaml:5: integration 'x': duplicate permission 'a'");
   CHECK(error_of(head + host + "    permissions: [a]\n    admin_url: postgresql://h/d\n")
             .find("unknown key 'admin_url'") != std::string::npos);
+}
+
+TEST_CASE("aws integrations: accounts, roles, endpoints and the broker's credentials", "[config]") {
+  const std::string yaml =
+      "integrations:\n  - id: aws-prod\n    type: aws\n"
+      "    access_key_id: AKIDEXAMPLE\n    secret_access_key: wJalrXUtnFEMI\n"
+      "    resources: [\"123456789012\"]\n"
+      "    permissions:\n"
+      "      - {name: read-only, role_arn: \"arn:aws:iam::{account}:role/ReadOnly\"}\n"
+      "      - {name: admin, role_arn: \"arn:aws:iam::123456789012:role/path/Admin\", "
+      "max_session: 12h}\n";
+  auto cfg = parse_config(yaml, "test.yaml");
+  const auto& in = cfg->integrations.at(0);
+  CHECK(in.resource_type == "account");
+  CHECK(in.region == "us-east-1");
+  CHECK(in.endpoint == "https://sts.amazonaws.com");
+  CHECK(in.iam_endpoint == "https://iam.amazonaws.com");
+  CHECK(in.access_key_id == "AKIDEXAMPLE");
+  REQUIRE(in.find_permission("read-only"));
+  CHECK(in.find_permission("read-only")->role_arn == "arn:aws:iam::{account}:role/ReadOnly");
+  CHECK(in.find_permission("read-only")->max_session == std::chrono::hours{1});
+  CHECK(in.find_permission("admin")->max_session == std::chrono::hours{12});
+
+  const std::string head =
+      "integrations:\n  - id: x\n    type: aws\n"
+      "    access_key_id: AKID\n    secret_access_key: SECRETVALUE\n";
+  const std::string perm =
+      "    permissions: [{name: r, role_arn: \"arn:aws:iam::{account}:role/R\"}]\n";
+  CHECK(error_of(head + "    resources: [\"12345\"]\n" + perm) ==
+        "test.yaml:6: integration 'x': resources: '12345' is not a 12-digit AWS account id "
+        "(quote it in YAML)");
+  CHECK(error_of(head + "    resources: [\"123456789012\"]\n" +
+                 "    permissions: [{name: r, role_arn: \"arn:aws:iam::1:user/R\"}]\n")
+            .find("role_arn: expected arn:aws:iam::ACCOUNT:role/NAME") != std::string::npos);
+  CHECK(error_of(head + "    resources: [\"123456789012\"]\n" +
+                 "    permissions: [{name: r, role_arn: \"arn:aws:iam::{account}:role/R\", "
+                 "max_session: 5m}]\n")
+            .find("max_session: must be between 15m and 12h") != std::string::npos);
+  CHECK(error_of(head +
+                 "    sts_endpoint: http://127.0.0.1:1\n    resources: [\"123456789012\"]\n" + perm)
+            .find("sts_endpoint: expected an https URL without a path") != std::string::npos);
+  CHECK(error_of(head + "    resources: [\"123456789012\"]\n" + perm + "    token: x\n")
+            .find("unknown key 'token'") != std::string::npos);
+  // Without credentials in the file the environment is asked; the message never shows a value.
+  ::unsetenv("AWS_ACCESS_KEY_ID");
+  ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  auto missing = error_of(
+      "integrations:\n  - id: x\n    type: aws\n    resources: [\"123456789012\"]\n" + perm);
+  CHECK(missing.find("the broker's AWS credentials are missing") != std::string::npos);
+  ::setenv("AWS_ACCESS_KEY_ID", "AKIDFROMENV", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "SECRETFROMENV", 1);
+  auto from_env = parse_config(
+      "integrations:\n  - id: x\n    type: aws\n    resources: [\"123456789012\"]\n" + perm,
+      "test.yaml");
+  CHECK(from_env->integrations.at(0).access_key_id == "AKIDFROMENV");
+  CHECK(from_env->integrations.at(0).secret_access_key == "SECRETFROMENV");
+  ::unsetenv("AWS_ACCESS_KEY_ID");
+  ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  CHECK(error_of(head + "    resources: [\"12345\"]\n" + perm).find("SECRETVALUE") ==
+        std::string::npos);
+}
+
+TEST_CASE("kubernetes integrations: namespaces, ClusterRoles, the API server and its CA",
+          "[config]") {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("apono-config-k8s-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "ca.pem") << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  std::ofstream(dir / "token") << "broker-token-value\n";
+  const std::string yaml =
+      "integrations:\n  - id: k8s\n    type: kubernetes\n"
+      "    server: https://127.0.0.1:6443/\n    ca_file: " +
+      (dir / "ca.pem").string() + "\n    token_file: " + (dir / "token").string() +
+      "\n    resources: [team-a, {name: team-b}]\n"
+      "    permissions: [view, {name: editor, cluster_role: edit}]\n";
+  auto cfg = parse_config(yaml, "test.yaml");
+  const auto& in = cfg->integrations.at(0);
+  CHECK(in.resource_type == "namespace");
+  CHECK(in.endpoint == "https://127.0.0.1:6443");
+  CHECK(in.token == "broker-token-value");
+  CHECK(in.ssl_root_cert.find("BEGIN CERTIFICATE") != std::string::npos);
+  CHECK(in.find_permission("view")->cluster_role == "view");
+  CHECK(in.find_permission("editor")->cluster_role == "edit");
+
+  const std::string head = "integrations:\n  - id: x\n    type: kubernetes\n";
+  const std::string rest = "    resources: [team-a]\n    permissions: [view]\n";
+  CHECK(error_of(head + "    token: t\n" + rest) ==
+        "test.yaml:2: integration 'x': 'server' is required");
+  CHECK(error_of(head + "    server: https://h:6443\n" + rest)
+            .find("the broker's Kubernetes credentials are missing") != std::string::npos);
+  CHECK(error_of(head + "    server: https://h:6443\n    token: t\n    resources: [Team_A]\n" +
+                 "    permissions: [view]\n")
+            .find("'Team_A' is not a valid namespace name") != std::string::npos);
+  CHECK(error_of(head + "    server: https://h:6443\n    token: t\n    ca_file: /nonexistent\n" +
+                 rest)
+            .find("ca_file: cannot read /nonexistent") != std::string::npos);
+  CHECK(error_of(head + "    server: https://h:6443\n    token: \"a b\"\n" + rest)
+            .find("the value is not shown") != std::string::npos);
+  std::filesystem::remove_all(dir);
 }
