@@ -3,8 +3,8 @@
 // bearer tokens under RBAC). The tools work through credential_process and the exec plugin
 // while the grant lasts, fail with apono's message after it, and credentials a client kept
 // stop working at the source.
-#include <catch2/catch.hpp>
 #include <sys/stat.h>
+#include <catch2/catch.hpp>
 
 #include <boost/json.hpp>
 #include <fstream>
@@ -59,17 +59,35 @@ struct stack {
     const auto& o = aws.options();
     std::string extra =
         "integrations:\n"
-        "  - id: aws-dev\n    type: aws\n    region: " + o.region + "\n"
-        "    sts_endpoint: " + aws.url() + "\n    iam_endpoint: " + aws.url() + "\n"
-        "    ca_file: " + aws.ca_file().string() + "\n"
-        "    access_key_id: " + o.access_key_id + "\n"
-        "    secret_access_key: \"" + o.secret_access_key + "\"\n"
-        "    resources: [\"" + account + "\"]\n"
+        "  - id: aws-dev\n    type: aws\n    region: " +
+        o.region +
+        "\n"
+        "    sts_endpoint: " +
+        aws.url() + "\n    iam_endpoint: " + aws.url() +
+        "\n"
+        "    ca_file: " +
+        aws.ca_file().string() +
+        "\n"
+        "    access_key_id: " +
+        o.access_key_id +
+        "\n"
+        "    secret_access_key: \"" +
+        o.secret_access_key +
+        "\"\n"
+        "    resources: [\"" +
+        account +
+        "\"]\n"
         "    permissions:\n"
         "      - {name: read-only, role_arn: \"arn:aws:iam::{account}:role/ReadOnly\"}\n"
-        "  - id: k8s-dev\n    type: kubernetes\n    server: " + kube.url() + "\n"
-        "    ca_file: " + kube.ca_file().string() + "\n"
-        "    token: " + kube.admin_token() + "\n"
+        "  - id: k8s-dev\n    type: kubernetes\n    server: " +
+        kube.url() +
+        "\n"
+        "    ca_file: " +
+        kube.ca_file().string() +
+        "\n"
+        "    token: " +
+        kube.admin_token() +
+        "\n"
         "    resources: [team-a]\n    permissions: [view]\n"
         "access_flows:\n"
         "  - name: engineers-cloud\n    requestors: {groups: [engineers]}\n"
@@ -109,8 +127,7 @@ struct stack {
   void wait_ended(const std::string& id, const std::string& final_status) {
     auto end = ends_at(id);
     std::this_thread::sleep_until(std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(
-            end.time_since_epoch())));
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(end.time_since_epoch())));
     REQUIRE(wait_until([&] { return request_status(*b, "alice", id) == final_status; }, 10s));
   }
 
@@ -196,8 +213,7 @@ TEST_CASE("aws --profile apono works through credential_process during the grant
   auto revoked = s.grant("aws-dev", account, "read-only", "10m");
   const auto config = s.cli.home() / ".aws" / "config";
   write(config, aws_config_before);
-  s.aws.set_role_policy("ReadOnly", "team-policy",
-                        R"({"Version":"2012-10-17","Statement":[]})");
+  s.aws.set_role_policy("ReadOnly", "team-policy", R"({"Version":"2012-10-17","Statement":[]})");
 
   // The instructions name both ways in.
   auto use = s.cli.apono({"access", "use", id, "-o", "instructions"}, {}, s.env());
@@ -276,8 +292,8 @@ TEST_CASE("aws --profile apono works through credential_process during the grant
       {"AWS_SESSION_TOKEN", std::string(kept.at("SessionToken").as_string())},
       {"AWS_CONFIG_FILE", "/dev/null"}};
   const std::vector<std::string> read_policy{
-      "aws",          "iam",       "get-role-policy", "--role-name", "ReadOnly",   "--policy-name",
-      "team-policy", "--region",  "us-east-1",       "--endpoint-url", s.aws.url(), "--output",
+      "aws",         "iam",      "get-role-policy", "--role-name",    "ReadOnly",  "--policy-name",
+      "team-policy", "--region", "us-east-1",       "--endpoint-url", s.aws.url(), "--output",
       "json"};
   auto before_end = s.tool(read_policy, kept_env);
   INFO(before_end.output);
