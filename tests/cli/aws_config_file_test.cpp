@@ -17,6 +17,9 @@
 
 using namespace apono::cli;
 namespace fs = std::filesystem;
+using apono::test::file_mode;
+using apono::test::on_path;
+using apono::test::scoped_env;
 
 namespace {
 
@@ -63,45 +66,11 @@ const std::string tail =
     "role_arn = arn:aws:iam::444455556666:role/Admin\n"
     "source_profile = dev\n";
 
-unsigned mode_of(const fs::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
-
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-/// Sets (or unsets, for nullopt) an environment variable for one scope.
-class scoped_env {
- public:
-  scoped_env(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value)
-      ::setenv(name, value->c_str(), 1);
-    else
-      ::unsetenv(name);
-  }
-  ~scoped_env() {
-    if (old_)
-      ::setenv(name_, old_->c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-  scoped_env(const scoped_env&) = delete;
-  scoped_env& operator=(const scoped_env&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
-bool on_path(const std::string& program) {
-  return apono::test::run({"sh", "-c", "command -v " + program}).status == 0;
 }
 
 }  // namespace
@@ -280,14 +249,14 @@ TEST_CASE("the file is written 0600 in a new 0700 directory; a refusal writes no
   };
   CHECK(edit_private_file(file, edit(apono_settings)));
   CHECK(slurp(file) == "[profile apono]\n" + apono_body);
-  CHECK(mode_of(file) == 0600);
-  CHECK(mode_of(file.parent_path()) == 0700);
+  CHECK(file_mode(file) == 0600);
+  CHECK(file_mode(file.parent_path()) == 0700);
 
   std::ofstream(file, std::ios::binary) << head + tail;
   REQUIRE(::chmod(file.c_str(), 0644) == 0);
   CHECK(edit_private_file(file, edit(apono_settings)));
   CHECK(slurp(file) == head + tail + "\n[profile apono]\n" + apono_body);
-  CHECK(mode_of(file) == 0600);
+  CHECK(file_mode(file) == 0600);
   CHECK_FALSE(edit_private_file(file, edit(apono_settings)));
 
   std::ofstream(file, std::ios::binary) << "[default]\n[default]\n";
@@ -295,7 +264,7 @@ TEST_CASE("the file is written 0600 in a new 0700 directory; a refusal writes no
   CHECK_THROWS_WITH(edit_private_file(file, edit(apono_settings)),
                     Catch::StartsWith(file.string() + ": aws config: line 2 repeats"));
   CHECK(slurp(file) == "[default]\n[default]\n");
-  CHECK(mode_of(file) == 0644);
+  CHECK(file_mode(file) == 0644);
   aws_settings bad = {{"region", "a\nb"}};
   CHECK_THROWS_AS(edit_private_file(file, edit(bad)), std::invalid_argument);
   CHECK(slurp(file) == "[default]\n[default]\n");
@@ -370,8 +339,8 @@ TEST_CASE("write_aws_profile writes the file aws_config_path names") {
     scoped_env file("AWS_CONFIG_FILE", std::nullopt);
     CHECK(write_aws_profile("apono", apono_settings) == tmp.path / ".aws" / "config");
     CHECK(slurp(tmp.path / ".aws" / "config") == "[profile apono]\n" + apono_body);
-    CHECK(mode_of(tmp.path / ".aws" / "config") == 0600);
-    CHECK(mode_of(tmp.path / ".aws") == 0700);
+    CHECK(file_mode(tmp.path / ".aws" / "config") == 0600);
+    CHECK(file_mode(tmp.path / ".aws") == 0700);
     CHECK_THROWS_WITH(write_aws_profile("apono", {{"region", "a"}, {"region", "b"}}),
                       Catch::Contains("given twice"));
     CHECK(slurp(tmp.path / ".aws" / "config") == "[profile apono]\n" + apono_body);

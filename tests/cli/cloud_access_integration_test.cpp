@@ -18,6 +18,7 @@
 #include "tests/support/cloud/aws_fixture.hpp"
 #include "tests/support/cloud/kube_fixture.hpp"
 #include "tests/support/pg_fixture.hpp"
+#include "tests/support/process.hpp"
 
 using namespace apono::test;
 using namespace std::chrono_literals;
@@ -28,16 +29,6 @@ namespace {
 
 const std::string account = "123456789012";
 const std::string role_arn = "arn:aws:iam::123456789012:role/ReadOnly";
-
-bool have(const char* tool) {
-  return run({"sh", "-c", std::string("command -v ") + tool}).status == 0;
-}
-
-int mode_of(const fs::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return static_cast<int>(st.st_mode & 07777);
-}
 
 void write(const fs::path& p, const std::string& text) {
   fs::create_directories(p.parent_path());
@@ -203,7 +194,7 @@ const std::string kubeconfig_before =
 
 TEST_CASE("aws --profile apono works through credential_process during the grant, not after it",
           "[cloud][integration]") {
-  if (!have("aws")) {
+  if (!on_path("aws")) {
     WARN("the aws CLI is not installed: skipped");
     return;
   }
@@ -232,7 +223,7 @@ TEST_CASE("aws --profile apono works through credential_process during the grant
   CHECK(setup.out.empty());  // no secrets printed when setting up a profile
   CHECK(setup.err.find("aws sts get-caller-identity --profile apono") != std::string::npos);
   auto after = apono::common::read_file(config);
-  CHECK(mode_of(config) == 0600);
+  CHECK(file_mode(config) == 0600);
   const auto head_end = aws_config_before.find("[profile apono]");
   const auto tail_start = aws_config_before.find("[profile work]");
   CHECK(after.substr(0, head_end) == aws_config_before.substr(0, head_end));
@@ -347,7 +338,7 @@ TEST_CASE("aws --profile apono works through credential_process during the grant
 
 TEST_CASE("kubectl works through the exec plugin during the grant, not after it",
           "[cloud][integration]") {
-  if (!have("kubectl")) {
+  if (!on_path("kubectl")) {
     WARN("kubectl is not installed: skipped");
     return;
   }
@@ -370,7 +361,7 @@ TEST_CASE("kubectl works through the exec plugin during the grant, not after it"
   REQUIRE(setup.status == 0);
   auto after = apono::common::read_file(kubeconfig);
   INFO(after);
-  CHECK(mode_of(kubeconfig) == 0600);
+  CHECK(file_mode(kubeconfig) == 0600);
   // Every unrelated entry byte for byte.
   for (const char* block :
        {"- cluster:\n    certificate-authority-data: TUlJQg==\n    server: "

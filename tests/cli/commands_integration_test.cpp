@@ -14,6 +14,7 @@
 
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/cli_fixture.hpp"
+#include "tests/support/process.hpp"
 
 using namespace apono::test;
 using namespace std::chrono_literals;
@@ -69,12 +70,6 @@ std::vector<std::string> lines_starting(const std::string& text, const std::stri
   return out;
 }
 
-mode_t mode_of(const std::filesystem::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 0777;
-}
-
 cli_result login(const cli_fixture& cli, broker_fixture& b, const std::string& user,
                  const std::string& profile = {}) {
   std::vector<std::string> args;
@@ -113,8 +108,8 @@ TEST_CASE("end to end: login, catalog, request, repeat, details, psql, revoke") 
 
   auto in = login(cli, b, "alice");
   CHECK(in.out.find("as alice") != std::string::npos);
-  CHECK(mode_of(cli.config_dir() / "config.json") == 0600);
-  CHECK(mode_of(cli.config_dir()) == 0700);
+  CHECK(file_mode(cli.config_dir() / "config.json") == 0600);
+  CHECK(file_mode(cli.config_dir()) == 0700);
 
   // The catalog as a table and as JSON.
   auto integ = cli.apono({"integrations"});

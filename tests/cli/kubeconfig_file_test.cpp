@@ -20,6 +20,9 @@
 
 using namespace apono::cli;
 namespace fs = std::filesystem;
+using apono::test::file_mode;
+using apono::test::on_path;
+using apono::test::scoped_env;
 namespace json = boost::json;
 
 namespace {
@@ -286,40 +289,6 @@ std::string slurp(const fs::path& p) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-unsigned mode_of(const fs::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
-
-/// Sets (or unsets, for nullopt) an environment variable for one scope.
-class scoped_env {
- public:
-  scoped_env(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value)
-      ::setenv(name, value->c_str(), 1);
-    else
-      ::unsetenv(name);
-  }
-  ~scoped_env() {
-    if (old_)
-      ::setenv(name_, old_->c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-  scoped_env(const scoped_env&) = delete;
-  scoped_env& operator=(const scoped_env&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
-bool on_path(const std::string& program) {
-  return apono::test::run({"sh", "-c", "command -v " + program}).status == 0;
 }
 
 void refused(const std::string& text, const std::string& what) {
@@ -619,8 +588,8 @@ TEST_CASE("the file is written 0600; a refusal leaves it as it was") {
   auto file = tmp.path / ".kube" / "config";
   auto upsert = [](std::string_view old) { return upsert_kubeconfig(old, apono_entries()); };
   CHECK(edit_private_file(file, upsert));
-  CHECK(mode_of(file) == 0600);
-  CHECK(mode_of(file.parent_path()) == 0700);
+  CHECK(file_mode(file) == 0600);
+  CHECK(file_mode(file.parent_path()) == 0700);
   CHECK_FALSE(edit_private_file(file, upsert));
 
   std::string flow = "clusters: [{name: a}]\n";
@@ -631,7 +600,7 @@ TEST_CASE("the file is written 0600; a refusal leaves it as it was") {
                         ": kubeconfig: clusters (line 1) is written in flow style ([...]); apono "
                         "will not rewrite it");
   CHECK(slurp(file) == flow);
-  CHECK(mode_of(file) == 0644);
+  CHECK(file_mode(file) == 0644);
 }
 
 namespace {
@@ -811,8 +780,8 @@ TEST_CASE("write_kubeconfig_entries creates ~/.kube/config when there is none") 
   auto file = tmp.path / ".kube" / "config";
   CHECK(write_kubeconfig_entries(apono_entries(true)) == std::vector<fs::path>{file});
   CHECK(slurp(file) == upsert_kubeconfig("", apono_entries(true)));
-  CHECK(mode_of(file) == 0600);
-  CHECK(mode_of(file.parent_path()) == 0700);
+  CHECK(file_mode(file) == 0600);
+  CHECK(file_mode(file.parent_path()) == 0700);
   CHECK(write_kubeconfig_entries(apono_entries(true)).empty());
   CHECK_FALSE(fs::exists(file.string() + ".lock"));
 }

@@ -15,14 +15,9 @@
 
 using namespace apono::cli;
 namespace fs = std::filesystem;
+using apono::test::file_mode;
 
 namespace {
-
-unsigned mode_of(const fs::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -50,11 +45,11 @@ TEST_CASE("write_private_file creates missing directories 0700 and the file 0600
   auto file = tmp.path / "home" / ".aws" / "config";
   write_private_file(file, "[default]\n");
   CHECK(slurp(file) == "[default]\n");
-  CHECK(mode_of(file) == 0600);
-  CHECK(mode_of(tmp.path / "home") == 0700);
-  CHECK(mode_of(tmp.path / "home" / ".aws") == 0700);
+  CHECK(file_mode(file) == 0600);
+  CHECK(file_mode(tmp.path / "home") == 0700);
+  CHECK(file_mode(tmp.path / "home" / ".aws") == 0700);
   // A directory that was there keeps the mode its owner chose.
-  CHECK(mode_of(tmp.path) == 0755);
+  CHECK(file_mode(tmp.path) == 0755);
   CHECK(entries_in(file.parent_path()) == 1);  // no temp file left behind
 }
 
@@ -64,7 +59,7 @@ TEST_CASE("write_private_file narrows an existing 0644 file to 0600 and replaces
   spit(file, "a much longer old content than the new one\n", 0644);
   write_private_file(file, "new\n");
   CHECK(slurp(file) == "new\n");
-  CHECK(mode_of(file) == 0600);
+  CHECK(file_mode(file) == 0600);
 }
 
 TEST_CASE("write_private_file writes through a symlink to its target") {
@@ -79,7 +74,7 @@ TEST_CASE("write_private_file writes through a symlink to its target") {
   CHECK(fs::is_symlink(fs::symlink_status(link)));
   CHECK(fs::read_symlink(link) == "../../dotfiles/kubeconfig");
   CHECK(slurp(tmp.path / "dotfiles" / "kubeconfig") == "new\n");
-  CHECK(mode_of(tmp.path / "dotfiles" / "kubeconfig") == 0600);
+  CHECK(file_mode(tmp.path / "dotfiles" / "kubeconfig") == 0600);
   CHECK(entries_in(link.parent_path()) == 1);
 }
 
@@ -93,7 +88,7 @@ TEST_CASE("write_private_file creates the file a dangling symlink names") {
   write_private_file(link, "[default]\n");
   CHECK(fs::is_symlink(fs::symlink_status(link)));
   CHECK(slurp(tmp.path / "dotfiles" / "aws" / "config") == "[default]\n");
-  CHECK(mode_of(tmp.path / "dotfiles" / "aws") == 0700);
+  CHECK(file_mode(tmp.path / "dotfiles" / "aws") == 0700);
 }
 
 TEST_CASE("write_private_file refuses a symlink loop and a directory") {
@@ -126,7 +121,7 @@ TEST_CASE("edit_private_file passes the old text, writes only a changed result")
 
   spit(file, "same\n", 0644);
   CHECK_FALSE(edit_private_file(file, [](std::string_view old) { return std::string(old); }));
-  CHECK(mode_of(file) == 0644);  // untouched, not even its mode
+  CHECK(file_mode(file) == 0644);  // untouched, not even its mode
 }
 
 TEST_CASE("edit_private_file leaves the file untouched when the edit refuses") {
@@ -145,7 +140,7 @@ TEST_CASE("edit_private_file leaves the file untouched when the edit refuses") {
           file, [](std::string_view) -> std::string { throw std::invalid_argument("bad name"); }),
       std::invalid_argument);
   CHECK(slurp(file) == "keep me");
-  CHECK(mode_of(file) == 0644);
+  CHECK(file_mode(file) == 0644);
   CHECK(fs::last_write_time(file) == before);
   CHECK(entries_in(tmp.path) == 1);
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,27 @@ class child_process {
  private:
   pid_t pid_ = -1;
   int status_ = -1;
+};
+
+/// The permission bits of `path` (e.g. 0600); throws std::runtime_error when it cannot stat it.
+[[nodiscard]] unsigned file_mode(const std::filesystem::path& path);
+
+/// True when `program` is found on PATH.
+[[nodiscard]] bool on_path(const std::string& program);
+
+/// Sets (or, given nullopt, unsets) an environment variable for one scope.
+class scoped_env {
+ public:
+  /// Sets `name` to `value` (unsets it for nullopt) until destruction.
+  scoped_env(const char* name, std::optional<std::string> value);
+  /// Puts the old value back.
+  ~scoped_env();
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
 };
 
 }  // namespace apono::test

@@ -20,6 +20,7 @@
 namespace {
 
 namespace fs = std::filesystem;
+using apono::test::file_mode;
 
 using apono::broker::ssh::cert_request;
 using apono::broker::ssh::fingerprint;
@@ -41,12 +42,6 @@ void spit(const fs::path& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;
   REQUIRE(out);
-}
-
-unsigned mode_of(const fs::path& path) {
-  struct stat st {};
-  REQUIRE(::stat(path.c_str(), &st) == 0);
-  return st.st_mode & 0777;
 }
 
 std::string trim(std::string s) {
@@ -171,8 +166,8 @@ TEST_CASE("load_or_create makes a 0600 key in a 0700 dir and reloads the same ke
   const fs::path path = dir / "user-ca-key.pem";
 
   const user_ca ca = user_ca::load_or_create(path);
-  CHECK(mode_of(dir) == 0700);
-  CHECK(mode_of(path) == 0600);
+  CHECK(file_mode(dir) == 0700);
+  CHECK(file_mode(path) == 0600);
   CHECK(slurp(path).rfind("-----BEGIN PRIVATE KEY-----\n", 0) == 0);
 
   const std::string line = ca.public_key_line();

@@ -21,6 +21,7 @@
 namespace {
 
 namespace fs = std::filesystem;
+using apono::test::file_mode;
 
 using apono::test::temp_dir;
 
@@ -34,12 +35,6 @@ std::string slurp(const fs::path& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
-}
-
-unsigned mode_of(const fs::path& path) {
-  struct stat st {};
-  REQUIRE(::stat(path.c_str(), &st) == 0);
-  return st.st_mode & 0777;
 }
 
 x509_ptr load_cert(const fs::path& path) {
@@ -103,11 +98,11 @@ TEST_CASE("ensure_tls creates a private CA and a server certificate it signs", "
   CHECK(files.server_key == dir / "server-key.pem");
   for (const auto& f : {files.ca_cert, files.ca_key, files.server_cert, files.server_key})
     CHECK(fs::is_regular_file(f));
-  CHECK(mode_of(dir) == 0700);
-  CHECK(mode_of(files.ca_key) == 0600);
-  CHECK(mode_of(files.server_key) == 0600);
-  CHECK(mode_of(files.ca_cert) == 0644);
-  CHECK(mode_of(files.server_cert) == 0644);
+  CHECK(file_mode(dir) == 0700);
+  CHECK(file_mode(files.ca_key) == 0600);
+  CHECK(file_mode(files.server_key) == 0600);
+  CHECK(file_mode(files.ca_cert) == 0644);
+  CHECK(file_mode(files.server_cert) == 0644);
   // No temp files left behind by the atomic writes.
   CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 4);
 
@@ -174,7 +169,7 @@ TEST_CASE("ensure_tls reuses what is there and reissues only the server certific
     CHECK(slurp(files.ca_key) == ca_key);
     CHECK(slurp(files.server_cert) != server);
     CHECK(slurp(files.server_key) != server_key);
-    CHECK(mode_of(files.server_key) == 0600);
+    CHECK(file_mode(files.server_key) == 0600);
     auto ca_cert = load_cert(files.ca_cert);
     auto cert = load_cert(files.server_cert);
     CHECK(verifies(ca_cert.get(), cert.get()));
