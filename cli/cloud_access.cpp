@@ -170,7 +170,7 @@ void print_credentials_json(std::ostream& out, const json::object& o) {
 }  // namespace
 
 bool wants_cloud_setup(const cloud_use_options& o) {
-  return o.aws_profile.has_value() || o.kubeconfig;
+  return o.aws_profile.has_value() || o.kubeconfig || o.switch_context;
 }
 
 void apply_cloud_use(const cloud_use_options& o, const global_options& g, const json::value& d,
