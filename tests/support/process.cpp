@@ -334,6 +334,13 @@ bool on_path(const std::string& program) {
   return run({"sh", "-c", "command -v " + quote(program)}).status == 0;
 }
 
+bool kubectl_has_exec_v1() {
+  auto r = run({"kubectl", "version", "--client", "-o", "json"});
+  auto at = r.output.find("\"minor\": \"");
+  if (r.status != 0 || at == std::string::npos) return false;
+  return std::atoi(r.output.c_str() + at + 10) >= 22;
+}
+
 scoped_env::scoped_env(const char* name, std::optional<std::string> value) : name_(name) {
   if (const char* old = std::getenv(name)) old_ = old;
   if (value)

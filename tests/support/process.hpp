@@ -77,6 +77,10 @@ class child_process {
 /// True when `program` is found on PATH.
 [[nodiscard]] bool on_path(const std::string& program);
 
+/// True when the kubectl on PATH reads `client.authentication.k8s.io/v1` exec plugins (1.22 and
+/// later; Debian 12's kubernetes-client is 1.20).
+[[nodiscard]] bool kubectl_has_exec_v1();
+
 /// Sets (or, given nullopt, unsets) an environment variable for one scope.
 class scoped_env {
  public:
