@@ -334,6 +334,12 @@ TEST_CASE("aws --profile apono works through credential_process during the grant
   INFO(denied.output);
   CHECK(denied.status != 0);
   CHECK(denied.output.find("explicit deny") != std::string::npos);
+
+  // Neither the broker's key nor anything it issued reached aponod's log.
+  auto log = s.b->log();
+  CHECK(log.find(s.aws.options().secret_access_key) == std::string::npos);
+  CHECK(log.find(kept_env.at("AWS_SECRET_ACCESS_KEY")) == std::string::npos);
+  CHECK(log.find(kept_env.at("AWS_SESSION_TOKEN")) == std::string::npos);
 }
 
 TEST_CASE("kubectl works through the exec plugin during the grant, not after it",
@@ -420,4 +426,9 @@ TEST_CASE("kubectl works through the exec plugin during the grant, not after it"
   // The token a client kept died with its ServiceAccount.
   apono::common::http_client api({s.kube.url(), s.kube.ca_file(), kept_token});
   CHECK(api.request("GET", "/api/v1/namespaces/team-a/pods").status == 401);
+
+  // Neither the broker's token nor the one it issued reached aponod's log.
+  auto log = s.b->log();
+  CHECK(log.find(s.kube.admin_token()) == std::string::npos);
+  CHECK(log.find(kept_token) == std::string::npos);
 }
