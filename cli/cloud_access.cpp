@@ -79,6 +79,13 @@ std::vector<std::string> selection_args(const picked& p) {
   return {"--resource", text(*p.unit, "resource"), "--permission", text(*p.unit, "permission")};
 }
 
+// The cluster, user and context name: the request, plus the unit when it holds several.
+std::string kube_context(const json::value& d, const picked& p) {
+  auto name = "apono-" + text(d, "request_id");
+  if (p.of_type > 1) name += "-" + text(*p.unit, "resource") + "-" + text(*p.unit, "permission");
+  return name;
+}
+
 std::string join_command(const std::vector<std::string>& argv) {
   std::string s;
   for (const auto& a : argv) s += (s.empty() ? "" : " ") + shell_quote(a);
@@ -140,8 +147,7 @@ void set_up_kubeconfig(const cloud_use_options& o, const global_options& g, cons
   const auto& u = *p.unit;
   auto id = text(d, "request_id");
   kube_entries e;
-  e.name = "apono-" + id;
-  if (p.of_type > 1) e.name += "-" + text(u, "resource") + "-" + text(u, "permission");
+  e.name = kube_context(d, p);
   e.server = text(u, "server");
   e.ca_pem = text(u, "certificate_authority");
   e.namespace_name = text(u, "namespace");
@@ -184,19 +190,15 @@ void apply_cloud_use(const cloud_use_options& o, const global_options& g, const 
   if (o.kubeconfig) set_up_kubeconfig(o, g, d, streams);
 }
 
-void print_cloud_unit(std::ostream& out, const global_options& g, const json::value& d,
-                      const json::value& u) {
+void print_cloud_unit(std::ostream& out, const json::value& d, const json::value& u) {
   auto type = text(u, "type");
   if (type != "aws" && type != "kubernetes") return;
-  (void)g;
   auto id = text(d, "request_id");
   // Only the selection flags when the request holds more than one unit of the kind.
-  std::size_t of_type = 0;
-  for (const auto& x : d.at("units").as_array()) of_type += text(x, "type") == type ? 1 : 0;
+  picked p{&u, 0};
+  for (const auto& x : d.at("units").as_array()) p.of_type += text(x, "type") == type ? 1 : 0;
   std::string which;
-  if (of_type > 1)
-    which = " --resource " + shell_quote(text(u, "resource")) + " --permission " +
-            shell_quote(text(u, "permission"));
+  for (const auto& a : selection_args(p)) which += " " + shell_quote(a);
   if (auto exp = text(u, "expiration"); !exp.empty())
     out << "  These credentials expire at " << local_time(exp, "%Y-%m-%d %H:%M:%S %Z")
         << "; the helpers below fetch fresh ones until the grant ends.\n\n";
@@ -214,8 +216,7 @@ void print_cloud_unit(std::ostream& out, const global_options& g, const json::va
     out << "\n\n";
     return;
   }
-  auto context = "apono-" + id;
-  if (of_type > 1) context += "-" + text(u, "resource") + "-" + text(u, "permission");
+  auto context = kube_context(d, p);
   out << "Use it with kubectl (the exec plugin fetches tokens while the grant lasts):\n"
       << "  apono access use " << id << which << " --kubeconfig --switch-context\n"
       << "  kubectl --context " << shell_quote(context) << " get pods -n "

@@ -31,7 +31,7 @@ void apply_cloud_use(const cloud_use_options& o, const global_options& g,
                      const boost::json::value& details, io& streams);
 
 /// The instruction lines for an aws or kubernetes unit (nothing for other kinds).
-void print_cloud_unit(std::ostream& out, const global_options& g, const boost::json::value& details,
+void print_cloud_unit(std::ostream& out, const boost::json::value& details,
                       const boost::json::value& unit);
 
 /// Adds `aws-credentials` and `kube-credentials` under `access`.

@@ -91,7 +91,7 @@ void print_details(std::ostream& out, details_format f, const json::value& d,
     case details_format::instructions:
       return print_instructions(out, d, [&](std::ostream& o, const json::value& u) {
         print_ssh_unit(o, g, d, u);
-        print_cloud_unit(o, g, d, u);
+        print_cloud_unit(o, d, u);
       });
     case details_format::markdown:
       return print_markdown(out, d);
