@@ -215,6 +215,9 @@ class sqlite_store::tx final : public store_tx {
  public:
   explicit tx(sqlite3* db) : db_(db) {}
 
+  /// True once this transaction replaced or wiped a unit's stored secret.
+  [[nodiscard]] bool dropped_secret() const { return dropped_secret_; }
+
   std::optional<common::access_request> get_request(std::int64_t id) override {
     std::string sql = std::string("SELECT ") + request_columns + " FROM requests WHERE id = ?";
     stmt s(db_, sql.c_str());
@@ -309,6 +312,11 @@ class sqlite_store::tx final : public store_tx {
   }
 
   void put_unit_state(const unit_state& st) override {
+    {
+      stmt old(db_, "SELECT secret FROM units WHERE id = ?");
+      old.bind(1, st.unit_id);
+      if (old.step() && !old.text(0).empty() && old.text(0) != st.secret) dropped_secret_ = true;
+    }
     stmt s(db_,
            "UPDATE units SET login=?, secret=?, attempts=?, next_attempt_at=?, last_error=? "
            "WHERE id=?");
@@ -380,6 +388,7 @@ class sqlite_store::tx final : public store_tx {
 
  private:
   sqlite3* db_;
+  bool dropped_secret_ = false;
 };
 
 sqlite_store::sqlite_store(const std::filesystem::path& path) {
@@ -398,7 +407,11 @@ sqlite_store::sqlite_store(const std::filesystem::path& path) {
   }
   try {
     sqlite3_busy_timeout(db_, 5000);
-    exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+    // secure_delete zeroes what a row update or delete leaves behind in a page, so a wiped
+    // secret does not linger in the file's free space.
+    exec(db_,
+         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+         "PRAGMA secure_delete=ON;");
     int version = schema_version();
     constexpr int latest = static_cast<int>(std::size(migrations));
     if (version > latest)
@@ -434,15 +447,20 @@ int sqlite_store::schema_version() {
 
 void sqlite_store::transact(const std::function<void(store_tx&)>& fn) {
   std::lock_guard lock(mutex_);
+  tx t(db_);
   exec(db_, "BEGIN IMMEDIATE");
   try {
-    tx t(db_);
     fn(t);
     exec(db_, "COMMIT");
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
+  // The WAL still holds the page images with the old secret until it is checkpointed and
+  // reset, which on a quiet broker can take days: copy it into the database now and empty
+  // it. Best effort; a failure only leaves things as they were.
+  if (t.dropped_secret())
+    (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
 }
 
 due_work sqlite_store::find_due(common::time_point now, common::time_point stale_before) {
