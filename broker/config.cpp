@@ -108,6 +108,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Messages quote keys and names from the file, and a YAML scalar may hold any control
+// character (a CR, an escape sequence): written as \xNN, they cannot split the one-line
+// `FILE:LINE: message` or forge a line in the log of a SIGHUP reload.
+std::string one_line(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      out += c;
+      continue;
+    }
+    constexpr std::string_view hex = "0123456789abcdef";
+    out.append("\\x").append(1, hex[u >> 4]).append(1, hex[u & 0xf]);
+  }
+  return out;
+}
+
 // A string read from the file, with where it was for messages about it later.
 struct located {
   std::string value;
@@ -244,7 +261,7 @@ class loader {
     std::string text = file_ + ":" + std::to_string(line) + ": ";
     if (!context.empty()) text.append(context).append(": ");
     text.append(message);
-    throw config_error(text);
+    throw config_error(one_line(text));
   }
   [[noreturn]] void fail(const YAML::Node& at, std::string_view context,
                          std::string_view message) const {
@@ -1160,15 +1177,15 @@ std::shared_ptr<const config> parse_config(const std::string& yaml, const fs::pa
   try {
     root = YAML::Load(yaml);
   } catch (const YAML::ParserException& e) {
-    throw config_error(path.string() + ":" + std::to_string(e.mark.line + 1) +
-                       ": invalid YAML: " + e.msg);
+    throw config_error(one_line(path.string() + ":" + std::to_string(e.mark.line + 1) +
+                                ": invalid YAML: " + e.msg));
   }
   return loader(path).load(root);
 }
 
 std::shared_ptr<const config> load_config(const fs::path& path) {
   auto cannot_read = [&](int err) {
-    return config_error(path.string() + ": cannot read: " + std::strerror(err));
+    return config_error(one_line(path.string() + ": cannot read: " + std::strerror(err)));
   };
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
                                                        &std::fclose);
