@@ -15,6 +15,7 @@
 #include <charconv>
 #include <map>
 
+#include "broker/api/json_body.hpp"
 #include "common/error.hpp"
 #include "common/secrets.hpp"
 
@@ -275,13 +276,16 @@ bool is_form(std::string_view content_type) {
 // JSON object of strings with no unknown fields.
 fields token_fields(const http::request& req) {
   if (is_form(req.content_type)) return parse_form(req.body);
-  boost::system::error_code ec;
-  auto v = json::parse(req.body, ec);
-  if (ec || !v.is_object())
+  json::object o;
+  try {
+    o = parse_json_object(req.body);
+  } catch (const api_error& e) {
     throw api_error(errc::invalid_argument,
-                    "the body must be a JSON object or application/x-www-form-urlencoded");
+                    "the body must be a JSON object or application/x-www-form-urlencoded (" +
+                        std::string(e.what()) + ")");
+  }
   fields out;
-  for (const auto& kv : v.get_object()) {
+  for (const auto& kv : o) {
     std::string key(kv.key());
     if (key != "grant_type" && key != "code" && key != "code_verifier" && key != "redirect_uri" &&
         key != "client_id")

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <sstream>
 
+#include "broker/api/json_body.hpp"
 #include "broker/policy.hpp"
 #include "common/duration.hpp"
 #include "common/error.hpp"
@@ -56,14 +57,7 @@ std::vector<std::string> split_path(const std::string& path) {
 
 json::object parse_body(const http::request& req) {
   if (req.body.empty()) return {};
-  boost::system::error_code ec;
-  json::parse_options opts;
-  opts.max_depth = 32;
-  auto v = json::parse(req.body, ec, {}, opts);
-  if (ec)
-    throw api_error(errc::invalid_argument, "request body is not valid JSON: " + ec.message());
-  if (!v.is_object()) throw api_error(errc::invalid_argument, "request body must be a JSON object");
-  return std::move(v.get_object());
+  return parse_json_object(req.body);
 }
 
 std::string get_string(const json::object& o, std::string_view key, std::size_t max = 4096) {
@@ -222,6 +216,12 @@ net::awaitable<http::response> router::handle(http::request req) {
   try {
     auto parsed = boost::urls::parse_origin_form(req.target);
     if (!parsed) throw api_error(errc::invalid_argument, "malformed request target");
+    // An encoded slash would become a separator once decoded: `/a%2Fb` would be `/a/b` here
+    // but one segment to a proxy routing on the raw path, so it names no endpoint.
+    std::string_view raw_path = parsed->encoded_path();
+    if (raw_path.find("%2F") != std::string_view::npos ||
+        raw_path.find("%2f") != std::string_view::npos)
+      throw api_error(errc::not_found, "no such endpoint: an encoded '/' is not a separator");
     std::string path = parsed->path();  // percent-decoded
     std::map<std::string, std::string> query;
     for (auto p : parsed->params()) query[p.key] = p.value;
@@ -262,6 +262,9 @@ net::awaitable<http::response> router::handle(http::request req) {
 http::response router::dispatch(const http::request& req, const std::string& path,
                                 const std::map<std::string, std::string>& query) {
   const auto& m = req.method;
+  // Served for GET only: another method is an unknown endpoint here as everywhere else.
+  if ((path == "/healthz" || path == "/readyz" || path == "/metrics") && m != "GET")
+    throw api_error(errc::not_found, "no such endpoint: " + m.substr(0, 32) + " " + path);
   if (path == "/healthz") return json_response(200, json::object{{"status", "ok"}});
   if (path == "/readyz") {
     bool ok = ready_ ? ready_() : true;
@@ -415,6 +418,7 @@ http::response router::dispatch(const http::request& req, const std::string& pat
       const auto& action = seg[4];
       if (action == "approve") {
         reject_unknown_fields(body, {"comment"});
+        (void)get_string(body, "comment");  // not kept, but checked like every field
         return json_response(200, common::to_json(service_.approve(who, id)));
       }
       if (action == "reject") {

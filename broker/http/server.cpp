@@ -283,8 +283,19 @@ struct server::impl {
     if (ec) co_return false;
 
     auto& msg = parser.get();
+    // RFC 9112 §6.3: unless chunked is the final transfer coding, and applied once, the length
+    // is unknown. Beast reads such a request as bodiless, which would run its body as the next
+    // request. (The parser's view counts: the header's own chunked() accepts "chunked, chunked".)
+    if (msg.count(bhttp::field::transfer_encoding) && !parser.chunked()) {
+      auto res = error_response(common::errc::invalid_argument,
+                                "malformed HTTP request: only the chunked transfer coding is "
+                                "accepted");
+      co_await write_response(stream, res, 11, false);
+      co_return false;
+    }
     const bool keep_alive = msg.keep_alive();
     const unsigned version = msg.version();
+    const bool head = msg.method() == bhttp::verb::head;
     request req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
@@ -310,7 +321,7 @@ struct server::impl {
       log_failure(method, path, "unknown exception");
       res = error_response(common::errc::internal, "internal error");
     }
-    co_return co_await write_response(stream, res, version, keep_alive) && keep_alive;
+    co_return co_await write_response(stream, res, version, keep_alive, head) && keep_alive;
   }
 
   void log_failure(const std::string& method, const std::string& path, const char* what) const {
@@ -323,7 +334,7 @@ struct server::impl {
 
   // True when the whole response went out.
   static net::awaitable<bool> write_response(tls_stream& stream, const response& r,
-                                             unsigned version, bool keep_alive) {
+                                             unsigned version, bool keep_alive, bool head = false) {
     bhttp::response<bhttp::string_body> res;
     res.version(version);
     res.result(r.status >= 100 && r.status <= 999 ? static_cast<unsigned>(r.status) : 500u);
@@ -335,6 +346,9 @@ struct server::impl {
     res.body() = r.body;
     res.keep_alive(keep_alive);
     res.prepare_payload();
+    // RFC 9110 §9.3.2: the answer to HEAD has GET's headers and no body; a body would be read
+    // as the start of the next answer on this connection.
+    if (head) res.body().clear();
     beast::get_lowest_layer(stream).expires_after(write_timeout);
     auto [ec, n] = co_await bhttp::async_write(stream, res, use_tuple);
     (void)n;
