@@ -104,8 +104,9 @@ void run_proxy(const proxy_command_options& o, const global_options& g, io& stre
     if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
     if (fds[0].revents & POLLIN) break;
     if (session.watch().ended()) {
-      // Give the proxy a moment to deliver the FATAL before everything closes.
-      ::usleep(200000);
+      // Give the proxy a moment to deliver the FATAL before everything closes: longer than the
+      // 500 ms a session in the middle of a server message gets to reach a message boundary.
+      ::usleep(600000);
       std::lock_guard lock(*log_mutex);
       err << session.watch().message() << std::endl;
       throw exit_status(launchers::exit_access_ended);

@@ -85,6 +85,15 @@ net::awaitable<void> session::run() {
   } else {
     ++ctx_.counters.refused;
   }
+  if (ending_) {
+    // Every client first, every server connection after the grace: each server close wakes
+    // a backend that ends, and when a thousand of them end at once on the same cores, those
+    // wake-ups would hold up the FATALs and client closes still waiting on this thread.
+    close_client();
+    net::steady_timer grace(client_.get_executor());
+    grace.expires_at(cut_at_ + cut_grace);
+    co_await grace.async_wait(use_tuple);
+  }
   close_all();
   if (cancel_id_) ctx_.cancel_keys.erase(cancel_id_);
   --ctx_.counters.active;
@@ -378,7 +387,10 @@ template <class Stream>
 net::awaitable<void> session::client_to_server(Stream& up) {
   for (;;) {
     auto [ec, n] = co_await client_.async_read_some(net::buffer(cbuf_.data), use_tuple);
-    if (ec || ending_) co_return;
+    if (ec) co_return;
+    // After the end nothing more reaches the server, but the relay goes on until the FATAL
+    // is out: returning here would close the session before the client was told why.
+    if (ending_) continue;
     auto [wec, w] = co_await net::async_write(up, net::buffer(cbuf_.data.data(), n), use_tuple);
     if (wec) co_return;
   }
@@ -408,6 +420,7 @@ net::awaitable<void> session::server_to_client(Stream& up) {
       std::tie(wec, std::ignore) = co_await net::async_write(client_, parts, use_tuple);
       if (ending_) {
         s2c_writing_ = false;
+        close_client();  // the FATAL is out; run() closes the server side later
         co_return;
       }
     } else {
@@ -424,6 +437,7 @@ net::awaitable<void> session::server_to_client(Stream& up) {
     std::string pending = std::move(inject_);
     inject_.clear();
     co_await net::async_write(client_, net::buffer(pending), use_tuple);
+    close_client();
   }
 }
 
@@ -439,7 +453,8 @@ net::awaitable<void> session::side_write() {
   }
   side_writing_ = false;
   side_done_.cancel();
-  if (ending_) close_all();
+  // Only the client side: the relay then stops, and run() closes the server side later.
+  if (ending_) close_client();
 }
 
 void session::notify(const std::string& bytes) {
@@ -452,6 +467,7 @@ void session::notify(const std::string& bytes) {
 void session::cut(const std::string& fatal) {
   if (closed_ || ending_) return;
   ending_ = true;
+  cut_at_ = net::steady_timer::clock_type::now();
   ++ctx_.counters.cut;
   if (!relaying_) {
     close_all();
@@ -489,11 +505,15 @@ net::awaitable<void> session::cancel_backend(std::int32_t pid, std::int32_t key)
   s.close();
 }
 
-void session::close_all() {
+void session::close_client() {
   closed_ = true;
   boost::system::error_code ignored;
   client_.shutdown(net::socket_base::shutdown_both, ignored);
   client_.close(ignored);
+}
+
+void session::close_all() {
+  close_client();
   up_.close();
   deadline_.cancel();
   side_done_.cancel();

@@ -70,7 +70,8 @@ class session : public std::enable_shared_from_this<session> {
   /// Queues `bytes` (whole messages) for the client at the next server message boundary.
   void notify(const std::string& bytes);
   /// Ends the session because access ended: `fatal` (an ErrorResponse) reaches the client
-  /// at a message boundary when one comes within a moment, then both sides close.
+  /// at a message boundary when one comes within a moment, then the client side closes; the
+  /// server side closes when that moment is over.
   void cut(const std::string& fatal);
   /// Closes both sides at once (proxy shutdown).
   void close_all();
@@ -85,6 +86,7 @@ class session : public std::enable_shared_from_this<session> {
   template <class Stream>
   net::awaitable<void> server_to_client(Stream& up);
   net::awaitable<void> side_write();
+  void close_client();
   net::awaitable<void> refuse(const std::string& severity, const std::string& code,
                               const std::string& message);
   net::awaitable<void> cancel_backend(std::int32_t pid, std::int32_t key);
@@ -108,6 +110,7 @@ class session : public std::enable_shared_from_this<session> {
   bool side_writing_ = false;
   bool ending_ = false;
   bool closed_ = false;
+  net::steady_timer::time_point cut_at_{};  // when access ended for this session
 };
 
 }  // namespace apono::proxy
