@@ -147,7 +147,56 @@ struct raw_client {
       out.append(buf, static_cast<std::size_t>(n));
     }
   }
+  // At most `max` bytes, whatever arrives first within `timeout`; `closed` on EOF.
+  std::string read_some(std::size_t max, std::chrono::milliseconds timeout, bool& closed) const {
+    closed = false;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return {};
+    std::string out(max, '\0');
+    auto n = ::read(fd, out.data(), max);
+    if (n <= 0) {
+      closed = true;
+      return {};
+    }
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+  }
 };
+
+std::uint32_t read_be32(const char* p) {
+  auto b = [p](int i) { return std::uint32_t{static_cast<unsigned char>(p[i])}; };
+  return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
+}
+
+// Moves every whole backend message out of the front of `pending` as (type, body); a
+// partial message stays there for the next read.
+std::vector<std::pair<char, std::string>> take_messages(std::string& pending) {
+  std::vector<std::pair<char, std::string>> out;
+  std::size_t at = 0;
+  while (pending.size() - at >= 5) {
+    std::size_t len = read_be32(pending.data() + at + 1);
+    if (pending.size() - at < 1 + len) break;
+    out.emplace_back(pending[at], pending.substr(at + 5, len - 4));
+    at += 1 + len;
+  }
+  pending.erase(0, at);
+  return out;
+}
+
+// One field of an ErrorResponse body ('S' severity, 'C' SQLSTATE, 'M' message), or "".
+std::string error_field(const std::string& body, char code) {
+  for (std::size_t at = 0; at < body.size() && body[at] != '\0';) {
+    auto end = body.find('\0', at + 1);
+    if (end == std::string::npos) break;
+    if (body[at] == code) return body.substr(at + 1, end - at - 1);
+    at = end + 1;
+  }
+  return {};
+}
+
+std::string query_message(const std::string& sql) {
+  return "Q" + be32(static_cast<std::uint32_t>(4 + sql.size() + 1)) + sql + std::string(1, '\0');
+}
 
 }  // namespace
 
@@ -358,6 +407,80 @@ TEST_CASE("a revoke cuts open sessions at once", "[proxy]") {
   CHECK(std::chrono::steady_clock::now() - start < 1s);
   std::string err = PQerrorMessage(busy.c);
   CHECK(err.find("it was revoked") != std::string::npos);
+}
+
+TEST_CASE("a query sent after a cut mid-result does not lose the FATAL", "[proxy]") {
+  rig r;
+  raw_client c(r.proxy->socket_path().string());
+  REQUIRE(c.fd >= 0);
+  std::string params("user\0anyone\0database\0appdb\0\0", 28);
+  c.send(be32(static_cast<std::uint32_t>(8 + params.size())) + be32(196608) + params);
+  std::string pending;
+  bool closed = false;
+  bool ready = false;
+  for (auto until = std::chrono::steady_clock::now() + 10s;
+       !ready && !closed && std::chrono::steady_clock::now() < until;) {
+    pending += c.read_some(4096, 1s, closed);
+    for (const auto& [type, body] : take_messages(pending)) {
+      INFO(body);
+      REQUIRE(type != 'E');
+      ready |= type == 'Z';
+    }
+  }
+  REQUIRE(ready);
+
+  // Read slowly, so the proxy is stuck in a write to us, between two server messages,
+  // when access ends: the FATAL has to wait for the next boundary.
+  c.send(query_message("select repeat('x', 1000) from generate_series(1, 200000)"));
+  std::size_t rows = 0;
+  for (auto until = std::chrono::steady_clock::now() + 400ms;
+       std::chrono::steady_clock::now() < until;) {
+    pending += c.read_some(1024, 1s, closed);
+    REQUIRE_FALSE(closed);
+    for (const auto& [type, body] : take_messages(pending)) {
+      REQUIRE((type == 'T' || type == 'D'));
+      rows += type == 'D';
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(rows > 0);
+
+  auto cut = std::chrono::steady_clock::now();
+  r.watch->end(proxy::end_cause::revoked);
+  // The client has not seen the FATAL yet and sends its next statement, as a user would.
+  std::this_thread::sleep_for(20ms);
+  c.send(query_message("select 1"));
+
+  std::string fatal;
+  bool after_fatal = false;
+  auto eof = cut + 10s;
+  for (auto until = cut + 10s; std::chrono::steady_clock::now() < until;) {
+    pending += c.read_some(64 * 1024, 1s, closed);
+    for (const auto& [type, body] : take_messages(pending)) {
+      if (!fatal.empty()) after_fatal = true;
+      if (type == 'E') {
+        fatal = body;
+      } else {
+        // The rest of the result up to the boundary where the FATAL went in.
+        REQUIRE(type == 'D');
+      }
+    }
+    if (closed) {
+      eof = std::chrono::steady_clock::now();
+      break;
+    }
+  }
+  REQUIRE(closed);
+  CHECK(pending.empty());  // the stream ends at a message boundary
+  CHECK_FALSE(after_fatal);
+  REQUIRE_FALSE(fatal.empty());
+  CHECK(error_field(fatal, 'S') == "FATAL");
+  CHECK(error_field(fatal, 'C') == "57P01");
+  CHECK(error_field(fatal, 'M').find("access AR-00001 ended at") == 0);
+  CHECK(error_field(fatal, 'M').find("it was revoked") != std::string::npos);
+  INFO("cut to EOF: " << std::chrono::duration_cast<std::chrono::milliseconds>(eof - cut).count()
+                      << " ms");
+  CHECK(eof - cut < 1500ms);
 }
 
 TEST_CASE("upstream TLS follows sslmode: require encrypts, verify-* check the CA and the name",
