@@ -46,11 +46,24 @@ std::pair<std::string, std::uint16_t> split_listen(const std::string& listen) {
   return {host, static_cast<std::uint16_t>(port)};
 }
 
+namespace {
+
+// The data dir, made private, with what a kill -9 during a write left behind removed.
+std::filesystem::path open_data_dir(const std::filesystem::path& dir) {
+  common::ensure_private_dir(dir);
+  if (auto n = common::remove_abandoned_temp_files(dir))
+    spdlog::info("removed {} temporary file(s) left in {} by an interrupted write", n,
+                 dir.string());
+  return dir / "apono.db";
+}
+
+}  // namespace
+
 struct app::impl {
   explicit impl(std::shared_ptr<const config> cfg)
       : holder(cfg),
         data_dir(cfg->server.data_dir),
-        st((common::ensure_private_dir(data_dir), data_dir / "apono.db")),
+        st(open_data_dir(data_dir)),
         ssh_ca(ssh::user_ca::load_or_create(data_dir / "ssh_user_ca.pem")),
         svc(st, holder,
             {{"postgresql", &pg}, {"ssh", &ssh_hosts}, {"aws", &aws}, {"kubernetes", &kube}}, clock,

@@ -266,6 +266,23 @@ void write_private_file(const std::filesystem::path& path, std::string_view cont
   }
 }
 
+std::size_t remove_abandoned_temp_files(const std::filesystem::path& dir) {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const auto name = entry.path().filename().string();
+    const auto at = name.rfind(".tmp.");
+    if (at == std::string::npos || at == 0 || name.size() != at + 5 + 8) continue;
+    if (!std::all_of(name.begin() + static_cast<std::ptrdiff_t>(at + 5), name.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }))
+      continue;
+    std::error_code type_ec;
+    if (!entry.is_regular_file(type_ec)) continue;
+    if (std::filesystem::remove(entry.path(), type_ec)) ++removed;
+  }
+  return removed;
+}
+
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + path.string() + ": " + std::strerror(errno));

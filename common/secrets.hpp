@@ -44,6 +44,10 @@ void ensure_private_dir(const std::filesystem::path& dir);
 /// Writes `content` to `path` as 0600 via a temp file and rename, so readers never see a
 /// partial file and the secret is never world-readable, even for an instant.
 void write_private_file(const std::filesystem::path& path, std::string_view content);
+/// Deletes the `NAME.tmp.XXXXXXXX` files write_private_file leaves in `dir` when its process
+/// is killed mid-write (they may hold secrets); only for a directory one process owns, as
+/// another writer's file in flight would go too. Returns how many it removed.
+std::size_t remove_abandoned_temp_files(const std::filesystem::path& dir);
 /// Reads a whole file; throws std::runtime_error naming the path on failure.
 [[nodiscard]] std::string read_file(const std::filesystem::path& path);
 

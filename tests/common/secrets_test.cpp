@@ -57,6 +57,26 @@ TEST_CASE("private files are 0600 in 0700 directories, even under a permissive u
   std::filesystem::remove_all(dir.parent_path().parent_path());
 }
 
+TEST_CASE("temp files a killed write left behind are removed, nothing else") {
+  auto dir = apono::test::make_temp_dir("secrets-test");
+  auto touch = [&](const std::string& name) { write_private_file(dir / name, "x"); };
+  touch("dev-credentials.json.tmp.ab12cd34");  // what write_private_file names its temp
+  touch("apono.db.tmp.zz99zz99");
+  touch("keep.json");
+  touch("upper.tmp.AB12CD34");  // not one of ours: other alphabet
+  touch("short.tmp.ab12cd3");
+  touch(".tmp.ab12cd34");
+  std::filesystem::create_directory(dir / "d.tmp.ab12cd34");
+  CHECK(remove_abandoned_temp_files(dir) == 2);
+  std::set<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    left.insert(e.path().filename().string());
+  CHECK(left == std::set<std::string>{"keep.json", "upper.tmp.AB12CD34", "short.tmp.ab12cd3",
+                                      ".tmp.ab12cd34", "d.tmp.ab12cd34"});
+  CHECK(remove_abandoned_temp_files(dir / "missing") == 0);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("password hashes: round trip, wrong passwords, malformed encodings") {
   auto h = hash_password("correct horse", min_password_iterations);
   CHECK(h.rfind("pbkdf2-sha256$100000$", 0) == 0);
