@@ -528,9 +528,10 @@ struct scan_root {
 std::map<std::string, std::set<std::string>> shared_temp_entries() {
   std::map<std::string, std::set<std::string>> out;
   for (const char* d : {"/tmp", "/var/tmp", "/dev/shm"}) {
+    auto& names = out[d];  // present even when empty: PostgreSQL adds to /dev/shm later
     std::error_code ec;
     for (fs::directory_iterator it(d, ec), end; !ec && it != end; it.increment(ec))
-      out[d].insert(it->path().filename().string());
+      names.insert(it->path().filename().string());
   }
   return out;
 }
