@@ -339,48 +339,20 @@ struct answer {
 // Authorization header.
 answer send(const broker_fixture& b, const std::string& method, const std::string& target,
             const std::string& body, const std::string& bearer) {
-  namespace net = boost::asio;
-  namespace ssl = net::ssl;
-  namespace beast = boost::beast;
-  namespace http = beast::http;
-  const auto authority = b.url().substr(std::string("https://").size());
-  const auto colon = authority.rfind(':');
-  const auto host = authority.substr(0, colon);
-  net::io_context ioc;
-  ssl::context ctx(ssl::context::tls_client);
-  ctx.load_verify_file(b.ca_file().string());
-  ctx.set_verify_mode(ssl::verify_peer);
-  beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
-  stream.set_verify_callback(ssl::host_name_verification(host));
-  net::ip::tcp::resolver resolver(ioc);
-  beast::get_lowest_layer(stream).connect(resolver.resolve(host, authority.substr(colon + 1)));
-  stream.handshake(ssl::stream_base::client);
-  http::request<http::string_body> req;
-  req.method_string(method);
-  req.target(target);
-  req.version(11);
-  req.set(http::field::host, authority);
-  if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!bearer.empty()) headers.emplace_back("Authorization", "Bearer " + bearer);
   if (!body.empty())
-    req.set(http::field::content_type,
-            body.front() == '{' ? "application/json" : "application/x-www-form-urlencoded");
-  req.body() = body;
-  req.keep_alive(false);
-  req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res);
+    headers.emplace_back("Content-Type", body.front() == '{' ? "application/json"
+                                                             : "application/x-www-form-urlencoded");
+  auto r = raw_https(b, method, target, headers, body);
   answer a;
-  a.status = static_cast<int>(res.result_int());
-  a.body = res.body();
-  a.content_type = std::string(res[http::field::content_type]);
-  a.location = std::string(res[http::field::location]);
+  a.status = r.status;
+  a.body = std::move(r.body);
+  a.content_type = r.headers["content-type"];
+  a.location = r.headers["location"];
   boost::system::error_code ec;
   auto v = json::parse(a.body, ec);
   if (!ec) a.json = std::move(v);
-  boost::system::error_code ignored;
-  beast::get_lowest_layer(stream).socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
   return a;
 }
 

@@ -465,32 +465,10 @@ struct page {
 
 page browse(const broker_fixture& b, const std::string& method, const std::string& target,
             const std::string& form = {}) {
-  namespace net = boost::asio;
-  namespace ssl = net::ssl;
-  namespace beast = boost::beast;
-  namespace http = beast::http;
-  const auto authority = b.url().substr(std::string("https://").size());
-  const auto colon = authority.rfind(':');
-  const auto host = authority.substr(0, colon);
-  net::io_context ioc;
-  ssl::context ctx(ssl::context::tls_client);
-  ctx.load_verify_file(b.ca_file().string());
-  ctx.set_verify_mode(ssl::verify_peer);
-  beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
-  net::ip::tcp::resolver resolver(ioc);
-  beast::get_lowest_layer(stream).connect(resolver.resolve(host, authority.substr(colon + 1)));
-  stream.handshake(ssl::stream_base::client);
-  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, authority);
-  if (method == "POST") req.set(http::field::content_type, "application/x-www-form-urlencoded");
-  req.body() = form;
-  req.keep_alive(false);
-  req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res);
-  return {static_cast<int>(res.result_int()), std::string(res[http::field::location]), res.body()};
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (method == "POST") headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  auto a = raw_https(b, method, target, headers, form);
+  return {a.status, a.headers["location"], std::move(a.body)};
 }
 
 std::string url_param(const std::string& url, const std::string& name) {

@@ -4,13 +4,66 @@
 #include <csignal>
 #include <thread>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
+
+#include <cctype>
 
 #include "common/secrets.hpp"
 
 namespace apono::test {
 
 namespace json = boost::json;
+
+raw_answer raw_https(const broker_fixture& b, const std::string& method, const std::string& target,
+                     const std::vector<std::pair<std::string, std::string>>& headers,
+                     const std::string& body) {
+  namespace net = boost::asio;
+  namespace ssl = net::ssl;
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  const auto authority = b.url().substr(std::string("https://").size());
+  const auto colon = authority.rfind(':');
+  const auto host = authority.substr(0, colon);
+  net::io_context ioc;
+  ssl::context ctx(ssl::context::tls_client);
+  ctx.load_verify_file(b.ca_file().string());
+  ctx.set_verify_mode(ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+  stream.set_verify_callback(ssl::host_name_verification(host));
+  net::ip::tcp::resolver resolver(ioc);
+  beast::get_lowest_layer(stream).connect(resolver.resolve(host, authority.substr(colon + 1)));
+  stream.handshake(ssl::stream_base::client);
+  http::request<http::string_body> req;
+  req.method_string(method);
+  req.target(target);
+  req.version(11);
+  req.set(http::field::host, authority);
+  for (const auto& [name, value] : headers) req.set(name, value);
+  req.body() = body;
+  req.keep_alive(false);
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res);
+  raw_answer a;
+  a.status = static_cast<int>(res.result_int());
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    a.headers[name] = std::string(f.value());
+  }
+  a.body = res.body();
+  boost::system::error_code ignored;
+  beast::get_lowest_layer(stream).socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+  return a;
+}
 
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "common/http_client.hpp"
 #include "tests/support/pg_fixture.hpp"
@@ -68,6 +70,20 @@ class broker_fixture {
   std::map<std::string, std::unique_ptr<common::http_client>> clients_;
   std::unique_ptr<child_process> proc_;
 };
+
+/// One raw HTTP answer: status, headers (names lower-cased) and body.
+struct raw_answer {
+  int status = 0;                              ///< HTTP status
+  std::map<std::string, std::string> headers;  ///< last value of each header, name lower-cased
+  std::string body;                            ///< body as sent
+};
+
+/// Sends one HTTPS request on its own connection to `b`, trusting only its CA, with exactly
+/// `headers` besides Host (and Content-Length when `body` is not empty); unlike call(), any
+/// method, no token unless given, and the answer's headers are kept.
+raw_answer raw_https(const broker_fixture& b, const std::string& method, const std::string& target,
+                     const std::vector<std::pair<std::string, std::string>>& headers,
+                     const std::string& body = {});
 
 /// Polls `pred` every 10 ms until it is true or `timeout` passes; returns the last result.
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
