@@ -142,7 +142,7 @@ TEST_CASE("secrets stay out of the log and on disk they are 0600") {
   broker_fixture b(pg);
   auto r = create_request(b, "alice", "appdb", "read_only", "1h");
   auto id = std::string(r.json.at("id").as_string());
-  REQUIRE(wait_until([&] { return request_status(b, "alice", id) == "ACTIVE"; }, 2s));
+  REQUIRE(wait_until([&] { return request_status(b, "alice", id) == "ACTIVE"; }, 30s));
   auto d = b.call("alice", "GET", "/api/v1/access-sessions/" + id + "/access-details");
   auto password = std::string(d.json.at("units").at(0).at("password").as_string());
   auto reset = b.call("alice", "POST", "/api/v1/access-requests/" + id + "/reset-credentials");
@@ -190,7 +190,7 @@ TEST_CASE("operations: health, readiness, metrics, SIGHUP reload, bad config at 
   apono::common::write_private_file(cfg_path, good + "\nbogus_key: 1\n");
   b.process().signal(SIGHUP);
   REQUIRE(
-      wait_until([&] { return b.log().find("config reload rejected") != std::string::npos; }, 5s));
+      wait_until([&] { return b.log().find("config reload rejected") != std::string::npos; }, 30s));
   CHECK(b.call("alice", "GET", "/api/v1/session").status == 200);
   // A good one takes effect: alice is removed from the engineers group.
   auto smaller = good;
@@ -199,7 +199,7 @@ TEST_CASE("operations: health, readiness, metrics, SIGHUP reload, bad config at 
   smaller.replace(pos, 12, "[bob]");
   apono::common::write_private_file(cfg_path, smaller);
   b.process().signal(SIGHUP);
-  REQUIRE(wait_until([&] { return b.log().find("config reloaded") != std::string::npos; }, 5s));
+  REQUIRE(wait_until([&] { return b.log().find("config reloaded") != std::string::npos; }, 30s));
   CHECK(b.call("alice", "GET", "/api/v1/integrations").json.as_array().empty());
   CHECK(b.call("bob", "GET", "/api/v1/integrations").json.as_array().size() == 1);
 

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "tests/support/broker_fixture.hpp"
+#include "tests/support/endings.hpp"
 
 using namespace apono::test;
 using namespace std::chrono_literals;
@@ -22,20 +23,23 @@ TEST_CASE("crash: recovery expires what came due while down and keeps everything
     REQUIRE(r.status == 201);
     long_ids.emplace_back(r.json.at("id").as_string());
   }
-  auto short_req = create_request(b, "alice", "appdb", "read_only", "3s");
+  auto short_req = create_request(b, "alice", "appdb", "read_only", "8s");
   REQUIRE(short_req.status == 201);
   auto short_id = std::string(short_req.json.at("id").as_string());
   auto pending = create_request(b, "bob", "appdb", "read_write", "1h");
   REQUIRE(pending.status == 201);
-  REQUIRE(wait_until([&] { return request_status(b, "alice", short_id) == "ACTIVE"; }, 2s));
+  REQUIRE(wait_until([&] { return request_status(b, "alice", short_id) == "ACTIVE"; }, 30s));
   for (const auto& id : long_ids)
-    REQUIRE(wait_until([&] { return request_status(b, "admin", id) == "ACTIVE"; }, 2s));
+    REQUIRE(wait_until([&] { return request_status(b, "admin", id) == "ACTIVE"; }, 30s));
   auto d = b.call("alice", "GET", "/api/v1/access-sessions/" + short_id + "/access-details");
   auto short_role = std::string(d.json.at("units").at(0).at("username").as_string());
+  const auto short_ends = *apono::common::parse_rfc3339(d.json.at("ends_at").as_string());
   auto audit_before = b.call("admin", "GET", "/api/v1/audit?limit=1000").json.as_array().size();
 
   b.kill9();
-  std::this_thread::sleep_for(4s);  // the short grant's end passes while aponod is down
+  require_before_end("aponod killed", short_ends, 1s);
+  // The short grant's end passes while aponod is down.
+  std::this_thread::sleep_until(std::chrono::system_clock::time_point(short_ends + 500ms));
   CHECK(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = '" + short_role + "'") == "1");
 
   auto t0 = std::chrono::steady_clock::now();

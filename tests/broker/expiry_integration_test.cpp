@@ -7,6 +7,7 @@
 #include "common/secrets.hpp"
 #include "common/time.hpp"
 #include "tests/support/broker_fixture.hpp"
+#include "tests/support/endings.hpp"
 
 using namespace apono::test;
 using namespace std::chrono_literals;
@@ -19,7 +20,7 @@ TEST_CASE("a 10-second grant expires at the target within 2 s of its end") {
   auto created = create_request(b, "alice", "appdb", "read_only", "10s");
   REQUIRE(created.status == 201);
   auto id = std::string(created.json.at("id").as_string());
-  REQUIRE(wait_until([&] { return request_status(b, "alice", id) == "ACTIVE"; }, 2s));
+  REQUIRE(wait_until([&] { return request_status(b, "alice", id) == "ACTIVE"; }, 30s));
   auto d = b.call("alice", "GET", "/api/v1/access-sessions/" + id + "/access-details");
   REQUIRE(d.status == 200);
   auto ends = *apono::common::parse_rfc3339(d.json.at("ends_at").as_string());
@@ -44,6 +45,7 @@ TEST_CASE("a 10-second grant expires at the target within 2 s of its end") {
       },
       5s));
   CHECK(session.running());
+  require_before_end("the psql session open", ends, 1s);
 
   // Wait for EXPIRED, then compare wall-clock times with the grant's end.
   REQUIRE(wait_until([&] { return request_status(b, "alice", id) == "EXPIRED"; }, 15s));

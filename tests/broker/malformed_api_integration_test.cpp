@@ -1535,7 +1535,7 @@ TEST_CASE("10,000 malformed API requests: no 5xx, no crash, no junk", "[malforme
   auto active = create_request(b, "alice", "appdb", "read_only", "4h");
   REQUIRE(active.status == 201);
   ctx.active_id = std::string(active.json.at("id").as_string());
-  REQUIRE(wait_until([&] { return request_status(b, "alice", ctx.active_id) == "ACTIVE"; }, 10s));
+  REQUIRE(wait_until([&] { return request_status(b, "alice", ctx.active_id) == "ACTIVE"; }, 30s));
   auto pending = create_request(b, "alice", "appdb", "read_write", "1h");
   REQUIRE(pending.status == 201);
   ctx.pending_id = std::string(pending.json.at("id").as_string());

@@ -17,6 +17,7 @@
 #include "tests/support/cli_fixture.hpp"
 #include "tests/support/cloud/aws_fixture.hpp"
 #include "tests/support/cloud/kube_fixture.hpp"
+#include "tests/support/endings.hpp"
 #include "tests/support/pg_fixture.hpp"
 #include "tests/support/process.hpp"
 
@@ -106,7 +107,7 @@ struct stack {
     REQUIRE(a.status == 201);
     std::string id(a.json.at("id").as_string());
     INFO(b->log());
-    REQUIRE(wait_until([&] { return request_status(*b, "alice", id) == "ACTIVE"; }, 10s));
+    REQUIRE(wait_until([&] { return request_status(*b, "alice", id) == "ACTIVE"; }, 30s));
     return id;
   }
 
@@ -200,7 +201,7 @@ TEST_CASE("aws --profile apono works through credential_process during the grant
   }
   stack s;
   // One grant that expires, one that is revoked; they run side by side.
-  auto id = s.grant("aws-dev", account, "read-only", "20s");
+  auto id = s.grant("aws-dev", account, "read-only", "30s");
   auto revoked = s.grant("aws-dev", account, "read-only", "10m");
   const auto config = s.cli.home() / ".aws" / "config";
   write(config, aws_config_before);
@@ -264,7 +265,7 @@ TEST_CASE("aws --profile apono works through credential_process during the grant
       issued_here = true;
       CHECK(c.session_name == session);
       CHECK(c.role_arn == role_arn);
-      CHECK(c.duration_seconds == 900);  // 20 s left: STS's minimum
+      CHECK(c.duration_seconds == 900);  // 30 s left: STS's minimum
     }
   }
   CHECK(issued_here);
@@ -287,6 +288,7 @@ TEST_CASE("aws --profile apono works through credential_process during the grant
       "team-policy", "--region", "us-east-1",       "--endpoint-url", s.aws.url(), "--output",
       "json"};
   auto before_end = s.tool(read_policy, kept_env);
+  require_before_end("the last aws call during the grant", s.ends_at(id), 1s);
   INFO(before_end.output);
   CHECK(before_end.status == 0);
 
@@ -349,7 +351,7 @@ TEST_CASE("kubectl works through the exec plugin during the grant, not after it"
     return;
   }
   stack s;
-  auto id = s.grant("k8s-dev", "team-a", "view", "20s");
+  auto id = s.grant("k8s-dev", "team-a", "view", "30s");
   const auto kubeconfig = s.cli.home() / ".kube" / "config";
   write(kubeconfig, kubeconfig_before);
   const std::string context = "apono-" + id;
@@ -414,6 +416,8 @@ TEST_CASE("kubectl works through the exec plugin during the grant, not after it"
   CHECK(*exp <= s.ends_at(id));
   const std::string kept_token(cred.at("status").at("token").as_string());
   for (const auto& t : s.kube.issued_tokens()) CHECK(t.expiration_seconds >= 600);
+  require_before_end("the last kubectl and kube-credentials calls during the grant", s.ends_at(id),
+                     1s);
 
   s.wait_ended(id, "EXPIRED");
   auto late = s.tool({"kubectl", "--context", context, "get", "pods", "-n", "team-a"});

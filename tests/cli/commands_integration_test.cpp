@@ -317,7 +317,7 @@ TEST_CASE("approvals: a manual request waits, only an approver decides") {
   INFO(said(ok));
   REQUIRE(ok.status == 0);
   CHECK(ok.out == "Approved " + id + "; it is now GRANTING\n");
-  CHECK(wait_until([&] { return status_of(bob, id) == "ACTIVE"; }, 10s));
+  CHECK(wait_until([&] { return status_of(bob, id) == "ACTIVE"; }, 30s));
   auto desc = bob.apono({"requests", "describe", id});
   CHECK(field(desc.out, "Decided by") == "approver");
   CHECK(field(desc.out, "Flow") == "engineers-write (manual)");

@@ -23,6 +23,7 @@
 #include "tests/proxy/pg/wire.hpp"
 #include "tests/support/pg_fixture.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/ready_clock.hpp"
 
 namespace {
 
@@ -42,7 +43,7 @@ std::string client_bin(const std::string& name) {
 struct rig {
   test::pg_fixture pg;
   test::temp_dir dir{"apono-proxy"};
-  common::system_clock clock;
+  test::ready_clock clock;  // runs from construction unless the test holds it
   std::string role = "apono_t_" + common::random_lower_alnum(6);
   std::string password = common::random_password(20);
   std::string tcp_password = common::random_password(16);
@@ -51,8 +52,10 @@ struct rig {
   std::vector<std::string> log;
   std::mutex log_mutex;
 
+  // With `hold`, the grant's `lifetime` starts when the test calls clock.release().
   explicit rig(std::chrono::milliseconds lifetime = 10min,
-               std::vector<std::chrono::milliseconds> warnings = {}) {
+               std::vector<std::chrono::milliseconds> warnings = {}, bool hold = false) {
+    if (!hold) clock.release();
     pg.psql("CREATE DATABASE appdb");
     pg.psql("CREATE ROLE " + role + " LOGIN PASSWORD '" + password + "'");
     pg.psql("GRANT ALL ON SCHEMA public TO " + role, "appdb");
@@ -71,6 +74,17 @@ struct rig {
     proxy->start();
   }
   [[nodiscard]] std::string socket_dir() const { return (dir.path / "run").string(); }
+  // Waits until the server runs `sql` as an active query (the client's wait has begun).
+  void wait_running(const std::string& sql) {
+    INFO("waited for the server to run: " << sql);
+    REQUIRE(test::wait_until(
+        [&] {
+          return pg.psql(
+                     "select count(*) from pg_stat_activity where state = 'active' and query = '" +
+                     sql + "'") != "0";
+        },
+        60s));
+  }
   [[nodiscard]] std::string socket_conninfo(const std::string& db = "appdb") const {
     return "host=" + socket_dir() + " port=5432 dbname=" + db + " user=anyone";
   }
@@ -245,7 +259,7 @@ TEST_CASE("real psql and pgbench work through the proxy: queries, copy, prepared
   db_conn c(sock);
   REQUIRE(c.ok());
   REQUIRE(PQsendQuery(c.c, "select pg_sleep(30)") == 1);
-  std::this_thread::sleep_for(300ms);
+  r.wait_running("select pg_sleep(30)");
   auto start = std::chrono::steady_clock::now();
   PGcancel* cancel = PQgetCancel(c.c);
   char errbuf[256];
@@ -344,8 +358,8 @@ TEST_CASE("garbage, absurd lengths and silence end only that connection", "[prox
 }
 
 TEST_CASE("warning before the end, FATAL at the end, refused afterwards", "[proxy]") {
-  rig r(4s, {2s});
-  auto ends = r.watch->ends_at();
+  // The grant's 4 s start once both connections are open and the busy one's query runs.
+  rig r(4s, {2s}, true);
 
   std::vector<std::string> notices;
   std::mutex m;
@@ -364,8 +378,28 @@ TEST_CASE("warning before the end, FATAL at the end, refused afterwards", "[prox
   db_conn busy(r.socket_conninfo());
   REQUIRE(busy.ok());
   REQUIRE(PQsendQuery(busy.c, "select pg_sleep(60)") == 1);
+  r.wait_running("select pg_sleep(60)");
+  common::system_clock wall;
+  r.clock.release();
+  const auto ends = r.clock.wall_time_of(r.watch->ends_at());
 
-  std::this_thread::sleep_for(2500ms);
+  // The warning reaches the idle connection, which reads it as soon as it arrives.
+  auto notice_count = [&] {
+    std::lock_guard lock(m);
+    return notices.size();
+  };
+  {
+    INFO("waited for the 2-second warning on the idle connection");
+    REQUIRE(test::wait_until(
+        [&] {
+          // PQisBusy parses what PQconsumeInput read: an asynchronous notice reaches the receiver.
+          return PQconsumeInput(idle.c) == 1 && PQisBusy(idle.c) == 0 && notice_count() > 0;
+        },
+        10s));
+  }
+  const auto warned_at = wall.now();
+  CHECK(warned_at >= ends - 2s - 50ms);
+  CHECK(warned_at < ends);
   CHECK(idle.value("select 1") == "1");
   {
     std::lock_guard lock(m);
@@ -374,7 +408,7 @@ TEST_CASE("warning before the end, FATAL at the end, refused afterwards", "[prox
   }
 
   PGresult* res = PQgetResult(busy.c);
-  auto cut_at = common::system_clock().now();
+  auto cut_at = wall.now();
   std::string err = PQerrorMessage(busy.c);
   PQclear(res);
   INFO(err);
@@ -399,7 +433,7 @@ TEST_CASE("a revoke cuts open sessions at once", "[proxy]") {
   db_conn busy(r.socket_conninfo());
   REQUIRE(busy.ok());
   REQUIRE(PQsendQuery(busy.c, "select pg_sleep(60)") == 1);
-  std::this_thread::sleep_for(200ms);
+  r.wait_running("select pg_sleep(60)");
   auto start = std::chrono::steady_clock::now();
   r.watch->end(proxy::end_cause::revoked);
   PGresult* res = PQgetResult(busy.c);

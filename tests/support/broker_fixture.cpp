@@ -65,15 +65,6 @@ raw_answer raw_https(const broker_fixture& b, const std::string& method, const s
   return a;
 }
 
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds{10});
-  }
-}
-
 broker_fixture::broker_fixture(const pg_fixture& pg, std::vector<std::string> extra_args)
     : pg_(pg), extra_args_(std::move(extra_args)) {
   dir_ = make_temp_dir("aponod-test") / "data";
@@ -137,7 +128,7 @@ void broker_fixture::wait_ready() {
           return false;  // not listening yet
         }
       },
-      std::chrono::seconds{10});
+      std::chrono::seconds{30});
   if (!ok) throw std::runtime_error("aponod /readyz did not answer 200:\n" + log());
 }
 

@@ -85,9 +85,6 @@ raw_answer raw_https(const broker_fixture& b, const std::string& method, const s
                      const std::vector<std::pair<std::string, std::string>>& headers,
                      const std::string& body = {});
 
-/// Polls `pred` every 10 ms until it is true or `timeout` passes; returns the last result.
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
-
 /// Creates a request as `user` and returns the answer.
 api_answer create_request(broker_fixture& b, const std::string& user, const std::string& resource,
                           const std::string& permission, const std::string& duration,

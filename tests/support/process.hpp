@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -70,6 +71,9 @@ class child_process {
   pid_t pid_ = -1;
   int status_ = -1;
 };
+
+/// Polls `pred` every 10 ms until it is true or `timeout` passes; returns the last result.
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
 
 /// The permission bits of `path` (e.g. 0600); throws std::runtime_error when it cannot stat it.
 [[nodiscard]] unsigned file_mode(const std::filesystem::path& path);

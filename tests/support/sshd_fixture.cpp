@@ -249,7 +249,7 @@ sshd_fixture::sshd_fixture(options o) {
       // sshd logs this right after listen(), so connections are queued from then on. Waiting
       // for it rather than probing the port keeps a stray connection out of the log.
       const std::string ready = "Server listening on 127.0.0.1 port " + std::to_string(port_);
-      const auto deadline = std::chrono::steady_clock::now() + 10s;
+      const auto deadline = std::chrono::steady_clock::now() + 30s;
       bool listening = false;
       while (sshd_->running() && std::chrono::steady_clock::now() < deadline) {
         if (read_all(log_file).find(ready) != std::string::npos) {

@@ -30,7 +30,7 @@ void tmux_pane::start(const std::string& command) {
                     "#{pane_width}x#{pane_height}"})
                    .output == "120x40\n";
       },
-      10s));
+      30s));
   send("Enter");
 }
 
@@ -55,7 +55,7 @@ void tmux_pane::resize(int cols, int rows) {
                     "#{pane_width}x#{pane_height}"})
                    .output == size;
       },
-      10s));
+      30s));
 }
 
 std::string tmux_pane::screen() {

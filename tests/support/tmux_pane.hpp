@@ -27,9 +27,10 @@ class tmux_pane {
   void resize(int cols, int rows);
   /// The pane with its scrollback; wrapped lines joined so long lines stay whole.
   std::string screen();
-  /// Waits until `text` is on the screen and returns the screen (REQUIREs it).
+  /// Waits until `text` is on the screen and returns the screen (REQUIREs it). Generous by
+  /// default: a wait for readiness only costs time when it fails.
   std::string wait_for(const std::string& text,
-                       std::chrono::milliseconds timeout = std::chrono::seconds{10});
+                       std::chrono::milliseconds timeout = std::chrono::seconds{30});
 
  private:
   temp_dir dir_{"apono-tmux"};

@@ -14,6 +14,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <stdexcept>
@@ -265,19 +266,23 @@ TEST_CASE("client reports an unreachable server plainly", "[http]") {
 
 // A plain-HTTP peer that promises keep-alive but closes after every response, as a server
 // does when its idle timeout fires between two requests.
-net::awaitable<void> forgetful_server(net::ip::tcp::acceptor& acceptor, int& accepted) {
+net::awaitable<void> forgetful_server(net::ip::tcp::acceptor& acceptor, int& accepted,
+                                      std::atomic<int>& closed) {
   for (;;) {
-    auto socket = co_await acceptor.async_accept(net::use_awaitable);
-    ++accepted;
-    beast::flat_buffer buffer;
-    beast::http::request<beast::http::string_body> req;
-    co_await beast::http::async_read(socket, buffer, req, net::use_awaitable);
-    beast::http::response<beast::http::string_body> res{beast::http::status::ok, 11};
-    res.set(beast::http::field::content_type, "text/plain");
-    res.body() = req.target();
-    res.keep_alive(true);
-    res.prepare_payload();
-    co_await beast::http::async_write(socket, res, net::use_awaitable);
+    {
+      auto socket = co_await acceptor.async_accept(net::use_awaitable);
+      ++accepted;
+      beast::flat_buffer buffer;
+      beast::http::request<beast::http::string_body> req;
+      co_await beast::http::async_read(socket, buffer, req, net::use_awaitable);
+      beast::http::response<beast::http::string_body> res{beast::http::status::ok, 11};
+      res.set(beast::http::field::content_type, "text/plain");
+      res.body() = req.target();
+      res.keep_alive(true);
+      res.prepare_payload();
+      co_await beast::http::async_write(socket, res, net::use_awaitable);
+    }
+    ++closed;  // the socket went with its scope, keep-alive promised or not
   }
 }
 
@@ -286,14 +291,16 @@ TEST_CASE("client resends once on a fresh connection when the old one was closed
   net::ip::tcp::acceptor acceptor(ioc, {net::ip::make_address("127.0.0.1"), 0});
   const auto port = acceptor.local_endpoint().port();
   int accepted = 0;
-  net::co_spawn(ioc, forgetful_server(acceptor, accepted), [](std::exception_ptr) {});
+  std::atomic<int> closed = 0;
+  net::co_spawn(ioc, forgetful_server(acceptor, accepted, closed), [](std::exception_ptr) {});
   std::thread t{[&] { ioc.run(); }};
   apono::common::http_client client({"http://127.0.0.1:" + std::to_string(port), {}, {}, 5s});
   auto first = client.request("GET", "/one");
   CHECK(first.status == 200);
   CHECK(first.body == "/one");
   CHECK(first.content_type == "text/plain");
-  std::this_thread::sleep_for(50ms);
+  // The second request must find the kept connection closed under it.
+  REQUIRE(apono::test::wait_until([&] { return closed.load() == 1; }, 30s));
   CHECK(client.request("POST", "/two", "{}").body == "/two");
   ioc.stop();
   t.join();

@@ -107,7 +107,11 @@ std::string b64decode(const std::string& text) {
                                 reinterpret_cast<const unsigned char*>(text.data()),
                                 static_cast<int>(text.size()));
   REQUIRE(n == static_cast<int>(out.size()));
-  out.resize(out.size() - static_cast<std::size_t>(std::count(text.end() - 2, text.end(), '=')));
+  // The decoder counts the '=' padding as zero bytes; drop them. (erase, not resize: GCC 12
+  // takes resize(size - k) for a huge memset.)
+  const auto padding = static_cast<std::size_t>(std::count(text.end() - 2, text.end(), '='));
+  REQUIRE(padding <= out.size());
+  out.erase(out.size() - padding);
   return out;
 }
 

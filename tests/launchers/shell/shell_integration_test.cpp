@@ -362,20 +362,31 @@ TEST_CASE("shell: a dropped connection is reported like psql and exits 2", "[int
 
 namespace {
 
-// Runs the shell on another thread, ends access at the grant's end from this one, and returns
-// the shell's status and how long it took to notice.
+// Runs the shell on another thread and, once the server shows its session in `state` (so the
+// shell is in the wait under test, however long it took to get there), ends access as the
+// grant's end would; returns the shell's status and how long it took to notice.
 std::pair<int, std::chrono::milliseconds> end_access_while(shell_options o,
                                                            apono::proxy::grant_watch& watch,
                                                            std::string& err_text,
-                                                           const apono::test::temp_dir& dir) {
+                                                           const apono::test::temp_dir& dir,
+                                                           const std::string& state) {
+  auto& pg = server();
   const auto err_path = dir.path / "end.err";
   o.watch = &watch;
   o.out = std::fopen((dir.path / "end.out").c_str(), "w");
   o.err = std::fopen(err_path.c_str(), "w");
   auto done = std::async(std::launch::async, [o] { return run_shell(o); });
-  std::this_thread::sleep_until(std::chrono::system_clock::time_point(watch.ends_at()));
-  // The shell must still be waiting: nothing else would end it.
-  REQUIRE(done.wait_for(0ms) == std::future_status::timeout);
+  const std::string seen_sql =
+      "select count(*) from pg_stat_activity where application_name = 'apono' and state = '" +
+      state + "'";
+  {
+    INFO("waited for the shell's session to be " << state << " on the server");
+    REQUIRE(apono::test::wait_until(
+        [&] { return pg.psql(seen_sql) == "1" || done.wait_for(0ms) == std::future_status::ready; },
+        60s));
+    // The shell must still be waiting: nothing else would end it.
+    REQUIRE(done.wait_for(0ms) == std::future_status::timeout);
+  }
   const auto ended = std::chrono::steady_clock::now();
   watch.end(apono::proxy::end_cause::expired);
   REQUIRE(done.wait_for(5s) == std::future_status::ready);
@@ -394,14 +405,14 @@ TEST_CASE("shell: the end of access stops a shell waiting for input", "[integrat
   auto& pg = server();
   apono::test::temp_dir dir("apono-shell-");
   apono::common::system_clock clock;
-  apono::proxy::grant_watch watch("AR-00042", clock.now() + 2s, clock);
+  apono::proxy::grant_watch watch("AR-00042", clock.now() + 1min, clock);
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   shell_options o;
   o.conninfo = pg.admin_url();
   o.in = ::fdopen(fds[0], "r");  // a pipe that never sends anything
   std::string err;
-  auto [status, took] = end_access_while(o, watch, err, dir);
+  auto [status, took] = end_access_while(o, watch, err, dir, "idle");
   std::fclose(o.in);
   ::close(fds[1]);
   CHECK(status == apono::launchers::exit_access_ended);
@@ -413,12 +424,12 @@ TEST_CASE("shell: the end of access stops a running query", "[integration]") {
   auto& pg = server();
   apono::test::temp_dir dir("apono-shell-");
   apono::common::system_clock clock;
-  apono::proxy::grant_watch watch("AR-00043", clock.now() + 2s, clock);
+  apono::proxy::grant_watch watch("AR-00043", clock.now() + 1min, clock);
   shell_options o;
   o.conninfo = pg.admin_url();
   o.command = "select pg_sleep(30)";
   std::string err;
-  auto [status, took] = end_access_while(o, watch, err, dir);
+  auto [status, took] = end_access_while(o, watch, err, dir, "active");
   CHECK(status == apono::launchers::exit_access_ended);
   CHECK(took < 1s);
   CHECK(err == "FATAL:  " + watch.message() + "\n");

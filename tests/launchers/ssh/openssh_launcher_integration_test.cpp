@@ -19,6 +19,7 @@
 #include "launchers/shell/shell.hpp"
 #include "proxy/grant_clock.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/ready_clock.hpp"
 #include "tests/support/sshd_fixture.hpp"
 
 namespace {
@@ -421,14 +422,18 @@ TEST_CASE("run_openssh: an unknown host key means no session", "[integration]") 
 TEST_CASE("run_openssh: the end of access stops the session", "[integration]") {
   apono::test::temp_dir dir("apono-ssh-");
   auto o = login_options(dir.path, dir.path / "run");
-  o.command = {"sleep 30"};
-  apono::common::system_clock clock;
+  const auto pid_file = dir.path / "remote.pid";
+  o.command = {"echo $$ > " + apono::test::quote(pid_file.string()) + "; exec sleep 30"};
+  // The grant's 2 s run from the moment the remote command is seen started.
+  apono::test::ready_clock clock;
   apono::proxy::grant_watch watch("AR-00077", clock.now() + 2s, clock);
   apono::proxy::grant_clock deadline(watch, {}, {});  // what the CLI runs alongside
   o.watch = &watch;
+  apono::test::release_when started(clock, [&] { return !read_all(pid_file).empty(); });
   auto r = launch(o, dir.path);
   const auto late = clock.now() - watch.ends_at();
   INFO(r.err << "\n--- sshd log:\n" << server().log());
+  REQUIRE(clock.released());  // else the remote command never wrote its pid
   CHECK(r.status == apono::launchers::exit_access_ended);
   CHECK(watch.cause() == apono::proxy::end_cause::expired);
   CHECK(late >= 0ms);
@@ -446,12 +451,15 @@ TEST_CASE("run_openssh: with a terminal, the cut also ends the remote command", 
   const auto pid_file = dir.path / "remote.pid";
   o.extra_args = {"-tt"};
   o.command = {"echo $$ > " + apono::test::quote(pid_file.string()) + "; exec sleep 30"};
-  apono::common::system_clock clock;
+  // The grant's 2 s run from the moment the remote command is seen started.
+  apono::test::ready_clock clock;
   apono::proxy::grant_watch watch("AR-00080", clock.now() + 2s, clock);
   apono::proxy::grant_clock deadline(watch, {}, {});  // what the CLI runs alongside
   o.watch = &watch;
+  apono::test::release_when started(clock, [&] { return !read_all(pid_file).empty(); });
   auto r = launch(o, dir.path);
-  INFO(r.err);
+  INFO(r.err << "\n--- sshd log:\n" << server().log());
+  REQUIRE(clock.released());  // else the remote command never wrote its pid
   CHECK(r.status == apono::launchers::exit_access_ended);
   const auto remote = static_cast<pid_t>(std::atol(read_all(pid_file).c_str()));
   REQUIRE(remote > 0);
@@ -465,21 +473,27 @@ TEST_CASE("run_openssh: with a terminal, the cut also ends the remote command", 
 TEST_CASE("run_openssh: a revocation stops the session at once", "[integration]") {
   apono::test::temp_dir dir("apono-ssh-");
   auto o = login_options(dir.path, dir.path / "run");
-  o.command = {"sleep 30"};
+  const auto pid_file = dir.path / "remote.pid";
+  o.command = {"echo $$ > " + apono::test::quote(pid_file.string()) + "; exec sleep 30"};
   apono::common::system_clock clock;
   apono::proxy::grant_watch watch("AR-00078", clock.now() + 1h, clock);
   o.watch = &watch;
-  std::thread revoker([&] {
-    std::this_thread::sleep_for(1500ms);
+  // Revoked once the remote command is seen started; the session must end within 1 s of that.
+  std::chrono::steady_clock::time_point revoked_at{};
+  std::jthread revoker([&](std::stop_token stop) {
+    while (!stop.stop_requested() && read_all(pid_file).empty()) std::this_thread::sleep_for(10ms);
+    if (stop.stop_requested()) return;
+    revoked_at = std::chrono::steady_clock::now();
     watch.end(apono::proxy::end_cause::revoked);
   });
-  const auto start = std::chrono::steady_clock::now();
   auto r = launch(o, dir.path);
-  const auto took = std::chrono::steady_clock::now() - start;
+  const auto returned = std::chrono::steady_clock::now();
+  revoker.request_stop();
   revoker.join();
-  INFO(r.err);
+  INFO(r.err << "\n--- sshd log:\n" << server().log());
+  REQUIRE(revoked_at != std::chrono::steady_clock::time_point{});  // the command never started
   CHECK(r.status == apono::launchers::exit_access_ended);
-  CHECK(took < 2500ms);
+  CHECK(returned - revoked_at < 1s);
   CHECK(r.err.ends_with("\r\n" + watch.message() + "\n"));
   CHECK(r.err.find(" (it was revoked); request it again: apono requests again AR-00078\n") !=
         std::string::npos);

@@ -1,10 +1,16 @@
 // run_ssh as a program, so that tests can drive the built-in SSH client in a real terminal:
 //   ssh_session_driver HOST PORT USER KEY_FILE CERT_FILE KNOWN_HOSTS_FILE
-//                      [--end-in SECONDS | --end-at UNIX_MS] [--pid-file PATH] [-- COMMAND...]
-// --end-in / --end-at give the session a grant (AR-00077) that ends then; --pid-file writes
-// the driver's pid (for tests that signal it). Prints a thrown error as "Error: ..." and exits
+//                      [--end-in SECONDS | --end-at UNIX_MS] [--ready-signal]
+//                      [--pid-file PATH] [-- COMMAND...]
+// --end-in / --end-at give the session a grant (AR-00077) that ends then; with --ready-signal
+// the grant's clock stands still until the driver gets SIGUSR1, so a test starts the grant's
+// time when it has seen the session ready. --pid-file writes the driver's pid (for tests that
+// signal it). Prints a thrown error as "Error: ..." and exits
 // 1; otherwise exits with run_ssh's status (or dies by the signal that ended the session).
+#include <signal.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <chrono>
 #include <cstdio>
@@ -15,12 +21,14 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/time.hpp"
 #include "launchers/ssh/ssh_session.hpp"
 #include "proxy/grant_clock.hpp"
 #include "proxy/grant_watch.hpp"
+#include "tests/support/ready_clock.hpp"
 
 namespace {
 
@@ -35,8 +43,8 @@ std::string read_file(const std::string& path) {
 int usage() {
   std::fputs(
       "usage: ssh_session_driver HOST PORT USER KEY_FILE CERT_FILE KNOWN_HOSTS_FILE\n"
-      "                          [--end-in SECONDS | --end-at UNIX_MS] [--pid-file PATH]\n"
-      "                          [-- COMMAND...]\n",
+      "                          [--end-in SECONDS | --end-at UNIX_MS] [--ready-signal]\n"
+      "                          [--pid-file PATH] [-- COMMAND...]\n",
       stderr);
   return 2;
 }
@@ -55,7 +63,26 @@ int main(int argc, char** argv) {
     o.certificate = read_file(args[4]);
     o.known_hosts = read_file(args[5]);
 
-    apono::common::system_clock clock;
+    // Before any option: a test may send SIGUSR1 as soon as the pid file exists.
+    const auto options_end = std::find(args.begin() + 6, args.end(), "--");
+    const bool ready_signal =
+        std::find(args.begin() + 6, options_end, "--ready-signal") != options_end;
+    apono::common::system_clock wall;
+    apono::test::ready_clock held;
+    if (ready_signal) {
+      // Taken by a thread of its own with sigwait, not a handler, so no call of the session's
+      // is interrupted by it; every thread started later inherits the blocked mask.
+      sigset_t usr1;
+      ::sigemptyset(&usr1);
+      ::sigaddset(&usr1, SIGUSR1);
+      ::pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
+      std::thread([&held, usr1] {
+        int sig = 0;
+        if (::sigwait(&usr1, &sig) == 0) held.release();
+      }).detach();
+    }
+    const apono::common::clock& clock =
+        ready_signal ? static_cast<const apono::common::clock&>(held) : wall;
     std::unique_ptr<apono::proxy::grant_watch> watch;
     std::unique_ptr<apono::proxy::grant_clock> deadline;  // as the CLI runs it
     for (std::size_t i = 6; i < args.size(); ++i) {
@@ -63,6 +90,7 @@ int main(int argc, char** argv) {
         o.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
         break;
       }
+      if (args[i] == "--ready-signal") continue;
       if (i + 1 >= args.size()) return usage();
       if (args[i] == "--pid-file") {
         std::ofstream(args[++i]) << ::getpid() << "\n";

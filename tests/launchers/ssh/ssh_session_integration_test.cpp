@@ -163,10 +163,13 @@ std::vector<std::optional<apono::common::time_point>> when_done(
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < until) {
     bool open = false;
+    // Stamped before the look: a check that forks (tmux capture-pane) can take a while under
+    // load, and what it sees done had ended by then, not after it returned.
+    const auto looked = clock.now();
     for (std::size_t i = 0; i < all.size(); ++i) {
       if (at[i]) continue;
       if (all[i]()) {
-        at[i] = clock.now();
+        at[i] = looked;
       } else {
         open = true;
       }
@@ -218,10 +221,24 @@ TEST_CASE("ssh: a shell in a terminal: PTY, TERM, window size and its changes, r
   pane.send("Enter");
   pane.wait_for("\n30 100\n");
 
-  // Typed keys reach the remote side raw: Ctrl-C interrupts the remote command, not us.
+  // Typed keys reach the remote side raw: Ctrl-C interrupts the remote command, not us. The
+  // remote shell runs on this machine, so pgrep sees when its `sleep` has started.
+  pane.send("echo SHELL=$$", true);
+  pane.send("Enter");
+  screen = pane.wait_for("\nSHELL=");
+  std::smatch m;
+  REQUIRE(std::regex_search(screen, m, std::regex("\nSHELL=([0-9]+)\n")));
+  const std::string remote_shell = m[1];
   pane.send("sleep 20", true);
   pane.send("Enter");
-  std::this_thread::sleep_for(300ms);
+  {
+    INFO("waited for `sleep 20` under the remote shell " << remote_shell);
+    REQUIRE(until_true(
+        [&] {
+          return run({"pgrep", "-x", "-P", remote_shell, "sleep"}).status == 0;
+        },
+        30s));
+  }
   pane.send("C-c");
   pane.send("echo STILL-HERE", true);
   pane.send("Enter");
@@ -279,20 +296,34 @@ TEST_CASE("ssh: a shell without a terminal reads its script from stdin", "[integ
 TEST_CASE("ssh: the end of access cuts a shell and a command within 1 s", "[integration]") {
   auto& s = server();
   session_files f(s);
-  const std::string end_at = unix_ms_in(4s);
-  const auto ends = apono::common::from_unix_ms(std::stoll(end_at));
   const auto pid_file = f.dir.path / "remote.pid";
+  const auto shell_driver = f.dir.path / "shell-driver.pid";
+  const auto command_driver = f.dir.path / "command-driver.pid";
 
+  // Both grants last 3 s from the moment both sessions are seen open (--ready-signal holds their
+  // clocks until SIGUSR1), however long the logins take on a loaded machine.
   tmux_pane shell, command;
-  shell.start(f.command_line(s, {"--end-at", end_at}) + "; echo EXIT=$?; stty -a; sleep 60");
-  command.start(f.command_line(s, {"--end-at", end_at, "--", "sh", "-c",
+  shell.start(
+      f.command_line(s, {"--ready-signal", "--end-in", "3", "--pid-file", shell_driver.string()}) +
+      "; echo EXIT=$?; stty -a; sleep 60");
+  command.start(f.command_line(s, {"--ready-signal", "--end-in", "3", "--pid-file",
+                                   command_driver.string(), "--", "sh", "-c",
                                    quote("echo $$ > " + pid_file.string() + "; exec sleep 30")}) +
                 "; echo EXIT=$?; stty -a; sleep 60");
   shell.send("echo READY", true);
   shell.send("Enter");
-  shell.wait_for("\nREADY");
-  REQUIRE(until_true([&] { return !read_all(pid_file).empty(); }, 5s));
+  shell.wait_for("\nREADY", 60s);
+  {
+    INFO("waited for the remote command to write its pid to " << pid_file << "\nscreen:\n"
+                                                              << command.screen());
+    REQUIRE(until_true([&] { return !read_all(pid_file).empty(); }, 60s));
+  }
   const int remote_pid = std::stoi(read_all(pid_file));
+
+  apono::common::system_clock clock;
+  const auto ends = clock.now() + 3s;  // each driver starts its clock just after this
+  for (const auto& driver : {shell_driver, command_driver})
+    REQUIRE(::kill(std::stoi(read_all(driver)), SIGUSR1) == 0);
 
   auto ended = when_done({[&] { return shell.screen().find("EXIT=") != std::string::npos; },
                           [&] { return command.screen().find("EXIT=") != std::string::npos; }},
@@ -354,7 +385,7 @@ TEST_CASE("ssh: a revoke from another thread cuts a running command within 1 s",
   o.out = ::fileno(out);
   o.err = ::fileno(err);
   auto done = std::async(std::launch::async, [o] { return apono::launchers::run_ssh(o); });
-  REQUIRE(until_true([&] { return read_all(out_path) == "started\n"; }, 10s));
+  REQUIRE(until_true([&] { return read_all(out_path) == "started\n"; }, 30s));
   std::this_thread::sleep_for(200ms);
   REQUIRE(done.wait_for(0ms) == std::future_status::timeout);
 
