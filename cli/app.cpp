@@ -1,5 +1,6 @@
 // The CLI's one place for turning failures into `Error: ...` lines and exit statuses.
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "cli/context.hpp"

@@ -5,6 +5,8 @@
 // same clear message the database shell prints.
 #include "cli/cloud_access.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <boost/json.hpp>
 
 #include <cstdlib>

@@ -1,5 +1,6 @@
 // `apono access list|use|reset-credentials` and `apono access-details`: the grants you hold
 // now and their short-lived credentials, as instructions to paste, markdown, JSON or YAML.
+#include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
 #include <ctime>

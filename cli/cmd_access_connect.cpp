@@ -2,6 +2,7 @@
 // through it, the built-in shell by default or the user's psql; for an SSH host, a session
 // with a certificate made for it (built-in client or the user's ssh). Either ends when access
 // ends (exit status 3).
+#include <CLI/CLI.hpp>
 #include <memory>
 
 #include "cli/api_client.hpp"

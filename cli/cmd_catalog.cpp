@@ -1,4 +1,5 @@
 // `apono integrations`, `resource-types -i`, `resources -i -t`, `permissions -i -t`, `bundles`.
+#include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
 #include "cli/api_client.hpp"

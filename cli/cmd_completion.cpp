@@ -1,6 +1,7 @@
 // `apono completion bash|zsh|fish|powershell`: prints a shell completion script. The script is
 // generated from the live CLI11 command tree when the command runs, so every command and flag
 // anyone registers is completed without a list kept by hand here.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
 #include <functional>

@@ -1,4 +1,5 @@
 // `apono login`, `apono logout`, `apono profiles list|set`.
+#include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
 #include <filesystem>

@@ -1,6 +1,7 @@
 // `apono request` (= `requests create`), `requests [list|describe|revoke|again]`, `approve`
 // and `reject`. Everything the user typed is checked before the first network call, so a
 // typo costs no round trip and never reaches the broker's audit log.
+#include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
 #include <ctime>

@@ -1,6 +1,8 @@
 // `apono version`: works without a login.
 #include "cli/commands.hpp"
 
+#include <CLI/CLI.hpp>
+
 namespace apono::cli {
 
 void setup_version(CLI::App& app, global_options&, io& streams) {

@@ -2,8 +2,6 @@
 // subcommand(s) with their options and callback.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
 #include "cli/context.hpp"
 
 namespace apono::cli {

@@ -2,11 +2,15 @@
 // command reaches the broker and prints its results.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
 #include <iosfwd>
 #include <stdexcept>
 #include <string>
+
+// CLI11 is header-only and costs seconds of compile time in every file that includes it: the
+// files that define commands include it themselves, the rest only pass the App along.
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace apono::cli {
 
