@@ -198,4 +198,16 @@ std::string request_status(broker_fixture& b, const std::string& user, const std
   return std::string(a.json.at("status").as_string());
 }
 
+common::time_point status_changed_at(broker_fixture& b, const std::string& id,
+                                     const std::string& status) {
+  auto a = b.call("admin", "GET", "/api/v1/events?after=0&timeout=0");
+  if (a.status == 200 && a.json.is_object()) {
+    for (const auto& e : a.json.at("events").as_array()) {
+      if (e.at("request_id") != id.c_str() || e.at("status") != status.c_str()) continue;
+      if (auto at = common::parse_rfc3339(e.at("at").as_string())) return *at;
+    }
+  }
+  throw std::runtime_error("no " + status + " event for " + id + " in the feed: " + a.body);
+}
+
 }  // namespace apono::test

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/http_client.hpp"
+#include "common/time.hpp"
 #include "tests/support/pg_fixture.hpp"
 #include "tests/support/process.hpp"
 
@@ -92,5 +93,11 @@ api_answer create_request(broker_fixture& b, const std::string& user, const std:
 
 /// The status string of request `id` as `user` sees it ("" when not readable).
 std::string request_status(broker_fixture& b, const std::string& user, const std::string& id);
+
+/// When the broker recorded request `id` entering `status` (the `at` of its first such event in
+/// the feed admin sees): the moment a revoke took effect, whatever the client that sent it
+/// took to start and exit. Throws when there is no such event.
+common::time_point status_changed_at(broker_fixture& b, const std::string& id,
+                                     const std::string& status);
 
 }  // namespace apono::test

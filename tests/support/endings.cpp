@@ -9,25 +9,27 @@
 namespace apono::test {
 
 void watch_endings(std::vector<ending>& all, std::chrono::milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  common::system_clock clock;
-  while (std::chrono::steady_clock::now() < until) {
-    bool open = false;
-    // Stamped before the look: a check that forks (tmux capture-pane) can take a while under
-    // load, and what it sees ended had ended by then, not after it returned.
-    const auto looked = clock.now();
-    for (auto& e : all) {
-      if (e.at.time_since_epoch().count() == 0) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  // One poller per ending, so a slow look at one (tmux capture-pane forks a client, which can
+  // take a while on loaded cores) does not delay the stamps of the others.
+  std::vector<std::thread> pollers;
+  pollers.reserve(all.size());
+  for (auto& e : all) {
+    pollers.emplace_back([&e, until] {
+      common::system_clock clock;
+      while (std::chrono::steady_clock::now() < until) {
+        // The start of the look that sees it ended: after the last look that saw it running,
+        // and no later than the moment this one saw it ended.
+        const auto looked = clock.now();
         if (e.done()) {
           e.at = looked;
-        } else {
-          open = true;
+          return;
         }
+        std::this_thread::sleep_for(std::chrono::milliseconds{10});
       }
-    }
-    if (!open) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    });
   }
+  for (auto& p : pollers) p.join();
 }
 
 void require_before_end(const std::string& what, common::time_point end,

@@ -19,7 +19,8 @@ struct ending {
   common::time_point at{};     ///< when it was first seen done (epoch: not yet)
 };
 
-/// Polls every `ending` until all are done or `timeout`; records when each was seen done.
+/// Polls every `ending` (each on a thread of its own, so `done` must be safe to call beside the
+/// others) until all are done or `timeout`; records when each was seen done.
 void watch_endings(std::vector<ending>& all, std::chrono::milliseconds timeout);
 
 /// For a grant whose clock the test cannot hold (the broker's): REQUIREs that `what` (the last
