@@ -14,7 +14,6 @@
 #include <fstream>
 #include <functional>
 #include <future>
-#include <optional>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -22,6 +21,7 @@
 #include "common/time.hpp"
 #include "launchers/shell/shell.hpp"
 #include "launchers/ssh/ssh_keys.hpp"
+#include "tests/support/endings.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sshd_fixture.hpp"
 #include "tests/support/tmux_pane.hpp"
@@ -154,34 +154,8 @@ std::string unix_ms_in(std::chrono::milliseconds d) {
   return std::to_string(apono::common::to_unix_ms(clock.now() + d));
 }
 
-// Polls each of `all` every 10 ms (side by side) up to `timeout`; when each became true, by
-// the wall clock.
-std::vector<std::optional<apono::common::time_point>> when_done(
-    const std::vector<std::function<bool()>>& all, std::chrono::milliseconds timeout) {
-  apono::common::system_clock clock;
-  std::vector<std::optional<apono::common::time_point>> at(all.size());
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    bool open = false;
-    // Stamped before the look: a check that forks (tmux capture-pane) can take a while under
-    // load, and what it sees done had ended by then, not after it returned.
-    const auto looked = clock.now();
-    for (std::size_t i = 0; i < all.size(); ++i) {
-      if (at[i]) continue;
-      if (all[i]()) {
-        at[i] = looked;
-      } else {
-        open = true;
-      }
-    }
-    if (!open) break;
-    std::this_thread::sleep_for(10ms);
-  }
-  return at;
-}
-
 bool until_true(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  return when_done({done}, timeout)[0].has_value();
+  return apono::test::wait_until(done, timeout);
 }
 
 // The local terminal is back in cooked mode: `stty -a`, run in the pane after the driver,
@@ -325,18 +299,18 @@ TEST_CASE("ssh: the end of access cuts a shell and a command within 1 s", "[inte
   for (const auto& driver : {shell_driver, command_driver})
     REQUIRE(::kill(std::stoi(read_all(driver)), SIGUSR1) == 0);
 
-  auto ended = when_done({[&] { return shell.screen().find("EXIT=") != std::string::npos; },
-                          [&] { return command.screen().find("EXIT=") != std::string::npos; }},
-                         10s);
-  REQUIRE(ended[0]);
-  REQUIRE(ended[1]);
-  for (auto [name, at] :
-       {std::pair{"interactive shell", *ended[0]}, std::pair{"command (sleep 30)", *ended[1]}}) {
-    INFO(name);
-    std::printf("grant end -> ssh %s cut: %lld ms\n", name,
-                static_cast<long long>((at - ends).count()));
-    CHECK(at >= ends - 50ms);
-    CHECK(at - ends < 1s);
+  std::vector<apono::test::ending> all{
+      {"interactive shell", [&] { return shell.screen().find("EXIT=") != std::string::npos; }},
+      {"command (sleep 30)", [&] { return command.screen().find("EXIT=") != std::string::npos; }},
+  };
+  apono::test::watch_endings(all, 15s);
+  for (const auto& e : all) {
+    INFO(e.name);
+    REQUIRE(e.at.time_since_epoch().count() != 0);
+    std::printf("grant end -> ssh %s cut: %lld ms\n", e.name.c_str(),
+                static_cast<long long>((e.at - ends).count()));
+    CHECK(e.at >= ends - 50ms);
+    CHECK(e.at - ends < 1s);
   }
   const std::string message = "access AR-00077 ended at ";
   for (auto* pane : {&shell, &command}) {

@@ -14,15 +14,18 @@
 #include <string>
 #include <vector>
 
+#include "common/secrets.hpp"
 #include "common/time.hpp"
 
 namespace apono::test {
 
 /// Who the fixture's account is and which long-term key the broker holds.
 struct aws_fixture_options {
-  std::string account_id = "123456789012";                                    ///< the account
-  std::string access_key_id = "AKIAAPONOFIXTURE0001";                         ///< broker's key id
-  std::string secret_access_key = "fixture/Secret+Key0123456789abcdefghijk";  ///< its secret
+  std::string account_id = "123456789012";             ///< the account
+  std::string access_key_id = "AKIAAPONOFIXTURE0001";  ///< broker's key id
+  /// Its secret: new for every fixture, so that a test searching files for it (the secrets
+  /// scan) never finds another test's copy of it in the shared temp dir.
+  std::string secret_access_key = "fixture/" + common::random_password(32) + "+Key";
   std::string region = "us-east-1";  ///< the only region requests may be scoped to
 };
 
