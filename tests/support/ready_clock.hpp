@@ -6,8 +6,6 @@
 // Header-only: the test drivers that run a session in a terminal use it too.
 #pragma once
 
-#include <time.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -18,8 +16,7 @@
 
 namespace apono::test {
 
-/// Stands at its start until release(), then runs with the wall clock; thread-safe, and release()
-/// is async-signal-safe.
+/// Stands at its start until release(), then runs with the wall clock; thread-safe.
 class ready_clock final : public common::clock {
  public:
   /// Stands at the current wall time.
@@ -47,12 +44,7 @@ class ready_clock final : public common::clock {
   }
 
  private:
-  // clock_gettime is async-signal-safe; std::chrono::system_clock is not promised to be.
-  static std::int64_t wall_ms() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-  }
+  static std::int64_t wall_ms() { return common::to_unix_ms(common::system_clock().now()); }
 
   const std::int64_t start_ms_;
   std::atomic<std::int64_t> released_ms_{0};

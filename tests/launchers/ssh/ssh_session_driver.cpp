@@ -5,13 +5,12 @@
 // --end-in / --end-at give the session a grant (AR-00077) that ends then; with --ready-signal
 // the grant's clock stands still until the driver gets SIGUSR1, so a test starts the grant's
 // time when it has seen the session ready. --pid-file writes the driver's pid (for tests that
-// signal it). Prints a thrown error as "Error: ..." and exits
-// 1; otherwise exits with run_ssh's status (or dies by the signal that ended the session).
+// signal it). Prints a thrown error as "Error: ..." and exits 1; otherwise exits with run_ssh's
+// status (or dies by the signal that ended the session).
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
