@@ -74,7 +74,7 @@ struct stack {
   [[nodiscard]] std::string in_pane(const std::string& args) const {
     std::string cmd = "env";
     for (const auto& [k, v] : env()) cmd += " " + k + "=" + quote(v);
-    return cmd + " " + quote(APONO_BINARY) + " " + args + "; echo EXIT=$?; sleep 60";
+    return cmd + " " + quote(APONO_BINARY) + " " + args + "; " + report_exit + "; sleep 60";
   }
 };
 
@@ -170,9 +170,8 @@ TEST_CASE("a 20-second grant: shells and psql are cut within 1 s of the end, the
   int busy_builtin_status = -1, busy_psql_status = -1;
 
   std::vector<ending> all{
-      {"interactive built-in shell",
-       [&] { return builtin.screen().find("EXIT=") != std::string::npos; }},
-      {"interactive psql", [&] { return native.screen().find("EXIT=") != std::string::npos; }},
+      pane_exit("interactive built-in shell", builtin),
+      pane_exit("interactive psql", native),
       {"built-in shell running a query",
        [&] { return (busy_builtin_status = busy_builtin.wait(0ms)) != -1; }},
       {"psql running a query", [&] { return (busy_psql_status = busy_psql.wait(0ms)) != -1; }},
@@ -231,8 +230,7 @@ TEST_CASE("a revoke from another terminal cuts open sessions within 1 s") {
 
   int status = -1;
   std::vector<ending> all{
-      {"interactive built-in shell",
-       [&] { return builtin.screen().find("EXIT=") != std::string::npos; }},
+      pane_exit("interactive built-in shell", builtin),
       {"psql running a query", [&] { return (status = busy_psql.wait(0ms)) != -1; }},
   };
   // Watched from before the revoke is sent, and timed from the moment the broker recorded it:

@@ -97,8 +97,8 @@ struct stack {
   [[nodiscard]] std::string in_pane(const std::string& args) const {
     std::string cmd = "env";
     for (const auto& [k, v] : env()) cmd += " " + k + "=" + quote(v);
-    return cmd + " " + quote(APONO_BINARY) + " " + args +
-           "; echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | "
+    return cmd + " " + quote(APONO_BINARY) + " " + args + "; " + report_exit +
+           "; stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | "
            "tr '\\n' ' '; echo TTY-CHECKED; sleep 60";
   }
   // The directory `access use` keeps the session files in.
@@ -302,10 +302,8 @@ TEST_CASE("a 25-second grant: SSH sessions are cut within 1 s of the end, then r
   require_before_end("four SSH sessions open", ends);
   int builtin_status = -1, native_status = -1;
   std::vector<ending> all{
-      {"interactive built-in session",
-       [&] { return builtin.screen().find("EXIT=") != std::string::npos; }},
-      {"interactive OpenSSH session",
-       [&] { return native.screen().find("EXIT=") != std::string::npos; }},
+      pane_exit("interactive built-in session", builtin),
+      pane_exit("interactive OpenSSH session", native),
       {"built-in client running a command",
        [&] { return (builtin_status = busy_builtin.wait(0ms)) != -1; }},
       {"OpenSSH running a command", [&] { return (native_status = busy_native.wait(0ms)) != -1; }},
@@ -366,8 +364,7 @@ TEST_CASE("a revoke from another terminal cuts SSH sessions within 1 s") {
 
   int native_status = -1;
   std::vector<ending> all{
-      {"interactive built-in session",
-       [&] { return builtin.screen().find("EXIT=") != std::string::npos; }},
+      pane_exit("interactive built-in session", builtin),
       {"OpenSSH running a command", [&] { return (native_status = busy_native.wait(0ms)) != -1; }},
   };
   // Watched from before the revoke is sent, and timed from the moment the broker recorded it:

@@ -1,28 +1,43 @@
-// The polling loop of watch_endings.
+// Watching endings side by side, reading the time a pane reports, and checking a grant's margin.
 #include "tests/support/endings.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <memory>
+#include <regex>
 #include <thread>
 
 namespace apono::test {
 
+ending pane_exit(std::string name, tmux_pane& pane) {
+  auto seen = std::make_shared<std::string>();
+  return {std::move(name),
+          [&pane, seen] {
+            *seen = pane.screen();
+            return seen->find("EXIT=") != std::string::npos;
+          },
+          [seen]() -> std::optional<common::time_point> {
+            std::smatch m;
+            if (!std::regex_search(*seen, m, std::regex("EXIT=[0-9]+ AT=([0-9]+)"))) return {};
+            return common::from_unix_ms(std::stoll(m[1]));
+          }};
+}
+
 void watch_endings(std::vector<ending>& all, std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
-  // One poller per ending, so a slow look at one (tmux capture-pane forks a client, which can
-  // take a while on loaded cores) does not delay the stamps of the others.
+  // One poller per ending, so a slow look at one does not delay the others' stamps.
   std::vector<std::thread> pollers;
   pollers.reserve(all.size());
   for (auto& e : all) {
     pollers.emplace_back([&e, until] {
       common::system_clock clock;
       while (std::chrono::steady_clock::now() < until) {
-        // The start of the look that sees it ended: after the last look that saw it running,
-        // and no later than the moment this one saw it ended.
-        const auto looked = clock.now();
         if (e.done()) {
-          e.at = looked;
+          // Without a report: when the look returned, which is no earlier than the end.
+          const auto seen = clock.now();
+          const auto reported = e.reported ? e.reported() : std::nullopt;
+          e.at = reported.value_or(seen);
           return;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds{10});

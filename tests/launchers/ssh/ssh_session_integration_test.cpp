@@ -279,11 +279,11 @@ TEST_CASE("ssh: the end of access cuts a shell and a command within 1 s", "[inte
   tmux_pane shell, command;
   shell.start(
       f.command_line(s, {"--ready-signal", "--end-in", "3", "--pid-file", shell_driver.string()}) +
-      "; echo EXIT=$?; stty -a; sleep 60");
+      "; " + apono::test::report_exit + "; stty -a; sleep 60");
   command.start(f.command_line(s, {"--ready-signal", "--end-in", "3", "--pid-file",
                                    command_driver.string(), "--", "sh", "-c",
                                    quote("echo $$ > " + pid_file.string() + "; exec sleep 30")}) +
-                "; echo EXIT=$?; stty -a; sleep 60");
+                "; " + apono::test::report_exit + "; stty -a; sleep 60");
   shell.send("echo READY", true);
   shell.send("Enter");
   shell.wait_for("\nREADY", 60s);
@@ -300,8 +300,8 @@ TEST_CASE("ssh: the end of access cuts a shell and a command within 1 s", "[inte
     REQUIRE(::kill(std::stoi(read_all(driver)), SIGUSR1) == 0);
 
   std::vector<apono::test::ending> all{
-      {"interactive shell", [&] { return shell.screen().find("EXIT=") != std::string::npos; }},
-      {"command (sleep 30)", [&] { return command.screen().find("EXIT=") != std::string::npos; }},
+      apono::test::pane_exit("interactive shell", shell),
+      apono::test::pane_exit("command (sleep 30)", command),
   };
   apono::test::watch_endings(all, 15s);
   for (const auto& e : all) {
