@@ -47,6 +47,19 @@ void watch_endings(std::vector<ending>& all, std::chrono::milliseconds timeout) 
   for (auto& p : pollers) p.join();
 }
 
+void check_ended_within_1s(const std::vector<ending>& all, common::time_point from,
+                           const std::string& what,
+                           std::optional<std::chrono::milliseconds> early) {
+  for (const auto& e : all) {
+    INFO(what << " -> " << e.name);
+    REQUIRE(e.at.time_since_epoch().count() != 0);  // it never ended
+    std::printf("%s -> %s ended: %lld ms\n", what.c_str(), e.name.c_str(),
+                static_cast<long long>((e.at - from).count()));
+    if (early) CHECK(e.at >= from - *early);
+    CHECK(e.at - from < std::chrono::seconds{1});
+  }
+}
+
 void require_before_end(const std::string& what, common::time_point end,
                         std::chrono::milliseconds margin) {
   const auto before = end - common::system_clock().now();

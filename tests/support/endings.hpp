@@ -36,6 +36,12 @@ inline constexpr const char* report_exit = "echo EXIT=$? AT=$(date +%s%3N)";
 /// others) until all are done or `timeout`; records when each ended.
 void watch_endings(std::vector<ending>& all, std::chrono::milliseconds timeout);
 
+/// CHECKs that every ending in `all` was seen, less than 1 s after `from` (a grant's end, a
+/// revoke) and, given `early`, no more than that before it; prints "<what> -> <name> ended: N ms".
+void check_ended_within_1s(const std::vector<ending>& all, common::time_point from,
+                           const std::string& what,
+                           std::optional<std::chrono::milliseconds> early = std::nullopt);
+
 /// For a grant whose clock the test cannot hold (the broker's): REQUIREs that `what` (the last
 /// step that must happen during the grant) was done now, at least `margin` before `end`, and
 /// prints how long before it that was, so that a machine too loaded for the grant's length says
