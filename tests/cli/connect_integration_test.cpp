@@ -156,16 +156,7 @@ TEST_CASE("a 20-second grant: shells and psql are cut within 1 s of the end, the
   child_process busy_psql(
       {APONO_BINARY, "access", "connect", id, "--client", "psql", "-c", "select pg_sleep(60)"},
       logs.path / "psql.log", s.env());
-  {
-    INFO("waited for both busy sessions' pg_sleep(60) to run on the server");
-    REQUIRE(wait_until(
-        [&] {
-          return s.pg.psql(
-                     "select count(*) from pg_stat_activity where state = 'active' and "
-                     "query = 'select pg_sleep(60)'") == "2";
-        },
-        15s));
-  }
+  s.pg.wait_running("select pg_sleep(60)", 2, 15s);  // both busy sessions' queries
   require_before_end("four sessions open", ends);
   int busy_builtin_status = -1, busy_psql_status = -1;
 
@@ -210,16 +201,7 @@ TEST_CASE("a revoke from another terminal cuts open sessions within 1 s") {
   child_process busy_psql(
       {APONO_BINARY, "access", "connect", id, "--client", "psql", "-c", "select pg_sleep(60)"},
       logs.path / "psql.log", s.env());
-  {
-    INFO("waited for psql's pg_sleep(60) to run on the server");
-    REQUIRE(wait_until(
-        [&] {
-          return s.pg.psql(
-                     "select count(*) from pg_stat_activity where state = 'active' and "
-                     "query = 'select pg_sleep(60)'") == "1";
-        },
-        30s));
-  }
+  s.pg.wait_running("select pg_sleep(60)");
 
   int status = -1;
   std::vector<ending> all{
@@ -330,13 +312,7 @@ TEST_CASE("access proxy: real psql and pgbench, the one-time password, a private
                               .c_str());
   REQUIRE(PQstatus(c) == CONNECTION_OK);
   REQUIRE(PQsendQuery(c, "select pg_sleep(30)") == 1);
-  REQUIRE(wait_until(
-      [&] {
-        return s.pg.psql(
-                   "select count(*) from pg_stat_activity where state = 'active' and "
-                   "query = 'select pg_sleep(30)'") == "1";
-      },
-      30s));
+  s.pg.wait_running("select pg_sleep(30)");
   PGcancel* cancel = PQgetCancel(c);
   char errbuf[256];
   CHECK(PQcancel(cancel, errbuf, sizeof errbuf) == 1);

@@ -74,17 +74,6 @@ struct rig {
     proxy->start();
   }
   [[nodiscard]] std::string socket_dir() const { return (dir.path / "run").string(); }
-  // Waits until the server runs `sql` as an active query (the client's wait has begun).
-  void wait_running(const std::string& sql) {
-    INFO("waited for the server to run: " << sql);
-    REQUIRE(test::wait_until(
-        [&] {
-          return pg.psql(
-                     "select count(*) from pg_stat_activity where state = 'active' and query = '" +
-                     sql + "'") != "0";
-        },
-        60s));
-  }
   [[nodiscard]] std::string socket_conninfo(const std::string& db = "appdb") const {
     return "host=" + socket_dir() + " port=5432 dbname=" + db + " user=anyone";
   }
@@ -259,7 +248,7 @@ TEST_CASE("real psql and pgbench work through the proxy: queries, copy, prepared
   db_conn c(sock);
   REQUIRE(c.ok());
   REQUIRE(PQsendQuery(c.c, "select pg_sleep(30)") == 1);
-  r.wait_running("select pg_sleep(30)");
+  r.pg.wait_running("select pg_sleep(30)");
   auto start = std::chrono::steady_clock::now();
   PGcancel* cancel = PQgetCancel(c.c);
   char errbuf[256];
@@ -378,7 +367,7 @@ TEST_CASE("warning before the end, FATAL at the end, refused afterwards", "[prox
   db_conn busy(r.socket_conninfo());
   REQUIRE(busy.ok());
   REQUIRE(PQsendQuery(busy.c, "select pg_sleep(60)") == 1);
-  r.wait_running("select pg_sleep(60)");
+  r.pg.wait_running("select pg_sleep(60)");
   common::system_clock wall;
   r.clock.release();
   const auto ends = r.clock.wall_time_of(r.watch->ends_at());
@@ -433,7 +422,7 @@ TEST_CASE("a revoke cuts open sessions at once", "[proxy]") {
   db_conn busy(r.socket_conninfo());
   REQUIRE(busy.ok());
   REQUIRE(PQsendQuery(busy.c, "select pg_sleep(60)") == 1);
-  r.wait_running("select pg_sleep(60)");
+  r.pg.wait_running("select pg_sleep(60)");
   auto start = std::chrono::steady_clock::now();
   r.watch->end(proxy::end_cause::revoked);
   PGresult* res = PQgetResult(busy.c);

@@ -242,6 +242,23 @@ std::string pg_fixture::admin_url(const std::string& db) const {
          percent_encode(db);
 }
 
+void pg_fixture::wait_running(const std::string& query, int count,
+                              std::chrono::milliseconds timeout) const {
+  const std::string sql =
+      "select count(*) from pg_stat_activity where state = 'active' and query = '" + query + "'";
+  std::string seen;
+  const bool running = wait_until(
+      [&] {
+        seen = psql(sql);
+        return std::stoi(seen) >= count;
+      },
+      timeout);
+  // Thrown, not REQUIREd: this library also serves the benchmarks, which have no Catch2.
+  if (!running)
+    throw std::runtime_error("waited for " + std::to_string(count) +
+                             " backend(s) running: " + query + "; saw " + seen);
+}
+
 std::string pg_fixture::psql(const std::string& sql, const std::string& db) const {
   auto r =
       run({bin("psql"), "-X", "-w", "-v", "ON_ERROR_STOP=1", "-At", "-d",

@@ -3,6 +3,7 @@
 // the destructor, which runs also when a test fails.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -27,6 +28,10 @@ class pg_fixture {
   /// Runs SQL as the superuser with psql; returns stdout (unaligned, tuples only); throws
   /// with psql's stderr on failure.
   std::string psql(const std::string& sql, const std::string& db = "postgres") const;
+  /// Waits until at least `count` backends are running exactly `query` (a client's wait on the
+  /// server has begun); throws, saying what it waited for and saw, when `timeout` passes first.
+  void wait_running(const std::string& query, int count = 1,
+                    std::chrono::milliseconds timeout = std::chrono::seconds{30}) const;
   /// Runs SQL with psql as `user`/`password`; returns {exit status, stdout+stderr}.
   [[nodiscard]] std::pair<int, std::string> psql_as(const std::string& user,
                                                     const std::string& password,

@@ -12,7 +12,6 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <functional>
 #include <future>
 #include <regex>
 #include <sstream>
@@ -34,6 +33,7 @@ using apono::test::run;
 using apono::test::sshd_fixture;
 using apono::test::temp_dir;
 using apono::test::tmux_pane;
+using apono::test::wait_until;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
@@ -154,10 +154,6 @@ std::string unix_ms_in(std::chrono::milliseconds d) {
   return std::to_string(apono::common::to_unix_ms(clock.now() + d));
 }
 
-bool until_true(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  return apono::test::wait_until(done, timeout);
-}
-
 // The local terminal is back in cooked mode: `stty -a`, run in the pane after the driver,
 // shows it (its last line ends with "extproc").
 void check_cooked(tmux_pane& pane) {
@@ -207,7 +203,7 @@ TEST_CASE("ssh: a shell in a terminal: PTY, TERM, window size and its changes, r
   pane.send("Enter");
   {
     INFO("waited for `sleep 20` under the remote shell " << remote_shell);
-    REQUIRE(until_true(
+    REQUIRE(wait_until(
         [&] {
           return run({"pgrep", "-x", "-P", remote_shell, "sleep"}).status == 0;
         },
@@ -290,7 +286,7 @@ TEST_CASE("ssh: the end of access cuts a shell and a command within 1 s", "[inte
   {
     INFO("waited for the remote command to write its pid to " << pid_file << "\nscreen:\n"
                                                               << command.screen());
-    REQUIRE(until_true([&] { return !read_all(pid_file).empty(); }, 60s));
+    REQUIRE(wait_until([&] { return !read_all(pid_file).empty(); }, 60s));
   }
   const int remote_pid = std::stoi(read_all(pid_file));
 
@@ -320,7 +316,7 @@ TEST_CASE("ssh: the end of access cuts a shell and a command within 1 s", "[inte
   const auto log = s.sshd.log();
   INFO(log);
   if (s.user != "root") {
-    CHECK(until_true([&] { return !fs::exists("/proc/" + std::to_string(remote_pid)); }, 3s));
+    CHECK(wait_until([&] { return !fs::exists("/proc/" + std::to_string(remote_pid)); }, 3s));
   } else {
     CHECK(log.find("session_signal_req: session signalling requires privilege separation") !=
           std::string::npos);
@@ -352,7 +348,7 @@ TEST_CASE("ssh: a revoke from another thread cuts a running command within 1 s",
   o.out = ::fileno(out);
   o.err = ::fileno(err);
   auto done = std::async(std::launch::async, [o] { return apono::launchers::run_ssh(o); });
-  REQUIRE(until_true([&] { return read_all(out_path) == "started\n"; }, 30s));
+  REQUIRE(wait_until([&] { return read_all(out_path) == "started\n"; }, 30s));
   std::this_thread::sleep_for(200ms);
   REQUIRE(done.wait_for(0ms) == std::future_status::timeout);
 
