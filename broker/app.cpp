@@ -23,7 +23,7 @@
 #include "broker/provision/ssh_provisioner.hpp"
 #include "broker/scheduler.hpp"
 #include "broker/service.hpp"
-#include "broker/store/sqlite_store.hpp"
+#include "broker/store/open_store.hpp"
 #include "broker/tls/certificates.hpp"
 #include "common/secrets.hpp"
 
@@ -48,13 +48,18 @@ std::pair<std::string, std::uint16_t> split_listen(const std::string& listen) {
 
 namespace {
 
-// The data dir, made private, with what a kill -9 during a write left behind removed.
-std::filesystem::path open_data_dir(const std::filesystem::path& dir) {
+// The data dir, made private, with what a kill -9 during a write left behind removed; then
+// the store.
+std::unique_ptr<store> open_data(const config& cfg) {
+  const auto& dir = cfg.server.data_dir;
   common::ensure_private_dir(dir);
   if (auto n = common::remove_abandoned_temp_files(dir))
     spdlog::info("removed {} temporary file(s) left in {} by an interrupted write", n,
                  dir.string());
-  return dir / "apono.db";
+  auto st = open_store(cfg.store);
+  spdlog::info("store: {}",
+               cfg.store.type == "sqlite" ? cfg.store.path.string() : std::string("postgresql"));
+  return st;
 }
 
 }  // namespace
@@ -63,7 +68,8 @@ struct app::impl {
   explicit impl(std::shared_ptr<const config> cfg)
       : holder(cfg),
         data_dir(cfg->server.data_dir),
-        st(open_data_dir(data_dir)),
+        store_ptr(open_data(*cfg)),
+        st(*store_ptr),
         ssh_ca(ssh::user_ca::load_or_create(data_dir / "ssh_user_ca.pem")),
         svc(st, holder,
             {{"postgresql", &pg}, {"ssh", &ssh_hosts}, {"aws", &aws}, {"kubernetes", &kube}}, clock,
@@ -72,7 +78,11 @@ struct app::impl {
         routes(holder, svc, st, stats, hub, [this] { return st.ping() && sched.running(); }) {
     svc.set_ssh_ca(&ssh_ca);
     routes.set_ssh_ca(&ssh_ca);
+    // Another replica committed a change: our long-polls and scheduler look again.
+    st.on_remote_change([this] { changed(); });
   }
+
+  ~impl() { st.on_remote_change({}); }
 
   void changed() {
     sched.wake();
@@ -84,9 +94,12 @@ struct app::impl {
       auto next = load_config(holder.get()->path);
       auto cur = holder.get();
       if (next->server.listen != cur->server.listen ||
-          next->server.data_dir != cur->server.data_dir)
+          next->server.data_dir != cur->server.data_dir || next->store.type != cur->store.type ||
+          next->store.path != cur->store.path || next->store.url != cur->store.url ||
+          next->store.pool_size != cur->store.pool_size)
         spdlog::warn(
-            "config reload: server.listen and server.data_dir take effect after a restart");
+            "config reload: server.listen, server.data_dir and store take effect after a "
+            "restart");
       holder.set(std::move(next));
       ++stats.config_reloads;
       spdlog::info("config reloaded from {}", cur->path.string());
@@ -102,7 +115,8 @@ struct app::impl {
   common::system_clock clock;
   metrics stats;
   event_hub hub;
-  sqlite_store st;
+  std::unique_ptr<store> store_ptr;
+  store& st;
   postgres_provisioner pg;
   ssh_provisioner ssh_hosts;
   aws_provisioner aws{clock};

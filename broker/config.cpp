@@ -9,6 +9,11 @@
 //     tls_key: server-key.pem          #   neither: the broker makes its own CA and cert
 //     log_level: info                  # trace|debug|info|warn|error
 //     provision_workers: 4             # 1..64
+//   store:                             # default: SQLite in data_dir
+//     type: sqlite                     # sqlite | postgresql (for several aponod replicas)
+//     path: apono.db                   # sqlite: relative to data_dir
+//     url: postgresql://aponod:secret@db.internal:5432/apono   # postgresql: required, secret
+//     pool_size: 8                     # postgresql: 1..256 connections per aponod
 //   users:
 //     - name: alice                    # required, unique
 //       email: alice@example.com
@@ -229,11 +234,12 @@ class loader {
     if (given(root)) {
       if (!root.IsMap()) fail(root, "", "expected a mapping at the top level");
       check_keys(root, "",
-                 {"server", "users", "groups", "integrations", "access_flows", "bundles"});
+                 {"server", "store", "users", "groups", "integrations", "access_flows", "bundles"});
     }
     // Lookups on an empty document yield undefined nodes, so every section takes its default.
     const YAML::Node top = root;
     read_server(top["server"], cfg->server);
+    read_store(top["store"], cfg->server, cfg->store);
     for_each_item(top["users"], "users", [&](const YAML::Node& n, std::size_t i) {
       cfg->users.push_back(read_user(n, i));
     });
@@ -433,6 +439,42 @@ class loader {
     if (auto workers = optional_int(n, ctx, "provision_workers", 1, 64)) {
       s.provision_workers = *workers;
     }
+  }
+
+  void read_store(const YAML::Node& n, const server_config& server, store_config& s) const {
+    const std::string ctx = "store";
+    s.path = server.data_dir / "apono.db";
+    if (!given(n)) return;
+    expect_map(n, ctx);
+    check_keys(n, ctx, {"type", "path", "url", "pool_size"});
+    if (auto type = optional_string(n, ctx, "type")) {
+      if (*type != "sqlite" && *type != "postgresql")
+        fail(n["type"], ctx, "type: '" + *type + "' is not one of sqlite, postgresql");
+      s.type = *type;
+    }
+    if (s.type == "sqlite") {
+      if (n["url"]) fail(n["url"], ctx, "url: only for type postgresql (sqlite takes a path)");
+      if (n["pool_size"]) fail(n["pool_size"], ctx, "pool_size: only for type postgresql");
+      if (auto path = optional_string(n, ctx, "path")) {
+        if (path->empty()) fail(n["path"], ctx, "path: must not be empty");
+        s.path = (server.data_dir / fs::path(*path)).lexically_normal();
+      }
+      return;
+    }
+    if (n["path"]) fail(n["path"], ctx, "path: only for type sqlite (postgresql takes a url)");
+    auto url = optional_string(n, ctx, "url");
+    if (!url || url->empty())
+      fail(n, ctx, "url: required for type postgresql, e.g. postgresql://aponod@db:5432/apono");
+    // Parsed here so a typo fails at load, not at the first query; libpq's own message can
+    // quote the string, password included, so it is not repeated.
+    char* err = nullptr;
+    PQconninfoOption* opts = PQconninfoParse(url->c_str(), &err);
+    if (err) PQfreemem(err);
+    if (!opts) fail(n["url"], ctx, "url: not a valid libpq connection string");
+    PQconninfoFree(opts);
+    s.url = *url;
+    s.path.clear();
+    if (auto pool = optional_int(n, ctx, "pool_size", 1, 256)) s.pool_size = *pool;
   }
 
   void check_listen(const YAML::Node& at, std::string_view listen) const {

@@ -130,10 +130,19 @@ struct server_config {
   int provision_workers = 4;              ///< parallel provisioning/revocation workers
 };
 
+/// Where the broker keeps its state.
+struct store_config {
+  std::string type = "sqlite";  ///< `sqlite` (one broker) or `postgresql` (any number of replicas)
+  std::filesystem::path path;   ///< sqlite: the database file; default data_dir/apono.db
+  std::string url;              ///< postgresql: libpq connection string (URI or key=value); secret
+  int pool_size = 8;            ///< postgresql: connections each aponod keeps for transactions
+};
+
 /// The whole configuration, immutable once loaded; SIGHUP swaps in a new one.
 struct config {
   std::filesystem::path path;  ///< the file it came from
   server_config server;
+  store_config store;
   std::vector<user_config> users;
   std::vector<group_config> groups;
   std::vector<integration_config> integrations;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/store/open_store.hpp"
 #include "common/secrets.hpp"
 
 namespace apono::broker {
@@ -179,6 +180,16 @@ std::filesystem::path prepare_dev(const dev_options& o) {
   y << YAML::Key << "listen" << YAML::Value << o.listen;
   y << YAML::Key << "data_dir" << YAML::Value << o.data_dir.string();
   y << YAML::EndMap;
+  if (!o.store.empty()) {
+    auto where = parse_store_location(o.store);
+    y << YAML::Key << "store" << YAML::Value << YAML::BeginMap;
+    y << YAML::Key << "type" << YAML::Value << where.type;
+    if (where.type == "postgresql")
+      y << YAML::Key << "url" << YAML::Value << where.url;
+    else
+      y << YAML::Key << "path" << YAML::Value << std::filesystem::absolute(where.path).string();
+    y << YAML::EndMap;
+  }
 
   y << YAML::Key << "users" << YAML::Value << YAML::BeginSeq;
   for (const auto& u : dev_users) {

@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
   cli.add_option("--ssh-host-key", ssh_host_key,
                  "dev mode: that sshd's host key (ssh-ed25519 ...)");
   cli.add_option("--ssh-login", ssh_login, "dev mode: the account granted there (default root)");
+  std::string store_location;
+  cli.add_option("--store", store_location,
+                 "dev mode: postgresql://... (or sqlite:PATH) to keep the broker's state in");
   std::filesystem::path dev_extra;
   cli.add_option("--dev-extra", dev_extra,
                  "dev mode: YAML whose integrations and access_flows are added to the sample")
@@ -49,7 +52,8 @@ int main(int argc, char** argv) {
       (void)apono::broker::split_listen(listen);  // fail before writing anything
       path = apono::broker::prepare_dev(
           {std::filesystem::absolute(data_dir), listen, pg_target, ssh_target, ssh_host_key,
-           ssh_login, dev_extra.empty() ? dev_extra : std::filesystem::absolute(dev_extra)});
+           ssh_login, dev_extra.empty() ? dev_extra : std::filesystem::absolute(dev_extra),
+           store_location});
     }
     auto cfg = apono::broker::load_config(path);
     apono::broker::app a(cfg);

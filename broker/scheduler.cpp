@@ -37,6 +37,14 @@ void scheduler::stop() {
   for (auto& w : workers_) w.join();
   workers_.clear();
   std::lock_guard lock(mutex_);
+  // Claimed but never started: let another replica (or the next start) have them now.
+  for (const auto& item : queue_) {
+    try {
+      store_.release_unit(item.second);
+    } catch (const std::exception& e) {
+      spdlog::warn("scheduler: releasing unit {}: {}", item.second, e.what());
+    }
+  }
   queue_.clear();
   in_flight_.clear();
   running_ = false;
@@ -59,11 +67,22 @@ std::size_t scheduler::plan(bool inline_units) {
   for (auto id : due.requests_stale) service_.fail_stale_request(id);
   std::size_t added = due.requests_to_expire.size() + due.requests_stale.size();
   if (inline_units) {
-    for (auto id : due.units_to_revoke) service_.revoke_unit(id);
-    for (auto id : due.units_to_grant) service_.grant_unit(id);
+    auto run = [this](std::int64_t id, bool revoke) {
+      try {
+        revoke ? service_.revoke_unit(id) : service_.grant_unit(id);
+      } catch (...) {
+        store_.release_unit(id);
+        throw;
+      }
+      store_.release_unit(id);
+    };
+    for (auto id : due.units_to_revoke) run(id, true);
+    for (auto id : due.units_to_grant) run(id, false);
     return added + due.units_to_revoke.size() + due.units_to_grant.size();
   }
   std::lock_guard lock(mutex_);
+  // The store claimed these for us and hands out no unit twice, so the in-flight set only
+  // guards against a store that did.
   for (auto id : due.units_to_revoke)
     if (in_flight_.insert(id).second) queue_.emplace_front(kind::revoke_unit, id), ++added;
   for (auto id : due.units_to_grant)
@@ -123,6 +142,11 @@ void scheduler::worker_loop() {
     } catch (const std::exception& e) {
       // A store failure: the unit stays due and is picked up again.
       spdlog::error("scheduler: unit {}: {}", item.second, e.what());
+    }
+    try {
+      store_.release_unit(item.second);
+    } catch (const std::exception& e) {
+      spdlog::warn("scheduler: releasing unit {}: {}", item.second, e.what());
     }
     {
       std::lock_guard lock(mutex_);

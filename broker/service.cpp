@@ -287,12 +287,12 @@ access_request service::create(const caller& c, const create_input& in) {
 access_request service::get(const caller& c, std::int64_t id) {
   auto cfg = config_.get();
   access_request r;
-  store_.transact([&](store_tx& tx) { r = load_visible(tx, *cfg, c, id); });
+  store_.read([&](store_tx& tx) { r = load_visible(tx, *cfg, c, id); });
   return r;
 }
 
-std::vector<access_request> service::list(const caller& c, list_scope scope,
-                                          std::optional<int> days) {
+request_page service::list(const caller& c, list_scope scope, std::optional<int> days,
+                           const page_query& page) {
   auto cfg = config_.get();
   request_filter f;
   if (days) {
@@ -300,16 +300,25 @@ std::vector<access_request> service::list(const caller& c, list_scope scope,
       throw api_error(errc::invalid_argument, "days must be 1 to 3650");
     f.created_after = clock_.now() - std::chrono::hours{24 * *days};
   }
+  if (page.limit < 1 || page.limit > 500)
+    throw api_error(errc::invalid_argument, "limit must be 1 to 500");
+  f.limit = page.limit;
+  f.before_id = page.before_id;
+  f.statuses = page.statuses;
   if (scope == list_scope::mine) f.requester = c.user;
   if (scope == list_scope::approvable) f.statuses = {status::pending};
   std::vector<access_request> all;
-  store_.transact([&](store_tx& tx) { all = tx.list_requests(f); });
-  std::vector<access_request> out;
+  store_.read([&](store_tx& tx) { all = tx.list_requests(f); });
+  request_page out;
+  // A full page from the store may have more behind it, even when the caller may see none of
+  // it: the cursor moves past what was looked at, not past what was shown.
+  if (all.size() == f.limit) out.next_before = all.back().id;
   for (auto& r : all) {
     if (scope == list_scope::approvable) {
-      if (r.requester != c.user && is_flow_approver(*cfg, c, r)) out.push_back(std::move(r));
+      if (r.requester != c.user && is_flow_approver(*cfg, c, r))
+        out.requests.push_back(std::move(r));
     } else if (can_see(*cfg, c, r)) {
-      out.push_back(std::move(r));
+      out.requests.push_back(std::move(r));
     }
   }
   return out;
@@ -414,6 +423,8 @@ common::access_details service::access_details(const caller& c, std::int64_t id)
                                           ", access details exist only while it is ACTIVE");
   };
   store_.transact([&](store_tx& tx) {
+    to_issue.clear();
+    d = {};
     r = load_visible(tx, *cfg, c, id);
     check_active(r);
     d.request_id = id_text(r.id);
@@ -579,6 +590,7 @@ common::access_details service::reset_credentials(const caller& c, std::int64_t 
   access_request r;
   std::vector<unit_state> states;
   store_.transact([&](store_tx& tx) {
+    states.clear();
     r = load_visible(tx, *cfg, c, id);
     if (r.requester != c.user)
       throw api_error(errc::permission_denied, "only the requester may reset credentials");
@@ -647,7 +659,7 @@ std::vector<status_event> service::events_after(const caller& c, std::int64_t af
   for (const auto& ev : events) {
     next_after = ev.id;
     auto& r = cache[ev.request_id];
-    if (!r) store_.transact([&](store_tx& tx) { r = tx.get_request(ev.request_id); });
+    if (!r) store_.read([&](store_tx& tx) { r = tx.get_request(ev.request_id); });
     if (!r || !can_see(*cfg, c, *r)) continue;
     out.push_back({ev.id, ev.at, id_text(ev.request_id), ev.status, ev.action, r->ends_at});
   }
@@ -682,6 +694,7 @@ void service::grant_unit(std::int64_t unit_id) {
   common::access_unit unit;
   bool go = false;
   store_.transact([&](store_tx& tx) {
+    go = false;
     auto* u = load_unit(tx, unit_id, status::granting, r);
     if (!u) return;
     unit = *u;
@@ -718,6 +731,7 @@ void service::grant_unit(std::int64_t unit_id) {
 
   bool notify = false;
   store_.transact([&](store_tx& tx) {
+    notify = false;
     // Revoked while we were granting: the unit is REVOKING now and its revoke runs next.
     auto* u = load_unit(tx, unit_id, status::granting, r);
     if (!u) return;
@@ -790,6 +804,7 @@ void service::revoke_unit(std::int64_t unit_id) {
   common::access_unit unit;
   bool go = false;
   store_.transact([&](store_tx& tx) {
+    go = false;
     auto* u = load_unit(tx, unit_id, status::revoking, r);
     if (!u) return;
     unit = *u;
@@ -800,6 +815,8 @@ void service::revoke_unit(std::int64_t unit_id) {
 
   std::string error;
   if (!s.login.empty()) {  // never granted: nothing exists at the target
+    spdlog::debug("{}: revoking {} {} at the target (login {})", id_text(r.id), unit.resource,
+                  unit.permission, s.login);
     try {
       auto p = make_unit(*cfg, r, unit, s);
       provisioner_for(*p.integration).revoke(p);
@@ -810,6 +827,7 @@ void service::revoke_unit(std::int64_t unit_id) {
 
   bool notify = false;
   store_.transact([&](store_tx& tx) {
+    notify = false;
     auto* u = load_unit(tx, unit_id, status::revoking, r);
     if (!u) return;
     auto st = tx.get_unit_state(unit_id);
@@ -855,7 +873,10 @@ std::chrono::milliseconds service::backoff(std::chrono::milliseconds first, int 
 void service::expire_request(std::int64_t request_id) {
   bool done = false;
   store_.transact([&](store_tx& tx) {
-    auto req = tx.get_request(request_id);
+    done = false;
+    // Locked by another replica's step (or an API call): it is theirs; what it leaves ACTIVE
+    // and due is found again on the next pass.
+    auto req = tx.try_lock_request(request_id);
     if (!req || req->state != status::active || !req->ends_at) return;
     auto now = clock_.now();
     if (*req->ends_at > now) return;
@@ -874,7 +895,8 @@ void service::expire_request(std::int64_t request_id) {
 void service::fail_stale_request(std::int64_t request_id) {
   bool done = false;
   store_.transact([&](store_tx& tx) {
-    auto req = tx.get_request(request_id);
+    done = false;
+    auto req = tx.try_lock_request(request_id);
     if (!req || req->state != status::pending) return;
     auto now = clock_.now();
     if (req->created_at + options_.pending_ttl > now) return;

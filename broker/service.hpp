@@ -54,6 +54,19 @@ enum class list_scope {
   all,         ///< everything the caller may see (admins: everything)
 };
 
+/// Which page of a listing.
+struct page_query {
+  std::size_t limit = 100;                 ///< at most this many (1..500)
+  std::optional<std::int64_t> before_id;   ///< start below this request id (from next_before)
+  std::vector<common::status> statuses{};  ///< only these; empty: all
+};
+
+/// One page of a listing.
+struct request_page {
+  std::vector<common::access_request> requests;  ///< newest first
+  std::optional<std::int64_t> next_before;       ///< where the next page starts; none: last page
+};
+
 /// A status change as the event feed shows it.
 struct status_event {
   std::int64_t id = 0;                        ///< feed position
@@ -86,9 +99,9 @@ class service {
   common::access_request create(const caller& c, const create_input& in);
   /// A request the caller may see.
   common::access_request get(const caller& c, std::int64_t id);
-  /// Requests in `scope`, created in the last `days` days when given.
-  std::vector<common::access_request> list(const caller& c, list_scope scope,
-                                           std::optional<int> days);
+  /// Requests in `scope`, created in the last `days` days when given, newest first: one page.
+  request_page list(const caller& c, list_scope scope, std::optional<int> days,
+                    const page_query& page = {});
   /// PENDING -> GRANTING, by an approver of the flow other than the requester.
   common::access_request approve(const caller& c, std::int64_t id);
   /// PENDING -> REJECTED with a reason, by an approver other than the requester.

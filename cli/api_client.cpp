@@ -48,6 +48,23 @@ json::value api_client::get(const std::string& target, std::chrono::milliseconds
   return handle(http_->request("GET", target, {}, timeout));
 }
 
+json::value api_client::get_all(const std::string& target) {
+  json::array all;
+  const std::string base =
+      target + (target.find('?') == std::string::npos ? "?" : "&") + "limit=500";
+  std::string next = base;
+  // A broker that ignores paging answers everything at once and names no next page.
+  for (int page = 0; page < 10000; ++page) {
+    auto r = http_->request("GET", next);
+    auto v = handle(r);
+    if (!v.is_array()) return v;
+    for (auto& item : v.as_array()) all.push_back(std::move(item));
+    if (r.next_cursor.empty()) break;
+    next = base + "&cursor=" + url_encode(r.next_cursor);
+  }
+  return all;
+}
+
 json::value api_client::post(const std::string& target, const json::value& body) {
   return handle(
       http_->request("POST", target, body.is_null() ? std::string("{}") : json::serialize(body)));

@@ -25,6 +25,8 @@ class api_client {
   boost::json::value post(const std::string& target, const boost::json::value& body = {});
   /// GET allowing up to `timeout` for the answer (long-polls).
   boost::json::value get(const std::string& target, std::chrono::milliseconds timeout);
+  /// GET of a list, following the broker's pages to the end; one array of everything.
+  boost::json::value get_all(const std::string& target);
 
  private:
   boost::json::value handle(const common::http_result& r);

@@ -174,7 +174,7 @@ void run_list(const list_options& o, const global_options& g, io& streams) {
   if (o.days > 0) query += "days=" + std::to_string(o.days);
   if (!o.scope.empty())
     query += std::string(query.empty() ? "" : "&") + "scope=" + url_encode(o.scope);
-  auto data = connect(g).get("/api/v1/access-requests" + (query.empty() ? "" : "?" + query));
+  auto data = connect(g).get_all("/api/v1/access-requests" + (query.empty() ? "" : "?" + query));
   table t{{"ID", "STATUS", "INTEGRATION", "RESOURCES", "PERMISSIONS", "CREATED", "ENDS"}, {}};
   for (const auto& r : data.as_array()) {
     auto integ = text(r, "integration");

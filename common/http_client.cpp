@@ -198,6 +198,7 @@ struct http_client::impl {
     http_result out;
     out.status = static_cast<int>(res.result_int());
     out.content_type = std::string(res[http::field::content_type]);
+    out.next_cursor = std::string(res["X-Next-Cursor"]);
     out.body = std::move(res.body());
     if (!res.keep_alive()) disconnect();
     co_return out;

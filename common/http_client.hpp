@@ -13,9 +13,10 @@ namespace apono::common {
 
 /// An HTTP response as received.
 struct http_result {
-  int status = 0;            ///< HTTP status code
-  std::string body;          ///< response body
-  std::string content_type;  ///< Content-Type header
+  int status = 0;             ///< HTTP status code
+  std::string body;           ///< response body
+  std::string content_type;   ///< Content-Type header
+  std::string next_cursor{};  ///< X-Next-Cursor: a list has another page, which starts here
 };
 
 /// Client settings.

@@ -70,7 +70,7 @@ CAUSE_END = {"request.expiring": "EXPIRED", "request.revoked": "REVOKED",
 ROLE_RE = re.compile(r"^apono_ar(\d+)_[a-z0-9]{6}$")
 ID_RE = re.compile(r"^AR-0*(\d+)$")
 GRACE = 2.0  # seconds of broker up-time allowed past a grant's end
-LIST_CAP = 1000  # the store lists at most this many requests, newest first
+LIST_CAP = 1000  # the checks list at most this many requests, newest first
 
 
 def ts(text):
@@ -102,6 +102,7 @@ class Client:
 
     def __init__(self, chaos, user):
         self.chaos, self.user, self.conn, self.gen = chaos, user, None, 0
+        self.next_cursor = None  # the X-Next-Cursor of the last answer
 
     def close(self):
         if self.conn is not None:
@@ -142,6 +143,7 @@ class Client:
                     c.cut[kind] = c.cut.get(kind, 0) + 1
             raise Down(str(e), reached) from None
         received = time.time()
+        self.next_cursor = resp.getheader("X-Next-Cursor")
         try:
             doc = json.loads(raw) if raw else None
         except ValueError:
@@ -619,14 +621,22 @@ class Chaos:
 
     # ------------------------------------------------------------------ checks
     def list_all(self, c):
-        st, doc, s, r = c.call("GET", "/api/v1/access-requests?scope=all")
-        if st != 200:
-            raise RuntimeError("list answered %d" % st)
+        """The newest LIST_CAP requests, page by page; times are the first page's sending and
+        the last page's answer (everything acknowledged before the first is in some page)."""
+        base = "/api/v1/access-requests?scope=all&limit=500"
+        path, first = base, None
         snap = {}
-        for d in doc:
-            self.observe(d, s, r, "list")
-            snap[rid(d["id"])] = d
-        return snap, s, r
+        while True:
+            st, doc, s, r = c.call("GET", path)
+            if st != 200:
+                raise RuntimeError("list answered %d" % st)
+            first = s if first is None else first
+            for d in doc:
+                self.observe(d, s, r, "list")
+                snap[rid(d["id"])] = d
+            if not c.next_cursor or len(snap) >= LIST_CAP:
+                return snap, first, r
+            path = base + "&cursor=" + c.next_cursor
 
     def check_roles(self, c, status_of, t_pg, roles, fetch=True):
         """(c): each apono_ role must belong to a request that may still hold access, or be

@@ -181,6 +181,29 @@ json::array requests_json(const std::vector<common::access_request>& rs) {
   return a;
 }
 
+// Cursors are opaque to clients; this one is the id the next page starts below, tagged with a
+// version so its form can change without old cursors being misread.
+std::string make_cursor(std::int64_t before_id) {
+  return "v1." + std::to_string(before_id);
+}
+
+std::int64_t parse_cursor(const std::string& cursor) {
+  std::int64_t id = 0;
+  if (cursor.size() > 3 && cursor.size() < 24 && cursor.starts_with("v1.")) {
+    const char* b = cursor.data() + 3;
+    const char* e = cursor.data() + cursor.size();
+    auto [p, ec] = std::from_chars(b, e, id);
+    if (ec == std::errc{} && p == e && id > 0) return id;
+  }
+  throw api_error(errc::invalid_argument,
+                  "query parameter 'cursor' is not a cursor this broker gave out");
+}
+
+// The path without the query, which can hold a cursor or other values not worth logging.
+std::string path_of(const std::string& target) {
+  return target.substr(0, std::min<std::size_t>(target.find('?'), 200));
+}
+
 // SHA-256 hex of the request's bearer token; throws unauthenticated when there is none.
 std::string bearer_hash(const http::request& req) {
   constexpr std::string_view prefix = "Bearer ";
@@ -211,6 +234,11 @@ caller router::authenticate(const http::request& req) const {
   throw api_error(errc::unauthenticated, "invalid or revoked token");
 }
 
+// GCC 12 follows Asio's recycling allocator for this coroutine's frame into aligned_alloc and
+// then sees the frame freed by the frame's own operator delete, which is Asio's matching
+// deallocation: a false -Wmismatched-new-delete that -Werror would turn into a failed build.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 net::awaitable<http::response> router::handle(http::request req) {
   http::response res;
   try {
@@ -227,7 +255,8 @@ net::awaitable<http::response> router::handle(http::request req) {
     for (auto p : parsed->params()) query[p.key] = p.value;
 
     if (req.method == "GET" && path == "/api/v1/events") {
-      auto who = authenticate(req);
+      std::function<caller()> auth = [&] { return authenticate(req); };
+      auto who = co_await pool_.run(std::move(auth));
       auto after = query_int(query, "after", 0, INT64_MAX).value_or(0);
       auto timeout_s = query_int(query, "timeout", 0, 25).value_or(25);
       auto timeout =
@@ -237,7 +266,10 @@ net::awaitable<http::response> router::handle(http::request req) {
       std::vector<status_event> events;
       while (true) {
         auto seen = hub_.sequence();
-        events = service_.events_after(who, next, next);
+        std::function<std::vector<status_event>()> read = [&] {
+          return service_.events_after(who, next, next);
+        };
+        events = co_await pool_.run(std::move(read));
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (!events.empty() || left <= std::chrono::milliseconds{0}) break;
@@ -246,11 +278,23 @@ net::awaitable<http::response> router::handle(http::request req) {
       json::array a;
       for (const auto& e : events) a.push_back(event_json(e));
       res = json_response(200, json::object{{"events", std::move(a)}, {"next_after", next}});
+    } else if (path == "/healthz") {
+      res = dispatch(req, path, query);  // liveness: answered even when the pool is saturated
     } else {
-      res = dispatch(req, path, query);
+      std::function<http::response()> work = [&] { return dispatch(req, path, query); };
+      res = co_await pool_.run(std::move(work));
     }
   } catch (const api_error& e) {
     res = error_response(e.code(), e.what());
+  } catch (const overloaded& e) {
+    spdlog::warn("{} {}: {}", req.method, path_of(req.target), e.what());
+    res = error_response(errc::unavailable, std::string(e.what()) + "; try again shortly");
+    res.headers.emplace_back("Retry-After", "1");
+  } catch (const store_unavailable& e) {
+    // The store is down or saturated: nothing happened, and the client should come back.
+    spdlog::warn("{} {}: {}", req.method, path_of(req.target), e.what());
+    res = error_response(errc::unavailable, "the broker's store is unavailable; try again shortly");
+    res.headers.emplace_back("Retry-After", "1");
   } catch (const std::exception& e) {
     spdlog::error("{} {}: internal error: {}", req.method, req.target.substr(0, 200), e.what());
     res = error_response(errc::internal, "internal error");
@@ -258,6 +302,8 @@ net::awaitable<http::response> router::handle(http::request req) {
   metrics_.count_http(res.status);
   co_return res;
 }
+
+#pragma GCC diagnostic pop
 
 http::response router::dispatch(const http::request& req, const std::string& path,
                                 const std::map<std::string, std::string>& query) {
@@ -406,9 +452,26 @@ http::response router::dispatch(const http::request& req, const std::string& pat
         else if (s->second != "mine" && !s->second.empty())
           throw api_error(errc::invalid_argument, "scope must be mine, approvable or all");
       }
-      return json_response(
-          200, requests_json(service_.list(
-                   who, scope, days ? std::optional<int>(static_cast<int>(*days)) : std::nullopt)));
+      page_query page;
+      page.limit = static_cast<std::size_t>(query_int(query, "limit", 1, 500).value_or(100));
+      if (auto cur = query.find("cursor"); cur != query.end() && !cur->second.empty())
+        page.before_id = parse_cursor(cur->second);
+      auto listed = service_.list(
+          who, scope, days ? std::optional<int>(static_cast<int>(*days)) : std::nullopt, page);
+      auto res = json_response(200, requests_json(listed.requests));
+      // The body stays a plain array, as clients from before paging expect; the way on is in
+      // headers (RFC 8288 Link, and the bare cursor for clients that do not parse links).
+      if (listed.next_before) {
+        auto cursor = make_cursor(*listed.next_before);
+        std::string next = "/api/v1/access-requests?limit=" + std::to_string(page.limit);
+        if (days) next += "&days=" + std::to_string(*days);
+        if (auto sc = query.find("scope"); sc != query.end() && !sc->second.empty())
+          next += "&scope=" + sc->second;  // validated above: a plain word
+        next += "&cursor=" + cursor;
+        res.headers.emplace_back("Link", "<" + next + ">; rel=\"next\"");
+        res.headers.emplace_back("X-Next-Cursor", cursor);
+      }
+      return res;
     }
     if (seg.size() == 4 && m == "GET")
       return json_response(200, common::to_json(service_.get(who, path_request_id(seg[3]))));
@@ -463,8 +526,10 @@ http::response router::dispatch(const http::request& req, const std::string& pat
     if (m != "GET") return method_not_allowed();
     if (seg.size() == 3) {
       json::array a;
-      for (const auto& r : service_.list(who, list_scope::mine, std::nullopt)) {
-        if (r.state != common::status::active) continue;
+      page_query active;
+      active.limit = 500;  // a person's grants active at once; more would be a list to page
+      active.statuses = {common::status::active};
+      for (const auto& r : service_.list(who, list_scope::mine, std::nullopt, active).requests) {
         auto v = common::to_json(r);
         auto& o = v.get_object();
         o["request_id"] = o["id"];

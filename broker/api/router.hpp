@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "broker/api/login.hpp"
+#include "broker/api/work_pool.hpp"
 #include "broker/config_holder.hpp"
 #include "broker/event_hub.hpp"
 #include "broker/http/server.hpp"
@@ -45,6 +46,10 @@ class router {
   const ssh::user_ca* ssh_ca_ = nullptr;
   common::system_clock clock_;
   login login_{config_, store_, clock_};
+  // Blocking work of every request: 16 threads keep a slow target call (credential reset,
+  // cloud credentials) from holding up the rest; 4,096 waiting is beyond any one broker's
+  // clients, and 10 s is well inside the CLI's 30-s timeout.
+  work_pool pool_{16, 4096, std::chrono::seconds{10}};
 };
 
 }  // namespace apono::broker::api

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 #include <string>
 
@@ -191,21 +192,29 @@ common::access_request read_request(stmt& s) {
   return r;
 }
 
-void load_units(sqlite3* db, common::access_request& r) {
-  stmt s(db,
-         "SELECT id, integration, resource_type, resource, permission, status, last_error "
-         "FROM units WHERE request_id = ? ORDER BY id");
-  s.bind(1, r.id);
+// Fills in the units of every request in `rs` with one query, however many there are.
+void load_units(sqlite3* db, std::vector<common::access_request>& rs) {
+  if (rs.empty()) return;
+  std::string sql =
+      "SELECT request_id, id, integration, resource_type, resource, permission, status, "
+      "last_error FROM units WHERE request_id IN (";
+  std::map<std::int64_t, common::access_request*> by_id;
+  for (auto& r : rs) {
+    sql += (by_id.empty() ? "" : ",") + std::to_string(r.id);
+    by_id[r.id] = &r;
+  }
+  sql += ") ORDER BY id";
+  stmt s(db, sql.c_str());
   while (s.step()) {
     common::access_unit u;
-    u.id = s.i64(0);
-    u.integration = s.text(1);
-    u.resource_type = s.text(2);
-    u.resource = s.text(3);
-    u.permission = s.text(4);
-    u.state = status_of(s.text(5));
-    u.last_error = s.text(6);
-    r.units.push_back(std::move(u));
+    u.id = s.i64(1);
+    u.integration = s.text(2);
+    u.resource_type = s.text(3);
+    u.resource = s.text(4);
+    u.permission = s.text(5);
+    u.state = status_of(s.text(6));
+    u.last_error = s.text(7);
+    by_id.at(s.i64(0))->units.push_back(std::move(u));
   }
 }
 
@@ -223,15 +232,20 @@ class sqlite_store::tx final : public store_tx {
     stmt s(db_, sql.c_str());
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
-    auto r = read_request(s);
-    load_units(db_, r);
-    return r;
+    std::vector<common::access_request> one{read_request(s)};
+    load_units(db_, one);
+    return std::move(one.front());
+  }
+
+  // One connection behind one mutex: every transaction already has the store to itself.
+  std::optional<common::access_request> try_lock_request(std::int64_t id) override {
+    return get_request(id);
   }
 
   std::vector<common::access_request> list_requests(const request_filter& f) override {
     std::string sql = std::string("SELECT ") + request_columns +
                       " FROM requests WHERE (?1 IS NULL OR requester = ?1)"
-                      " AND (?2 IS NULL OR created_at > ?2)";
+                      " AND (?2 IS NULL OR created_at > ?2) AND (?4 IS NULL OR id < ?4)";
     if (!f.statuses.empty()) {
       sql += " AND status IN (";
       for (std::size_t i = 0; i < f.statuses.size(); ++i)
@@ -246,9 +260,13 @@ class sqlite_store::tx final : public store_tx {
       s.bind_null(1);
     s.bind(2, f.created_after);
     s.bind(3, static_cast<std::int64_t>(f.limit));
+    if (f.before_id)
+      s.bind(4, *f.before_id);
+    else
+      s.bind_null(4);
     std::vector<common::access_request> out;
     while (s.step()) out.push_back(read_request(s));
-    for (auto& r : out) load_units(db_, r);
+    load_units(db_, out);
     return out;
   }
 
@@ -463,6 +481,19 @@ void sqlite_store::transact(const std::function<void(store_tx&)>& fn) {
     (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
 }
 
+void sqlite_store::read(const std::function<void(store_tx&)>& fn) {
+  std::lock_guard lock(mutex_);
+  tx t(db_);
+  exec(db_, "BEGIN");
+  try {
+    fn(t);
+    exec(db_, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
 due_work sqlite_store::find_due(common::time_point now, common::time_point stale_before) {
   std::lock_guard lock(mutex_);
   due_work w;
@@ -472,8 +503,11 @@ due_work sqlite_store::find_due(common::time_point now, common::time_point stale
            "SELECT id, status FROM units WHERE status IN ('GRANTING','REVOKING') "
            "AND next_attempt_at <= ? ORDER BY next_attempt_at, id");
     s.bind(1, now_ms);
-    while (s.step())
+    while (s.step()) {
+      // Only this process uses the file, so a claim is a note in memory.
+      if (!claimed_.insert(s.i64(0)).second) continue;
       (s.text(1) == "GRANTING" ? w.units_to_grant : w.units_to_revoke).push_back(s.i64(0));
+    }
   }
   {
     stmt s(db_,
@@ -487,6 +521,11 @@ due_work sqlite_store::find_due(common::time_point now, common::time_point stale
     while (s.step()) w.requests_stale.push_back(s.i64(0));
   }
   return w;
+}
+
+void sqlite_store::release_unit(std::int64_t unit_id) {
+  std::lock_guard lock(mutex_);
+  claimed_.erase(unit_id);
 }
 
 std::optional<common::time_point> sqlite_store::next_due(std::chrono::milliseconds pending_ttl) {

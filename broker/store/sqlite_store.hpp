@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include "broker/store/store.hpp"
 
@@ -22,7 +23,9 @@ class sqlite_store final : public store {
   sqlite_store& operator=(const sqlite_store&) = delete;
 
   void transact(const std::function<void(store_tx&)>& fn) override;
+  void read(const std::function<void(store_tx&)>& fn) override;
   [[nodiscard]] due_work find_due(common::time_point now, common::time_point stale_before) override;
+  void release_unit(std::int64_t unit_id) override;
   [[nodiscard]] std::optional<common::time_point> next_due(
       std::chrono::milliseconds pending_ttl) override;
   [[nodiscard]] std::vector<audit_event> audit_after(std::int64_t after,
@@ -41,6 +44,7 @@ class sqlite_store final : public store {
   class tx;
   std::mutex mutex_;
   sqlite3* db_ = nullptr;
+  std::set<std::int64_t> claimed_;  // units handed out by find_due and not yet released
 };
 
 }  // namespace apono::broker

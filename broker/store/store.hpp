@@ -2,12 +2,18 @@
 // secrets and retry state, the audit trail, and the API tokens and one-time authorization
 // codes of browser login (only their SHA-256 hashes). All writes happen in a transaction, and
 // every lifecycle transition writes its audit event in the same transaction.
+//
+// Two implementations: SQLite (one broker, the default) and PostgreSQL (any number of broker
+// replicas on one database). What replicas need is part of the contract: rows read in a write
+// transaction are locked until it ends, unit work is claimed so one process runs it, audit ids
+// become visible in id order, and a change committed by one process wakes the others.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -38,15 +44,23 @@ struct unit_state {
   std::string last_error;                ///< last failure, safe to show
 };
 
+/// The store cannot be reached or is overloaded right now; the operation did not happen (or,
+/// for a commit that lost its connection, may have): the API answers 503 with Retry-After.
+class store_unavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 /// Filter for listing requests.
 struct request_filter {
   std::optional<std::string> requester;             ///< only this user's
   std::optional<common::time_point> created_after;  ///< only newer ones
   std::vector<common::status> statuses;             ///< any of these; empty = all
+  std::optional<std::int64_t> before_id;            ///< only ids below this (the next page)
   std::size_t limit = 1000;                         ///< at most this many, newest first
 };
 
-/// Work the scheduler finds due.
+/// Work the scheduler finds due. Units come claimed for this process (see store::find_due).
 struct due_work {
   std::vector<std::int64_t> units_to_grant;      ///< GRANTING units whose next attempt is due
   std::vector<std::int64_t> units_to_revoke;     ///< REVOKING units whose next attempt is due
@@ -63,13 +77,19 @@ struct auth_code {
   common::time_point expires_at{};  ///< unusable from this instant
 };
 
-/// Reads and writes inside one transaction. Valid only inside store::transact's callback.
+/// Reads and writes inside one transaction. Valid only inside the callback of store::transact
+/// or store::read (a read transaction must not write).
 class store_tx {
  public:
   virtual ~store_tx() = default;
-  /// The request with its units, or nullopt.
+  /// The request with its units, or nullopt. In a write transaction the request is locked
+  /// until the transaction ends (another one reading it waits), so a transition decided on
+  /// what was read here cannot race the same transition elsewhere.
   [[nodiscard]] virtual std::optional<common::access_request> get_request(std::int64_t id) = 0;
-  /// Requests matching `f`, newest first, with units.
+  /// Like get_request in a write transaction, but nullopt at once when another transaction
+  /// holds the request (it is someone else's step; skip it rather than queue behind it).
+  [[nodiscard]] virtual std::optional<common::access_request> try_lock_request(std::int64_t id) = 0;
+  /// Requests matching `f`, newest first, with their units (fetched for the page at once).
   [[nodiscard]] virtual std::vector<common::access_request> list_requests(
       const request_filter& f) = 0;
   /// Inserts `r` and its units; assigns r.id and each unit's id.
@@ -99,16 +119,31 @@ class store_tx {
                                                                 common::time_point now) = 0;
 };
 
-/// The store. Implementations serialize transactions; callbacks should be short.
+/// The store. Thread-safe; callbacks should be short. Failures to reach the database throw
+/// store_unavailable; other failures std::runtime_error.
 class store {
  public:
   virtual ~store() = default;
-  /// Runs `fn` in one transaction: committed when it returns, rolled back when it throws
-  /// (the exception is rethrown).
+  /// Runs `fn` in one write transaction: committed when it returns, rolled back when it throws
+  /// (the exception is rethrown). `fn` may run again when the database asks for a retry
+  /// (deadlock, serialization failure), so it must only assign what it captures.
   virtual void transact(const std::function<void(store_tx&)>& fn) = 0;
+  /// Runs `fn` in one read-only transaction: nothing is locked.
+  virtual void read(const std::function<void(store_tx&)>& fn) = 0;
   /// What is due at `now`; PENDING requests created before `stale_before` count as stale.
+  /// Due units are claimed for this process, and units another process (or this one) holds
+  /// are left out, so each is worked on by one process at a time; a claim ends with
+  /// release_unit, or with the process (a replica that dies frees its claims at once).
+  /// Requests are only candidates: the step itself must use try_lock_request and re-check.
   [[nodiscard]] virtual due_work find_due(common::time_point now,
                                           common::time_point stale_before) = 0;
+  /// Ends this process's claim on a unit returned by find_due.
+  virtual void release_unit(std::int64_t unit_id) = 0;
+  /// Calls `fn` (from a store thread) when another process may have committed a change, so
+  /// long-polls and the scheduler look again; also after a lost connection is restored.
+  /// Embedded stores with a single process never call it. Setting an empty function stops
+  /// the calls: none is running when it returns. `fn` must be quick and not call the store.
+  virtual void on_remote_change(std::function<void()> fn) { (void)fn; }
   /// The earliest instant at which find_due could return something: the first ACTIVE end,
   /// unit retry, or PENDING request turning stale after `pending_ttl`.
   [[nodiscard]] virtual std::optional<common::time_point> next_due(

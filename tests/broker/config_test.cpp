@@ -268,6 +268,43 @@ TEST_CASE("defaults fill what the file leaves out", "[config]") {
   }
 }
 
+TEST_CASE("store: SQLite in the data dir by default, or PostgreSQL by URL", "[config]") {
+  SECTION("the default") {
+    auto cfg = parse_config("server: {data_dir: /var/lib/aponod}", "conf/aponod.yaml");
+    CHECK(cfg->store.type == "sqlite");
+    CHECK(cfg->store.path == "/var/lib/aponod/apono.db");
+  }
+  SECTION("a SQLite path is relative to the data dir") {
+    auto cfg = parse_config("server: {data_dir: /d}\nstore: {path: state/a.db}", "c.yaml");
+    CHECK(cfg->store.path == "/d/state/a.db");
+  }
+  SECTION("PostgreSQL") {
+    auto cfg = parse_config(
+        "store: {type: postgresql, url: 'postgresql://aponod:pw@db:5432/apono', pool_size: 16}",
+        "c.yaml");
+    CHECK(cfg->store.type == "postgresql");
+    CHECK(cfg->store.url == "postgresql://aponod:pw@db:5432/apono");
+    CHECK(cfg->store.pool_size == 16);
+    CHECK(cfg->store.path.empty());
+  }
+  SECTION("mistakes are named, and a URL's password is never repeated") {
+    CHECK(error_of("store: {type: mysql}") ==
+          "test.yaml:1: store: type: 'mysql' is not one of sqlite, postgresql");
+    CHECK(error_of("store: {type: postgresql}") ==
+          "test.yaml:1: store: url: required for type postgresql, e.g. "
+          "postgresql://aponod@db:5432/apono");
+    CHECK(error_of("store: {url: 'postgresql://x'}") ==
+          "test.yaml:1: store: url: only for type postgresql (sqlite takes a path)");
+    CHECK(error_of("store: {type: postgresql, url: 'postgresql://x', path: a.db}") ==
+          "test.yaml:1: store: path: only for type sqlite (postgresql takes a url)");
+    CHECK(error_of("store: {type: postgresql, url: 'postgresql://x', pool_size: 0}").find(
+              "pool_size") != std::string::npos);
+    auto bad = error_of("store: {type: postgresql, url: 'host=db password=hunter2 bogus'}");
+    CHECK(bad == "test.yaml:1: store: url: not a valid libpq connection string");
+    CHECK(bad.find("hunter2") == std::string::npos);
+  }
+}
+
 TEST_CASE("matches() takes users directly or through groups", "[config]") {
   auto cfg = parse_config(base, "test.yaml");
   apono::broker::principals p{{"carol"}, {"engineers"}};
@@ -287,7 +324,7 @@ TEST_CASE("errors name the file, the line and the thing", "[config]") {
   }
   SECTION("unknown top-level key") {
     CHECK(error_of("server: {}\nintegration: []\n") ==
-          "test.yaml:2: unknown key 'integration' (expected server, users, groups, "
+          "test.yaml:2: unknown key 'integration' (expected server, store, users, groups, "
           "integrations, access_flows, bundles)");
   }
   SECTION("duplicate top-level key") {

@@ -242,7 +242,8 @@ TEST_CASE("validation names what is wrong") {
   auto dry = h.svc.create(caller{"alice", false}, in);
   CHECK(dry.id == 0);
   CHECK(dry.duration == 1h);  // the flow's default
-  CHECK(h.svc.list(caller{"alice", false}, broker::list_scope::mine, std::nullopt).empty());
+  CHECK(
+      h.svc.list(caller{"alice", false}, broker::list_scope::mine, std::nullopt).requests.empty());
   try {
     h.create("alice", "read_only", 9h);
   } catch (const common::api_error& e) {
@@ -319,7 +320,8 @@ TEST_CASE("recovery: a new broker on the same store finishes and expires what is
   CHECK(h.get(active_id).state == status::expired);
   CHECK(h.get(granting_id).state == status::active);
   CHECK(h.prov.logins.size() == 1);
-  CHECK(h.svc.list(caller{"admin", true}, broker::list_scope::all, std::nullopt).size() == 2);
+  CHECK(h.svc.list(caller{"admin", true}, broker::list_scope::all, std::nullopt).requests.size() ==
+        2);
   std::filesystem::remove_all(dir);
 }
 

@@ -72,6 +72,17 @@ broker_fixture::broker_fixture(const pg_fixture& pg, std::vector<std::string> ex
   start();
 }
 
+broker_fixture::broker_fixture(const pg_fixture& pg, std::vector<std::string> extra_args,
+                               const broker_fixture& first)
+    : pg_(pg), extra_args_(std::move(extra_args)) {
+  dir_ = make_temp_dir("aponod-test") / "data";
+  port_ = free_port();
+  common::ensure_private_dir(dir_);
+  for (const char* name : {"dev-credentials.json", "ssh_user_ca.pem"})
+    std::filesystem::copy_file(first.data_dir() / name, dir_ / name);
+  start();
+}
+
 broker_fixture::~broker_fixture() {
   clients_.clear();
   proc_.reset();

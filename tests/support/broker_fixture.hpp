@@ -34,6 +34,11 @@ class broker_fixture {
   /// Starts aponod against `pg` and waits until it is ready; `extra_args` go to aponod --dev
   /// (e.g. --ssh-target).
   explicit broker_fixture(const pg_fixture& pg, std::vector<std::string> extra_args = {});
+  /// Another replica of `first` (started with the same `--store` among `extra_args`): its own
+  /// data dir and port, with first's users, tokens and SSH CA, as replicas share their config
+  /// and keys.
+  broker_fixture(const pg_fixture& pg, std::vector<std::string> extra_args,
+                 const broker_fixture& first);
   ~broker_fixture();
   /// Starts aponod again after kill9() or stop() (same data dir and port).
   void start();

@@ -237,6 +237,20 @@ pg_fixture::~pg_fixture() {
   stop_and_remove(dir_);
 }
 
+void pg_fixture::stop() {
+  auto r = run_as_server_owner(
+      {bin("pg_ctl"), "stop", "-D", (dir_ / "data").string(), "-m", "immediate", "-w"});
+  if (r.status != 0) throw std::runtime_error("pg_fixture: pg_ctl stop failed:\n" + r.output);
+}
+
+void pg_fixture::start() {
+  auto r = run_as_server_owner({bin("pg_ctl"), "start", "-w", "-t", "60", "-D",
+                                (dir_ / "data").string(), "-l", (dir_ / "pg_ctl.log").string()});
+  if (r.status != 0)
+    throw std::runtime_error("pg_fixture: pg_ctl start failed:\n" + r.output + "\n" +
+                             read_all(dir_ / "pg_ctl.log"));
+}
+
 std::string pg_fixture::admin_url(const std::string& db) const {
   return "postgresql://postgres:" + password_ + "@127.0.0.1:" + std::to_string(port_) + "/" +
          percent_encode(db);

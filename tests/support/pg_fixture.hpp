@@ -19,6 +19,10 @@ class pg_fixture {
   ~pg_fixture();
   pg_fixture(const pg_fixture&) = delete;
   pg_fixture& operator=(const pg_fixture&) = delete;
+  /// Stops the server at once (`pg_ctl stop -m immediate`: like a crash, clients cut).
+  void stop();
+  /// Starts it again after stop(), on the same port and data; waits until it accepts.
+  void start();
   /// The PEM of the CA that signed the server certificate (tls fixtures only).
   [[nodiscard]] std::string ca_pem() const;
   /// The TCP port.
