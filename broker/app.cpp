@@ -56,9 +56,12 @@ std::unique_ptr<store> open_data(const config& cfg) {
   if (auto n = common::remove_abandoned_temp_files(dir))
     spdlog::info("removed {} temporary file(s) left in {} by an interrupted write", n,
                  dir.string());
-  auto st = open_store(cfg.store);
+  auto st = open_store(cfg.store, load_store_keys(cfg.store, dir));
   spdlog::info("store: {}",
                cfg.store.type == "sqlite" ? cfg.store.path.string() : std::string("postgresql"));
+  // Secrets stored before encryption at rest, or under a key since replaced.
+  if (auto n = st->reseal_secrets())
+    spdlog::info("store: sealed {} unit secret(s) with the current key", n);
   return st;
 }
 

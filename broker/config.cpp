@@ -14,6 +14,8 @@
 //     path: apono.db                   # sqlite: relative to data_dir
 //     url: postgresql://aponod:secret@db.internal:5432/apono   # postgresql: required, secret
 //     pool_size: 8                     # postgresql: 1..256 connections per aponod
+//     key_file: /etc/apono/store.key   # keys sealing unit secrets (aponod store keygen);
+//                                      #   APONO_STORE_KEYS overrides; sqlite default: in data_dir
 //   users:
 //     - name: alice                    # required, unique
 //       email: alice@example.com
@@ -446,7 +448,11 @@ class loader {
     s.path = server.data_dir / "apono.db";
     if (!given(n)) return;
     expect_map(n, ctx);
-    check_keys(n, ctx, {"type", "path", "url", "pool_size"});
+    check_keys(n, ctx, {"type", "path", "url", "pool_size", "key_file"});
+    if (auto key = optional_string(n, ctx, "key_file")) {
+      if (key->empty()) fail(n["key_file"], ctx, "key_file: must not be empty");
+      s.key_file = (server.data_dir / fs::path(*key)).lexically_normal();
+    }
     if (auto type = optional_string(n, ctx, "type")) {
       if (*type != "sqlite" && *type != "postgresql")
         fail(n["type"], ctx, "type: '" + *type + "' is not one of sqlite, postgresql");

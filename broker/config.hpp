@@ -136,6 +136,7 @@ struct store_config {
   std::filesystem::path path;   ///< sqlite: the database file; default data_dir/apono.db
   std::string url;              ///< postgresql: libpq connection string (URI or key=value); secret
   int pool_size = 8;            ///< postgresql: connections each aponod keeps for transactions
+  std::filesystem::path key_file;  ///< keys for secrets at rest (0600); empty: see load_store_keys
 };
 
 /// The whole configuration, immutable once loaded; SIGHUP swaps in a new one.

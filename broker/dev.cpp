@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "broker/store/open_store.hpp"
+#include "broker/store/secret_box.hpp"
 #include "common/secrets.hpp"
 
 namespace apono::broker {
@@ -184,10 +185,16 @@ std::filesystem::path prepare_dev(const dev_options& o) {
     auto where = parse_store_location(o.store);
     y << YAML::Key << "store" << YAML::Value << YAML::BeginMap;
     y << YAML::Key << "type" << YAML::Value << where.type;
-    if (where.type == "postgresql")
+    if (where.type == "postgresql") {
       y << YAML::Key << "url" << YAML::Value << where.url;
-    else
+      // Replicas of a dev broker get a copy of the data dir's key, as real ones share a file.
+      auto key = o.data_dir / "store.key";
+      if (!std::filesystem::exists(key))
+        common::write_private_file(key, secret_box::generate_key_line("dev1") + "\n");
+      y << YAML::Key << "key_file" << YAML::Value << key.string();
+    } else {
       y << YAML::Key << "path" << YAML::Value << std::filesystem::absolute(where.path).string();
+    }
     y << YAML::EndMap;
   }
 

@@ -7,6 +7,7 @@
 #include "broker/app.hpp"
 #include "broker/config.hpp"
 #include "broker/dev.hpp"
+#include "broker/store/store_commands.hpp"
 #include "common/log.hpp"
 
 int main(int argc, char** argv) {
@@ -35,7 +36,44 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   cli.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->capture_default_str();
+  // aponod store ...: the store's keys and moving it, run by an operator beside the broker.
+  auto* store_cmd = cli.add_subcommand("store", "manage the broker's store");
+  store_cmd->require_subcommand(1);
+  std::string key_id, key_out;
+  auto* keygen = store_cmd->add_subcommand(
+      "keygen", "make a key for secrets at rest: print it, or add it to a key file as the newest");
+  keygen->add_option("--id", key_id, "the key's id (default: k and the date and time)");
+  keygen->add_option("--out", key_out, "key file to add it to (made 0600 if missing)");
+  std::string rekey_config;
+  auto* rekey = store_cmd->add_subcommand(
+      "rekey", "seal every stored secret with the newest key (run after keygen --out)");
+  rekey->add_option("--config", rekey_config, "the broker's YAML configuration")
+      ->required()
+      ->check(CLI::ExistingFile);
+  std::string from, to, key_file;
+  auto* migrate = store_cmd->add_subcommand(
+      "migrate", "copy a stopped broker's SQLite store into a new PostgreSQL database");
+  migrate->add_option("--from", from, "sqlite:PATH of the store to copy")->required();
+  migrate->add_option("--to", to, "postgresql://... of an empty database")->required();
+  migrate->add_option("--key-file", key_file,
+                      "keys of the SQLite store's secrets (default: store.key beside it; "
+                      "APONO_STORE_KEYS overrides)");
   CLI11_PARSE(cli, argc, argv);
+
+  if (store_cmd->parsed()) {
+    apono::common::setup_logging("aponod", log_level);
+    try {
+      if (keygen->parsed()) return apono::broker::store_keygen(key_id, key_out);
+      if (rekey->parsed()) return apono::broker::store_rekey(rekey_config);
+      return apono::broker::store_migrate(from, to, key_file);
+    } catch (const apono::broker::config_error& e) {
+      std::cerr << "aponod: invalid configuration: " << e.what() << "\n";
+      return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "aponod store: " << e.what() << "\n";
+      return 1;
+    }
+  }
 
   apono::common::setup_logging("aponod", log_level);
   if (dev == !config_file.empty()) {

@@ -1,21 +1,45 @@
 // The store factory.
 #include "broker/store/open_store.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
 #include <stdexcept>
 
 #include "broker/store/postgres_store.hpp"
 #include "broker/store/sqlite_store.hpp"
+#include "common/secrets.hpp"
 
 namespace apono::broker {
 
-std::unique_ptr<store> open_store(const store_config& cfg) {
+std::shared_ptr<const secret_box> load_store_keys(const store_config& cfg,
+                                                  const std::filesystem::path& data_dir) {
+  if (const char* env = std::getenv("APONO_STORE_KEYS"); env && *env)
+    return std::make_shared<const secret_box>(secret_box::from_text(env, "APONO_STORE_KEYS"));
+  auto file = cfg.key_file;
+  if (file.empty()) {
+    if (cfg.type != "sqlite")
+      throw std::runtime_error(
+          "store: a PostgreSQL store needs a key for secrets at rest, shared by every replica: "
+          "set store.key_file (aponod store keygen writes one) or APONO_STORE_KEYS");
+    file = data_dir / "store.key";
+    if (!std::filesystem::exists(file)) {
+      common::write_private_file(file, secret_box::generate_key_line("k1") + "\n");
+      spdlog::info("store: made a key for secrets at rest in {}", file.string());
+    }
+  }
+  return std::make_shared<const secret_box>(secret_box::from_file(file));
+}
+
+std::unique_ptr<store> open_store(const store_config& cfg, std::shared_ptr<const secret_box> keys) {
   if (cfg.type == "postgresql") {
     postgres_store_options o;
     o.url = cfg.url;
     o.pool_size = cfg.pool_size;
+    o.keys = std::move(keys);
     return std::make_unique<postgres_store>(std::move(o));
   }
-  if (cfg.type == "sqlite") return std::make_unique<sqlite_store>(cfg.path);
+  if (cfg.type == "sqlite") return std::make_unique<sqlite_store>(cfg.path, std::move(keys));
   throw std::runtime_error("store: unknown type '" + cfg.type + "'");
 }
 

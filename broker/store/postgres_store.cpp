@@ -94,6 +94,10 @@ CREATE TABLE auth_codes(
   expires_at BIGINT NOT NULL,
   used BOOLEAN NOT NULL DEFAULT false);
 )sql",
+    // Secrets at rest: the key that sealed units.secret; '' for a secret in the clear.
+    R"sql(
+ALTER TABLE units ADD COLUMN secret_key_id TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 // Advisory lock keys. Session-level locks of the two-int form and of the one-bigint form do
@@ -346,11 +350,30 @@ void load_units(pg_session& c, std::vector<common::access_request>& rs) {
   }
 }
 
+// What the units.secret column holds for `secret` of unit `unit_id`: sealed under the current
+// key, or as given when there are no keys.
+sealed_secret seal_for(const secret_box* keys, std::int64_t unit_id, const std::string& secret) {
+  if (secret.empty() || !keys || !keys->has_keys()) return {"", secret};
+  return keys->seal(secret, "unit:" + std::to_string(unit_id));
+}
+
+std::string open_for(const secret_box* keys, std::int64_t unit_id, const sealed_secret& stored) {
+  if (stored.key_id.empty() || stored.text.empty()) return stored.text;  // in the clear
+  if (!keys || !keys->has_keys())
+    throw std::runtime_error("store: unit " + std::to_string(unit_id) +
+                             "'s secret is sealed, and no key for secrets at rest is configured");
+  try {
+    return keys->open(stored, "unit:" + std::to_string(unit_id));
+  } catch (const std::exception& e) {
+    throw std::runtime_error("store: unit " + std::to_string(unit_id) + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 class postgres_store::tx final : public store_tx {
  public:
-  tx(pg_session& c, bool write) : c_(c), write_(write) {}
+  tx(pg_session& c, bool write, const secret_box* keys) : c_(c), write_(write), keys_(keys) {}
 
   /// True once a status event was appended: commit must tell the other replicas.
   [[nodiscard]] bool status_changed() const { return status_changed_; }
@@ -454,15 +477,15 @@ class postgres_store::tx final : public store_tx {
 
   unit_state get_unit_state(std::int64_t unit_id) override {
     auto r = c_.exec(
-        "SELECT request_id, login, secret, attempts, next_attempt_at, last_error FROM units "
-        "WHERE id = $1",
+        "SELECT request_id, login, secret, attempts, next_attempt_at, last_error, secret_key_id "
+        "FROM units WHERE id = $1",
         params().add(unit_id));
     if (r.size() == 0) throw std::runtime_error("store: no unit " + std::to_string(unit_id));
     unit_state st;
     st.unit_id = unit_id;
     st.request_id = r.i64(0, 0);
     st.login = r.text(0, 1);
-    st.secret = r.text(0, 2);
+    st.secret = open_for(keys_, unit_id, {r.text(0, 6), r.text(0, 2)});
     st.attempts = static_cast<int>(r.i64(0, 3));
     st.next_attempt_at = common::from_unix_ms(r.i64(0, 4));
     st.last_error = r.text(0, 5);
@@ -470,12 +493,24 @@ class postgres_store::tx final : public store_tx {
   }
 
   void put_unit_state(const unit_state& st) override {
+    // Unchanged secrets keep their sealed text: no new nonce, no rewrite of the value.
+    auto old =
+        c_.exec("SELECT secret, secret_key_id FROM units WHERE id = $1", params().add(st.unit_id));
+    sealed_secret stored;
+    bool same = false;
+    if (old.size() == 1) {
+      stored = {old.text(0, 1), old.text(0, 0)};
+      same = !stored.text.empty() && open_for(keys_, st.unit_id, stored) == st.secret &&
+             (!keys_ || !keys_->has_keys() || stored.key_id == keys_->current_key_id());
+    }
+    if (!same) stored = seal_for(keys_, st.unit_id, st.secret);
     (void)c_.exec(
-        "UPDATE units SET login=$1, secret=$2, attempts=$3, next_attempt_at=$4, last_error=$5 "
-        "WHERE id=$6",
+        "UPDATE units SET login=$1, secret=$2, secret_key_id=$3, attempts=$4, "
+        "next_attempt_at=$5, last_error=$6 WHERE id=$7",
         params()
             .add(st.login)
-            .add(st.secret)
+            .add(stored.text)
+            .add(stored.key_id)
             .add(std::int64_t{st.attempts})
             .add(st.next_attempt_at)
             .add(st.last_error)
@@ -563,6 +598,7 @@ class postgres_store::tx final : public store_tx {
 
   pg_session& c_;
   bool write_;
+  const secret_box* keys_;
   bool audit_locked_ = false;
   bool status_changed_ = false;
 };
@@ -675,7 +711,7 @@ void postgres_store::run_tx(const std::function<void(store_tx&)>& fn, bool write
     auto c = acquire(options_.acquire_timeout);
     try {
       (void)c->exec(write ? "BEGIN" : "BEGIN READ ONLY");
-      tx t(*c, write);
+      tx t(*c, write, options_.keys.get());
       fn(t);
       if (t.status_changed())
         (void)c->exec("SELECT pg_notify($1, '')", params().add(notify_channel));
@@ -898,6 +934,40 @@ bool postgres_store::ping() {
   } catch (const std::exception&) {
     return false;
   }
+}
+
+std::size_t postgres_store::reseal_secrets() {
+  const auto& keys = options_.keys;
+  if (!keys || !keys->has_keys())
+    throw std::runtime_error("store: no key for secrets at rest is configured");
+  std::vector<std::int64_t> units;
+  {
+    auto c = acquire(options_.acquire_timeout);
+    auto r = c->exec("SELECT id FROM units WHERE secret <> '' AND secret_key_id <> $1",
+                     params().add(keys->current_key_id()));
+    for (int i = 0; i < r.size(); ++i) units.push_back(r.i64(i, 0));
+  }
+  // Each under a row lock, so a concurrent step that wipes or replaces the secret is not undone
+  // by writing back what was read before it.
+  for (auto id : units) {
+    auto c = acquire(options_.acquire_timeout);
+    (void)c->exec("BEGIN");
+    try {
+      auto r = c->exec("SELECT secret, secret_key_id FROM units WHERE id = $1 FOR UPDATE",
+                       params().add(id));
+      if (r.size() == 1 && !r.text(0, 0).empty() && r.text(0, 1) != keys->current_key_id()) {
+        auto sealed =
+            seal_for(keys.get(), id, open_for(keys.get(), id, {r.text(0, 1), r.text(0, 0)}));
+        (void)c->exec("UPDATE units SET secret = $1, secret_key_id = $2 WHERE id = $3",
+                      params().add(sealed.text).add(sealed.key_id).add(id));
+      }
+      (void)c->exec("COMMIT");
+    } catch (...) {
+      if (c->healthy() && c->in_transaction()) PQclear(PQexec(c->native(), "ROLLBACK"));
+      throw;
+    }
+  }
+  return units.size();
 }
 
 int postgres_store::schema_version() {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "broker/store/secret_box.hpp"
 #include "broker/store/store.hpp"
 
 namespace apono::broker {
@@ -25,6 +26,7 @@ struct postgres_store_options {
   int pool_size = 8;  ///< connections for transactions, besides the claim and listen ones
   std::chrono::milliseconds acquire_timeout{5000};  ///< waiting for a pooled connection
   std::chrono::seconds statement_timeout{15};       ///< any one statement, server-side
+  std::shared_ptr<const secret_box> keys{};         ///< seal unit secrets; none: as given (tests)
 };
 
 /// PostgreSQL implementation of store. A pool of connections serves transactions side by
@@ -57,6 +59,7 @@ class postgres_store final : public store {
   [[nodiscard]] std::optional<std::string> find_token_user(const std::string& hash,
                                                            common::time_point now) override;
   [[nodiscard]] bool ping() override;
+  std::size_t reseal_secrets() override;
   /// The schema version after migrations.
   [[nodiscard]] int schema_version();
 

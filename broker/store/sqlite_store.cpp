@@ -84,6 +84,11 @@ CREATE TABLE auth_codes(
   expires_at INTEGER NOT NULL,
   used INTEGER NOT NULL DEFAULT 0);
 )sql",
+    // Secrets at rest: the key that sealed units.secret; '' for a secret stored in the clear
+    // before this version (sealed at the next start).
+    R"sql(
+ALTER TABLE units ADD COLUMN secret_key_id TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 // A token's last use is written at most this often: an API call should not cost a write.
@@ -218,11 +223,30 @@ void load_units(sqlite3* db, std::vector<common::access_request>& rs) {
   }
 }
 
+// What the units.secret column holds for `secret` of unit `unit_id`: sealed under the current
+// key, or as given when there are no keys.
+sealed_secret seal_for(const secret_box* keys, std::int64_t unit_id, const std::string& secret) {
+  if (secret.empty() || !keys || !keys->has_keys()) return {"", secret};
+  return keys->seal(secret, "unit:" + std::to_string(unit_id));
+}
+
+std::string open_for(const secret_box* keys, std::int64_t unit_id, const sealed_secret& stored) {
+  if (stored.key_id.empty() || stored.text.empty()) return stored.text;  // in the clear
+  if (!keys || !keys->has_keys())
+    throw std::runtime_error("store: unit " + std::to_string(unit_id) +
+                             "'s secret is sealed, and no key for secrets at rest is configured");
+  try {
+    return keys->open(stored, "unit:" + std::to_string(unit_id));
+  } catch (const std::exception& e) {
+    throw std::runtime_error("store: unit " + std::to_string(unit_id) + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 class sqlite_store::tx final : public store_tx {
  public:
-  explicit tx(sqlite3* db) : db_(db) {}
+  tx(sqlite3* db, const secret_box* keys) : db_(db), keys_(keys) {}
 
   /// True once this transaction replaced or wiped a unit's stored secret.
   [[nodiscard]] bool dropped_secret() const { return dropped_secret_; }
@@ -314,15 +338,15 @@ class sqlite_store::tx final : public store_tx {
 
   unit_state get_unit_state(std::int64_t unit_id) override {
     stmt s(db_,
-           "SELECT request_id, login, secret, attempts, next_attempt_at, last_error FROM units "
-           "WHERE id = ?");
+           "SELECT request_id, login, secret, attempts, next_attempt_at, last_error, "
+           "secret_key_id FROM units WHERE id = ?");
     s.bind(1, unit_id);
     if (!s.step()) throw std::runtime_error("store: no unit " + std::to_string(unit_id));
     unit_state st;
     st.unit_id = unit_id;
     st.request_id = s.i64(0);
     st.login = s.text(1);
-    st.secret = s.text(2);
+    st.secret = open_for(keys_, unit_id, {s.text(6), s.text(2)});
     st.attempts = static_cast<int>(s.i64(3));
     st.next_attempt_at = common::from_unix_ms(s.i64(4));
     st.last_error = s.text(5);
@@ -330,16 +354,28 @@ class sqlite_store::tx final : public store_tx {
   }
 
   void put_unit_state(const unit_state& st) override {
+    // Unchanged secrets keep their sealed text: no new nonce, no rewrite of the value.
+    sealed_secret stored;
+    bool same = false;
     {
-      stmt old(db_, "SELECT secret FROM units WHERE id = ?");
+      stmt old(db_, "SELECT secret, secret_key_id FROM units WHERE id = ?");
       old.bind(1, st.unit_id);
-      if (old.step() && !old.text(0).empty() && old.text(0) != st.secret) dropped_secret_ = true;
+      if (old.step()) {
+        stored = {old.text(1), old.text(0)};
+        same = !stored.text.empty() && open_for(keys_, st.unit_id, stored) == st.secret &&
+               (!keys_ || !keys_->has_keys() || stored.key_id == keys_->current_key_id());
+        // A secret wiped or replaced, or one in the clear sealed now: its old bytes must not
+        // linger in the WAL (see transact).
+        if (!stored.text.empty() && !same) dropped_secret_ = true;
+      }
     }
+    if (!same) stored = seal_for(keys_, st.unit_id, st.secret);
     stmt s(db_,
-           "UPDATE units SET login=?, secret=?, attempts=?, next_attempt_at=?, last_error=? "
-           "WHERE id=?");
-    s.bind(1, st.login).bind(2, st.secret).bind(3, std::int64_t{st.attempts});
-    s.bind(4, common::to_unix_ms(st.next_attempt_at)).bind(5, st.last_error).bind(6, st.unit_id);
+           "UPDATE units SET login=?, secret=?, secret_key_id=?, attempts=?, next_attempt_at=?, "
+           "last_error=? WHERE id=?");
+    s.bind(1, st.login).bind(2, stored.text).bind(3, stored.key_id);
+    s.bind(4, std::int64_t{st.attempts}).bind(5, common::to_unix_ms(st.next_attempt_at));
+    s.bind(6, st.last_error).bind(7, st.unit_id);
     s.run();
   }
 
@@ -406,10 +442,13 @@ class sqlite_store::tx final : public store_tx {
 
  private:
   sqlite3* db_;
+  const secret_box* keys_;
   bool dropped_secret_ = false;
 };
 
-sqlite_store::sqlite_store(const std::filesystem::path& path) {
+sqlite_store::sqlite_store(const std::filesystem::path& path,
+                           std::shared_ptr<const secret_box> keys)
+    : keys_(std::move(keys)) {
   // Create the file ourselves so it is 0600 from its first byte; SQLite gives its -wal and
   // -shm companions the same mode.
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -465,7 +504,7 @@ int sqlite_store::schema_version() {
 
 void sqlite_store::transact(const std::function<void(store_tx&)>& fn) {
   std::lock_guard lock(mutex_);
-  tx t(db_);
+  tx t(db_, keys_.get());
   exec(db_, "BEGIN IMMEDIATE");
   try {
     fn(t);
@@ -483,7 +522,7 @@ void sqlite_store::transact(const std::function<void(store_tx&)>& fn) {
 
 void sqlite_store::read(const std::function<void(store_tx&)>& fn) {
   std::lock_guard lock(mutex_);
-  tx t(db_);
+  tx t(db_, keys_.get());
   exec(db_, "BEGIN");
   try {
     fn(t);
@@ -609,6 +648,21 @@ std::optional<std::string> sqlite_store::find_token_user(const std::string& hash
     s.run();
   }
   return user;
+}
+
+std::size_t sqlite_store::reseal_secrets() {
+  if (!keys_ || !keys_->has_keys())
+    throw std::runtime_error("store: no key for secrets at rest is configured");
+  std::vector<std::int64_t> units;
+  {
+    std::lock_guard lock(mutex_);
+    stmt s(db_, "SELECT id FROM units WHERE secret <> '' AND secret_key_id <> ?");
+    s.bind(1, keys_->current_key_id());
+    while (s.step()) units.push_back(s.i64(0));
+  }
+  // put_unit_state seals what it finds in the clear or under an old key.
+  for (auto id : units) transact([&](store_tx& t) { t.put_unit_state(t.get_unit_state(id)); });
+  return units.size();
 }
 
 bool sqlite_store::ping() {

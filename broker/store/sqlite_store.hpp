@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 
+#include "broker/store/secret_box.hpp"
 #include "broker/store/store.hpp"
 
 struct sqlite3;
@@ -17,7 +18,9 @@ namespace apono::broker {
 class sqlite_store final : public store {
  public:
   /// Opens (creating as 0600 if missing) and migrates `path`; throws std::runtime_error.
-  explicit sqlite_store(const std::filesystem::path& path);
+  /// Unit secrets are sealed with `keys`; without keys (unit tests) they are kept as given.
+  explicit sqlite_store(const std::filesystem::path& path,
+                        std::shared_ptr<const secret_box> keys = nullptr);
   ~sqlite_store() override;
   sqlite_store(const sqlite_store&) = delete;
   sqlite_store& operator=(const sqlite_store&) = delete;
@@ -37,11 +40,13 @@ class sqlite_store final : public store {
   [[nodiscard]] std::optional<std::string> find_token_user(const std::string& hash,
                                                            common::time_point now) override;
   [[nodiscard]] bool ping() override;
+  std::size_t reseal_secrets() override;
   /// The schema version after migrations.
   [[nodiscard]] int schema_version();
 
  private:
   class tx;
+  std::shared_ptr<const secret_box> keys_;
   std::mutex mutex_;
   sqlite3* db_ = nullptr;
   std::set<std::int64_t> claimed_;  // units handed out by find_due and not yet released

@@ -35,11 +35,11 @@ struct audit_event {
 
 /// Secret and retry state of a unit; kept apart from access_unit so listings never carry it.
 struct unit_state {
-  std::int64_t unit_id = 0;              ///< the unit
-  std::int64_t request_id = 0;           ///< its request
-  std::string login;                     ///< the target login (role name); empty before first grant
-  std::string secret;                    ///< the target secret; wiped once revoked
-  int attempts = 0;                      ///< failed attempts of the current step
+  std::int64_t unit_id = 0;     ///< the unit
+  std::int64_t request_id = 0;  ///< its request
+  std::string login;            ///< the target login (role name); empty before first grant
+  std::string secret;  ///< the target secret (sealed at rest by the store); wiped once revoked
+  int attempts = 0;    ///< failed attempts of the current step
   common::time_point next_attempt_at{};  ///< when the scheduler may try again
   std::string last_error;                ///< last failure, safe to show
 };
@@ -165,6 +165,10 @@ class store {
                                                                    common::time_point now) = 0;
   /// A cheap liveness probe of the underlying database.
   [[nodiscard]] virtual bool ping() = 0;
+  /// Seals every stored unit secret not sealed with the current key (secrets stored before
+  /// encryption at rest, or under a key since replaced); returns how many. Throws when the
+  /// store has no key.
+  virtual std::size_t reseal_secrets() = 0;
 };
 
 }  // namespace apono::broker

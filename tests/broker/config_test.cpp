@@ -297,8 +297,8 @@ TEST_CASE("store: SQLite in the data dir by default, or PostgreSQL by URL", "[co
           "test.yaml:1: store: url: only for type postgresql (sqlite takes a path)");
     CHECK(error_of("store: {type: postgresql, url: 'postgresql://x', path: a.db}") ==
           "test.yaml:1: store: path: only for type sqlite (postgresql takes a url)");
-    CHECK(error_of("store: {type: postgresql, url: 'postgresql://x', pool_size: 0}").find(
-              "pool_size") != std::string::npos);
+    CHECK(error_of("store: {type: postgresql, url: 'postgresql://x', pool_size: 0}")
+              .find("pool_size") != std::string::npos);
     auto bad = error_of("store: {type: postgresql, url: 'host=db password=hunter2 bogus'}");
     CHECK(bad == "test.yaml:1: store: url: not a valid libpq connection string");
     CHECK(bad.find("hunter2") == std::string::npos);

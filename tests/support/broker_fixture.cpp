@@ -78,7 +78,7 @@ broker_fixture::broker_fixture(const pg_fixture& pg, std::vector<std::string> ex
   dir_ = make_temp_dir("aponod-test") / "data";
   port_ = free_port();
   common::ensure_private_dir(dir_);
-  for (const char* name : {"dev-credentials.json", "ssh_user_ca.pem"})
+  for (const char* name : {"dev-credentials.json", "ssh_user_ca.pem", "store.key"})
     std::filesystem::copy_file(first.data_dir() / name, dir_ / name);
   start();
 }

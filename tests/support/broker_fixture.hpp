@@ -35,8 +35,8 @@ class broker_fixture {
   /// (e.g. --ssh-target).
   explicit broker_fixture(const pg_fixture& pg, std::vector<std::string> extra_args = {});
   /// Another replica of `first` (started with the same `--store` among `extra_args`): its own
-  /// data dir and port, with first's users, tokens and SSH CA, as replicas share their config
-  /// and keys.
+  /// data dir and port, with first's users, tokens, SSH CA and store key, as replicas share
+  /// their config and keys.
   broker_fixture(const pg_fixture& pg, std::vector<std::string> extra_args,
                  const broker_fixture& first);
   ~broker_fixture();

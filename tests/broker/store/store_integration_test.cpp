@@ -3,6 +3,8 @@
 // PostgreSQL only: two store objects there are two aponod processes.
 #include "broker/store/store.hpp"
 
+#include <sqlite3.h>
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -45,11 +47,52 @@ struct database {
       where.path = dir.path / "apono.db";
     }
   }
-  [[nodiscard]] std::unique_ptr<store> open() const { return broker::open_store(where); }
+  /// A store object on it, sealing secrets with `with` (the database's own key by default).
+  [[nodiscard]] std::unique_ptr<store> open(
+      std::optional<std::shared_ptr<const broker::secret_box>> with = std::nullopt) const {
+    return broker::open_store(where, with ? *with : keys);
+  }
+  /// What the units.secret and secret_key_id columns hold, read past the store.
+  [[nodiscard]] std::pair<std::string, std::string> raw_secret(std::int64_t unit) const {
+    const auto sql = "SELECT secret, secret_key_id FROM units WHERE id = " + std::to_string(unit);
+    if (kind == "postgresql") {
+      auto out = server().psql(sql, where.url.substr(where.url.rfind('/') + 1));
+      auto bar = out.find('|');
+      return {out.substr(0, bar), out.substr(bar + 1)};
+    }
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(where.path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+    std::pair<std::string, std::string> out;
+    if (sqlite3_step(st) == SQLITE_ROW)
+      out = {reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
+             reinterpret_cast<const char*>(sqlite3_column_text(st, 1))};
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  }
+
+  /// Overwrites a unit's stored secret, past the store.
+  void raw_write(std::int64_t unit, const std::string& text, const std::string& key_id) const {
+    const auto sql = "UPDATE units SET secret = '" + text + "', secret_key_id = '" + key_id +
+                     "' WHERE id = " + std::to_string(unit);
+    if (kind == "postgresql") {
+      (void)server().psql(sql, where.url.substr(where.url.rfind('/') + 1));
+      return;
+    }
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(where.path.c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
 
   std::string kind;
   test::temp_dir dir{"store-test"};
   broker::store_config where;
+  std::string key_line = broker::secret_box::generate_key_line("k1");
+  std::shared_ptr<const broker::secret_box> keys =
+      std::make_shared<const broker::secret_box>(broker::secret_box::from_text(key_line, "test"));
 };
 
 const common::time_point t0 = common::from_unix_ms(1'800'000'000'000);
@@ -252,6 +295,58 @@ TEST_CASE("unit state holds the login, secret and retry state") {
                     Catch::Contains("no unit"));
 }
 
+TEST_CASE("unit secrets are sealed at rest, bound to their unit, and follow a new key") {
+  database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
+  INFO("store: " << db.kind);
+  const std::string password = "Pa55-word-that-must-not-show";
+  std::int64_t unit = 0, other = 0;
+  {
+    // Stored in the clear by a store without keys, as before encryption at rest.
+    auto plain = db.open(nullptr);
+    auto r = make_request("alice", 2, status::active);
+    insert(*plain, r);
+    unit = r.units[0].id;
+    other = r.units[1].id;
+    plain->transact([&](store_tx& tx) {
+      auto st = tx.get_unit_state(unit);
+      st.login = "apono_ar1_abcdef";
+      st.secret = password;
+      tx.put_unit_state(st);
+    });
+    CHECK(db.raw_secret(unit).first == password);
+  }
+  auto s = db.open();
+  CHECK(s->reseal_secrets() == 1);
+  CHECK(s->reseal_secrets() == 0);
+  auto [text, key] = db.raw_secret(unit);
+  CHECK(key == "k1");
+  CHECK(text.find(password) == std::string::npos);
+  broker::unit_state st;
+  s->read([&](store_tx& tx) { st = tx.get_unit_state(unit); });
+  CHECK(st.secret == password);
+
+  // Writing the same secret back leaves the sealed bytes alone.
+  s->transact([&](store_tx& tx) { tx.put_unit_state(tx.get_unit_state(unit)); });
+  CHECK(db.raw_secret(unit).first == text);
+
+  // A second key: the newest seals, the old one still opens, and reseal moves rows to it.
+  auto rotated = std::make_shared<const broker::secret_box>(broker::secret_box::from_text(
+      db.key_line + "\n" + broker::secret_box::generate_key_line("k2"), "test"));
+  auto s2 = db.open(rotated);
+  s2->read([&](store_tx& tx) { CHECK(tx.get_unit_state(unit).secret == password); });
+  CHECK(s2->reseal_secrets() == 1);
+  CHECK(db.raw_secret(unit).second == "k2");
+  s2->read([&](store_tx& tx) { CHECK(tx.get_unit_state(unit).secret == password); });
+  // Without k2 the row no longer opens, and says why.
+  CHECK_THROWS_WITH(s->read([&](store_tx& tx) { (void)tx.get_unit_state(unit); }),
+                    Catch::Contains("unknown key"));
+
+  // A sealed value copied into another row does not open there.
+  db.raw_write(other, db.raw_secret(unit).first, "k2");
+  CHECK_THROWS_WITH(s2->read([&](store_tx& tx) { (void)tx.get_unit_state(other); }),
+                    Catch::Contains("does not open"));
+}
+
 TEST_CASE("the audit trail appends in order and reads back by position and request") {
   database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
   INFO("store: " << db.kind);
@@ -402,9 +497,9 @@ TEST_CASE("counts for /metrics, and what survives a restart") {
   CHECK(s->count_stuck_revocations(3) == 1);
   CHECK(s->count_stuck_revocations(5) == 0);
   if (db.kind == "postgresql")
-    CHECK(dynamic_cast<broker::postgres_store&>(*s).schema_version() == 1);
+    CHECK(dynamic_cast<broker::postgres_store&>(*s).schema_version() == 2);
   else
-    CHECK(dynamic_cast<broker::sqlite_store&>(*s).schema_version() == 2);
+    CHECK(dynamic_cast<broker::sqlite_store&>(*s).schema_version() == 3);
 }
 
 // Replicas: two store objects on one PostgreSQL database are two aponod processes.
