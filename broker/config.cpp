@@ -9,6 +9,7 @@
 //     tls_key: server-key.pem          #   neither: the broker makes its own CA and cert
 //     log_level: info                  # trace|debug|info|warn|error
 //     provision_workers: 4             # 1..64
+//     token_ttl: 720h                  # life of an API token from apono login (default 30 days)
 //   store:                             # default: SQLite in data_dir
 //     type: sqlite                     # sqlite | postgresql (for several aponod replicas)
 //     path: apono.db                   # sqlite: relative to data_dir
@@ -413,7 +414,8 @@ class loader {
     if (!given(n)) return;
     expect_map(n, ctx);
     check_keys(n, ctx,
-               {"listen", "data_dir", "tls_cert", "tls_key", "log_level", "provision_workers"});
+               {"listen", "data_dir", "tls_cert", "tls_key", "log_level", "provision_workers",
+                "token_ttl"});
     if (auto listen = optional_string(n, ctx, "listen")) {
       check_listen(n["listen"], *listen);
       s.listen = *listen;
@@ -441,6 +443,7 @@ class loader {
     if (auto workers = optional_int(n, ctx, "provision_workers", 1, 64)) {
       s.provision_workers = *workers;
     }
+    if (given(n["token_ttl"])) s.token_ttl = duration(n["token_ttl"], ctx, "token_ttl");
   }
 
   void read_store(const YAML::Node& n, const server_config& server, store_config& s) const {

@@ -128,6 +128,7 @@ struct server_config {
   std::filesystem::path tls_key;          ///< PEM key; relative paths are under data_dir
   std::string log_level = "info";         ///< trace|debug|info|warn|error
   int provision_workers = 4;              ///< parallel provisioning/revocation workers
+  std::chrono::seconds token_ttl{std::chrono::hours{24 * 30}};  ///< life of a login's API token
 };
 
 /// Where the broker keeps its state.

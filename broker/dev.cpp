@@ -180,6 +180,7 @@ std::filesystem::path prepare_dev(const dev_options& o) {
   y << YAML::Key << "server" << YAML::Value << YAML::BeginMap;
   y << YAML::Key << "listen" << YAML::Value << o.listen;
   y << YAML::Key << "data_dir" << YAML::Value << o.data_dir.string();
+  if (!o.token_ttl.empty()) y << YAML::Key << "token_ttl" << YAML::Value << o.token_ttl;
   y << YAML::EndMap;
   if (!o.store.empty()) {
     auto where = parse_store_location(o.store);

@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
   cli.add_option("--ssh-host-key", ssh_host_key,
                  "dev mode: that sshd's host key (ssh-ed25519 ...)");
   cli.add_option("--ssh-login", ssh_login, "dev mode: the account granted there (default root)");
+  std::string token_ttl;
+  cli.add_option("--token-ttl", token_ttl,
+                 "dev mode: life of login tokens, e.g. 12h (default 30 days)");
   std::string store_location;
   cli.add_option("--store", store_location,
                  "dev mode: postgresql://... (or sqlite:PATH) to keep the broker's state in");
@@ -91,7 +94,7 @@ int main(int argc, char** argv) {
       path = apono::broker::prepare_dev(
           {std::filesystem::absolute(data_dir), listen, pg_target, ssh_target, ssh_host_key,
            ssh_login, dev_extra.empty() ? dev_extra : std::filesystem::absolute(dev_extra),
-           store_location});
+           store_location, token_ttl});
     }
     auto cfg = apono::broker::load_config(path);
     apono::broker::app a(cfg);

@@ -36,6 +36,17 @@ constexpr std::size_t max_redirect_uri = 512;
 constexpr std::size_t max_state = 512;
 constexpr std::string_view invalid_credentials = "invalid username or password";
 constexpr std::string_view invalid_code = "invalid or expired authorization code";
+// Failed sign-ins: after 5 for one user, or 20 from one address (a shared NAT has several
+// people), further attempts are refused until 15 minutes after the first failure.
+constexpr std::chrono::milliseconds failure_window = std::chrono::minutes{15};
+constexpr int max_failures_per_user = 5;
+constexpr int max_failures_per_address = 20;
+
+// The address part of `HOST:PORT` (`::1:5555` for IPv6, as the server writes it).
+std::string source_address(const std::string& remote) {
+  auto colon = remote.rfind(':');
+  return colon == std::string::npos ? remote : remote.substr(0, colon);
+}
 
 using fields = std::map<std::string, std::string, std::less<>>;
 
@@ -336,12 +347,25 @@ http::response login::login_submit(const http::request& req) const {
   }
   auto username = field(f, "username");
   auto cfg = config_.get();
+  const auto address = source_address(req.remote);
+  const auto now = clock_.now();
+  // Refused before the password is even looked at, so guessing stops for the window.
+  if (auto wait = throttled(username, address, now)) {
+    auto minutes = std::chrono::ceil<std::chrono::minutes>(*wait).count();
+    auto res = html(429,
+                    form_page(o, username.substr(0, max_username),
+                              "too many failed sign-ins: try again in " + std::to_string(minutes) +
+                                  (minutes == 1 ? " minute" : " minutes")),
+                    o.origin);
+    res.headers.emplace_back(
+        "Retry-After", std::to_string(std::chrono::ceil<std::chrono::seconds>(*wait).count()));
+    return res;
+  }
   if (!password_ok(*cfg, username, field(f, "password"))) {
-    record_failure(username);
+    record_failure(username, address);
     return html(401, form_page(o, username.substr(0, max_username), invalid_credentials), o.origin);
   }
 
-  const auto now = clock_.now();
   const auto code = common::base64url(common::random_bytes(32));
   auth_code c;
   c.code_hash = common::sha256_hex(code);
@@ -350,6 +374,7 @@ http::response login::login_submit(const http::request& req) const {
   c.redirect_uri = o.redirect_uri;
   c.expires_at = now + code_lifetime;
   store_.transact([&](store_tx& tx) {
+    tx.clear_login_failures("user:" + username);
     tx.insert_auth_code(c, now);
     tx.append_audit(
         event(now, username, "auth.login", {{"client_id", client_id}, {"method", "password"}}));
@@ -370,11 +395,40 @@ http::response login::login_submit(const http::request& req) const {
   return res;
 }
 
-void login::record_failure(const std::string& username) const {
+std::optional<std::chrono::milliseconds> login::throttled(const std::string& username,
+                                                          const std::string& address,
+                                                          common::time_point now) const {
+  login_window by_user, by_address;
+  store_.read([&](store_tx& tx) {
+    by_user = tx.login_failures("user:" + username.substr(0, max_username), now, failure_window);
+    by_address = tx.login_failures("addr:" + address, now, failure_window);
+  });
+  std::optional<common::time_point> until;
+  if (by_user.failures >= max_failures_per_user) until = by_user.ends;
+  if (by_address.failures >= max_failures_per_address)
+    until = until ? std::max(*until, by_address.ends) : by_address.ends;
+  if (!until) return std::nullopt;
+  store_.transact([&](store_tx& tx) {
+    tx.append_audit(event(now, username.substr(0, 64), "auth.login_throttled",
+                          {{"client_id", client_id},
+                           {"user_failures", by_user.failures},
+                           {"address_failures", by_address.failures}}));
+  });
+  spdlog::warn(
+      "login: refused a sign-in attempt for a while after repeated failures ({} for the "
+      "user, {} from {})",
+      by_user.failures, by_address.failures, address);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*until - now);
+}
+
+void login::record_failure(const std::string& username, const std::string& address) const {
   const auto now = clock_.now();
   auto cfg = config_.get();
   const bool known = cfg->find_user(username) != nullptr;
   store_.transact([&](store_tx& tx) {
+    // Counted in the store, so every replica behind the load balancer sees the same count.
+    tx.add_login_failure("user:" + username.substr(0, max_username), now, failure_window);
+    tx.add_login_failure("addr:" + address, now, failure_window);
     tx.append_audit(event(now, username.substr(0, 64), "auth.login_failed",
                           {{"client_id", client_id}, {"known_user", known}}));
   });
@@ -414,7 +468,7 @@ http::response login::token(const http::request& req) const {
     user = taken->user;
     token = common::random_token();
     auto hash = common::sha256_hex(token);
-    tx.insert_token(hash, user, now, "apono login");
+    tx.insert_token(hash, user, now, "apono login", now + cfg->server.token_ttl);
     tx.append_audit(event(now, user, "auth.token_issued",
                           {{"client_id", client_id}, {"token_id", token_id(hash)}}));
   });
@@ -430,10 +484,12 @@ http::response login::token(const http::request& req) const {
 }
 
 std::optional<caller> login::token_caller(const std::string& token_hash) const {
-  auto user = store_.find_token_user(token_hash, clock_.now());
-  if (!user) return std::nullopt;
+  const auto now = clock_.now();
+  auto token = store_.find_token(token_hash, now);
+  if (!token) return std::nullopt;
+  if (token->expires_at <= now) throw api_error(errc::unauthenticated, "session expired");
   auto cfg = config_.get();
-  const auto* u = cfg->find_user(*user);
+  const auto* u = cfg->find_user(token->user);
   if (!u) return std::nullopt;  // removed from the config: its tokens go with it
   return caller{u->name, u->admin};
 }

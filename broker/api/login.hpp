@@ -3,6 +3,7 @@
 // tokens it issues. The login pages are plain HTML; the token endpoint speaks the API's JSON.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,7 +34,8 @@ class login {
   [[nodiscard]] http::response handle(const http::request& req, std::string_view path) const;
 
   /// The user of the live store token with SHA-256 hex `token_hash`, or nullopt (also when
-  /// that user is no longer in the config).
+  /// that user is no longer in the config); throws unauthenticated "session expired" for a
+  /// token past its expiry.
   [[nodiscard]] std::optional<caller> token_caller(const std::string& token_hash) const;
   /// Revokes the store token with SHA-256 hex `token_hash` that `who` authenticated with and
   /// answers `{"revoked":true}`; throws a conflict error for a token set in the config.
@@ -43,7 +45,11 @@ class login {
   http::response login_page(const http::request& req) const;
   http::response login_submit(const http::request& req) const;
   http::response token(const http::request& req) const;
-  void record_failure(const std::string& username) const;
+  void record_failure(const std::string& username, const std::string& address) const;
+  /// How long sign-ins for `username` or from `address` stay refused; nullopt: not refused.
+  std::optional<std::chrono::milliseconds> throttled(const std::string& username,
+                                                     const std::string& address,
+                                                     common::time_point now) const;
 
   config_holder& config_;
   store& store_;

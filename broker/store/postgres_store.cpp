@@ -98,6 +98,17 @@ CREATE TABLE auth_codes(
     R"sql(
 ALTER TABLE units ADD COLUMN secret_key_id TEXT NOT NULL DEFAULT '';
 )sql",
+    // Logins at scale: tokens expire, and failed sign-ins are counted where every replica
+    // sees them.
+    R"sql(
+ALTER TABLE api_tokens ADD COLUMN expires_at BIGINT;
+UPDATE api_tokens SET expires_at = created_at + 2592000000 WHERE expires_at IS NULL;
+ALTER TABLE api_tokens ALTER COLUMN expires_at SET NOT NULL;
+CREATE TABLE login_failures(
+  subject TEXT PRIMARY KEY,
+  window_start BIGINT NOT NULL,
+  failures INTEGER NOT NULL);
+)sql",
 };
 
 // Advisory lock keys. Session-level locks of the two-int form and of the one-bigint form do
@@ -543,10 +554,40 @@ class postgres_store::tx final : public store_tx {
   }
 
   void insert_token(const std::string& hash, const std::string& user, common::time_point now,
-                    const std::string& description) override {
+                    const std::string& description, common::time_point expires_at) override {
     (void)c_.exec(
-        "INSERT INTO api_tokens(hash, username, created_at, description) VALUES($1,$2,$3,$4)",
-        params().add(hash).add(user).add(now).add(description));
+        "INSERT INTO api_tokens(hash, username, created_at, description, expires_at) "
+        "VALUES($1,$2,$3,$4,$5)",
+        params().add(hash).add(user).add(now).add(description).add(expires_at));
+  }
+
+  login_window add_login_failure(const std::string& subject, common::time_point now,
+                                 std::chrono::milliseconds window) override {
+    // One statement: replicas counting the same subject at once each add their one.
+    auto r = c_.exec(
+        "INSERT INTO login_failures(subject, window_start, failures) VALUES($1, $2, 1) "
+        "ON CONFLICT(subject) DO UPDATE SET "
+        "failures = CASE WHEN login_failures.window_start <= $2::bigint - $3::bigint THEN 1 "
+        "ELSE login_failures.failures + 1 END, "
+        "window_start = CASE WHEN login_failures.window_start <= $2::bigint - $3::bigint "
+        "THEN $2::bigint ELSE login_failures.window_start END "
+        "RETURNING failures, window_start",
+        params().add(subject).add(now).add(static_cast<std::int64_t>(window.count())));
+    return {static_cast<int>(r.i64(0, 0)), common::from_unix_ms(r.i64(0, 1)) + window};
+  }
+
+  login_window login_failures(const std::string& subject, common::time_point now,
+                              std::chrono::milliseconds window) override {
+    auto r = c_.exec("SELECT failures, window_start FROM login_failures WHERE subject = $1",
+                     params().add(subject));
+    if (r.size() == 0) return {};
+    auto ends = common::from_unix_ms(r.i64(0, 1)) + window;
+    if (ends <= now) return {};
+    return {static_cast<int>(r.i64(0, 0)), ends};
+  }
+
+  void clear_login_failures(const std::string& subject) override {
+    (void)c_.exec("DELETE FROM login_failures WHERE subject = $1", params().add(subject));
   }
 
   bool revoke_token(const std::string& hash, common::time_point now) override {
@@ -912,18 +953,20 @@ std::int64_t postgres_store::count_stuck_revocations(int min_attempts) {
   return r.i64(0, 0);
 }
 
-std::optional<std::string> postgres_store::find_token_user(const std::string& hash,
-                                                           common::time_point now) {
+std::optional<stored_token> postgres_store::find_token(const std::string& hash,
+                                                       common::time_point now) {
   auto c = acquire(options_.acquire_timeout);
   const auto now_ms = common::to_unix_ms(now);
   auto r = c->exec(
-      "SELECT username, last_used_at FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL",
+      "SELECT username, last_used_at, expires_at FROM api_tokens WHERE hash = $1 AND revoked_at "
+      "IS NULL",
       params().add(hash));
   if (r.size() == 0) return std::nullopt;
-  if (r.is_null(0, 1) || r.i64(0, 1) <= now_ms - token_touch_interval_ms)
+  stored_token t{r.text(0, 0), common::from_unix_ms(r.i64(0, 2))};
+  if (t.expires_at > now && (r.is_null(0, 1) || r.i64(0, 1) <= now_ms - token_touch_interval_ms))
     (void)c->exec("UPDATE api_tokens SET last_used_at = $1 WHERE hash = $2",
                   params().add(now_ms).add(hash));
-  return r.text(0, 0);
+  return t;
 }
 
 bool postgres_store::ping() {

@@ -56,8 +56,8 @@ class postgres_store final : public store {
   [[nodiscard]] std::int64_t last_audit_id() override;
   [[nodiscard]] std::vector<std::pair<common::status, std::int64_t>> count_by_status() override;
   [[nodiscard]] std::int64_t count_stuck_revocations(int min_attempts) override;
-  [[nodiscard]] std::optional<std::string> find_token_user(const std::string& hash,
-                                                           common::time_point now) override;
+  [[nodiscard]] std::optional<stored_token> find_token(const std::string& hash,
+                                                       common::time_point now) override;
   [[nodiscard]] bool ping() override;
   std::size_t reseal_secrets() override;
   /// The schema version after migrations.

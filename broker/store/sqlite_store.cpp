@@ -89,6 +89,16 @@ CREATE TABLE auth_codes(
     R"sql(
 ALTER TABLE units ADD COLUMN secret_key_id TEXT NOT NULL DEFAULT '';
 )sql",
+    // Logins at scale: tokens expire (those issued before get 30 days from their issue), and
+    // failed sign-ins are counted where every replica sees them.
+    R"sql(
+ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
+UPDATE api_tokens SET expires_at = created_at + 2592000000 WHERE expires_at IS NULL;
+CREATE TABLE login_failures(
+  subject TEXT PRIMARY KEY,
+  window_start INTEGER NOT NULL,
+  failures INTEGER NOT NULL);
+)sql",
 };
 
 // A token's last use is written at most this often: an API call should not cost a write.
@@ -397,9 +407,47 @@ class sqlite_store::tx final : public store_tx {
   }
 
   void insert_token(const std::string& hash, const std::string& user, common::time_point now,
-                    const std::string& description) override {
-    stmt s(db_, "INSERT INTO api_tokens(hash, user, created_at, description) VALUES(?,?,?,?)");
+                    const std::string& description, common::time_point expires_at) override {
+    stmt s(db_,
+           "INSERT INTO api_tokens(hash, user, created_at, description, expires_at) "
+           "VALUES(?,?,?,?,?)");
     s.bind(1, hash).bind(2, user).bind(3, common::to_unix_ms(now)).bind(4, description);
+    s.bind(5, common::to_unix_ms(expires_at));
+    s.run();
+  }
+
+  login_window add_login_failure(const std::string& subject, common::time_point now,
+                                 std::chrono::milliseconds window) override {
+    // Both CASEs read the row as it was: a window that has passed starts over at now.
+    stmt s(db_,
+           "INSERT INTO login_failures(subject, window_start, failures) VALUES(?1, ?2, 1) "
+           "ON CONFLICT(subject) DO UPDATE SET "
+           "failures = CASE WHEN login_failures.window_start <= ?2 - ?3 THEN 1 "
+           "ELSE login_failures.failures + 1 END, "
+           "window_start = CASE WHEN login_failures.window_start <= ?2 - ?3 THEN ?2 "
+           "ELSE login_failures.window_start END "
+           "RETURNING failures, window_start");
+    s.bind(1, subject).bind(2, common::to_unix_ms(now));
+    s.bind(3, static_cast<std::int64_t>(window.count()));
+    if (!s.step()) throw std::runtime_error("store: counting a failed sign-in returned nothing");
+    login_window w{static_cast<int>(s.i64(0)), common::from_unix_ms(s.i64(1)) + window};
+    s.run();
+    return w;
+  }
+
+  login_window login_failures(const std::string& subject, common::time_point now,
+                              std::chrono::milliseconds window) override {
+    stmt s(db_, "SELECT failures, window_start FROM login_failures WHERE subject = ?");
+    s.bind(1, subject);
+    if (!s.step()) return {};
+    auto ends = common::from_unix_ms(s.i64(1)) + window;
+    if (ends <= now) return {};
+    return {static_cast<int>(s.i64(0)), ends};
+  }
+
+  void clear_login_failures(const std::string& subject) override {
+    stmt s(db_, "DELETE FROM login_failures WHERE subject = ?");
+    s.bind(1, subject);
     s.run();
   }
 
@@ -629,25 +677,28 @@ std::int64_t sqlite_store::count_stuck_revocations(int min_attempts) {
   return s.step() ? s.i64(0) : 0;
 }
 
-std::optional<std::string> sqlite_store::find_token_user(const std::string& hash,
-                                                         common::time_point now) {
+std::optional<stored_token> sqlite_store::find_token(const std::string& hash,
+                                                     common::time_point now) {
   std::lock_guard lock(mutex_);
   const auto now_ms = common::to_unix_ms(now);
-  std::string user;
+  stored_token t;
   bool touch = false;
   {
-    stmt s(db_, "SELECT user, last_used_at FROM api_tokens WHERE hash = ? AND revoked_at IS NULL");
+    stmt s(db_,
+           "SELECT user, last_used_at, expires_at FROM api_tokens WHERE hash = ? AND revoked_at "
+           "IS NULL");
     s.bind(1, hash);
     if (!s.step()) return std::nullopt;
-    user = s.text(0);
-    touch = s.is_null(1) || s.i64(1) <= now_ms - token_touch_interval_ms;
+    t.user = s.text(0);
+    t.expires_at = common::from_unix_ms(s.i64(2));
+    touch = t.expires_at > now && (s.is_null(1) || s.i64(1) <= now_ms - token_touch_interval_ms);
   }
   if (touch) {
     stmt s(db_, "UPDATE api_tokens SET last_used_at = ? WHERE hash = ?");
     s.bind(1, now_ms).bind(2, hash);
     s.run();
   }
-  return user;
+  return t;
 }
 
 std::size_t sqlite_store::reseal_secrets() {

@@ -77,6 +77,18 @@ struct auth_code {
   common::time_point expires_at{};  ///< unusable from this instant
 };
 
+/// An API token as stored (by its hash).
+struct stored_token {
+  std::string user;                 ///< who it was issued to
+  common::time_point expires_at{};  ///< unusable from this instant
+};
+
+/// Failed sign-ins counted against one subject (a user, or a source address) in one window.
+struct login_window {
+  int failures = 0;           ///< in the current window
+  common::time_point ends{};  ///< when the current window ends (and the count with it)
+};
+
 /// Reads and writes inside one transaction. Valid only inside the callback of store::transact
 /// or store::read (a read transaction must not write).
 class store_tx {
@@ -103,10 +115,21 @@ class store_tx {
   /// Appends to the audit trail; returns the event's id.
   virtual std::int64_t append_audit(const audit_event& ev) = 0;
 
-  /// Stores an API token issued to `user` by its SHA-256 hex `hash`; `description` says what it
-  /// is for (e.g. `apono login`).
+  /// Stores an API token issued to `user` by its SHA-256 hex `hash`, valid until
+  /// `expires_at`; `description` says what it is for (e.g. `apono login`).
   virtual void insert_token(const std::string& hash, const std::string& user,
-                            common::time_point now, const std::string& description) = 0;
+                            common::time_point now, const std::string& description,
+                            common::time_point expires_at) = 0;
+  /// Counts one failed sign-in against `subject` (`user:NAME`, `addr:IP`) in its current
+  /// window, which starts anew once `window` has passed since it began; returns the count.
+  virtual login_window add_login_failure(const std::string& subject, common::time_point now,
+                                         std::chrono::milliseconds window) = 0;
+  /// The failed sign-ins counted against `subject` in its current window (0 when it passed).
+  [[nodiscard]] virtual login_window login_failures(const std::string& subject,
+                                                    common::time_point now,
+                                                    std::chrono::milliseconds window) = 0;
+  /// Forgets the failed sign-ins of `subject` (after it signed in).
+  virtual void clear_login_failures(const std::string& subject) = 0;
   /// Marks the token with SHA-256 hex `hash` revoked at `now`; true when it was a live token of
   /// the store (false when unknown or already revoked).
   virtual bool revoke_token(const std::string& hash, common::time_point now) = 0;
@@ -159,10 +182,11 @@ class store {
   [[nodiscard]] virtual std::vector<std::pair<common::status, std::int64_t>> count_by_status() = 0;
   /// Number of units stuck in REVOKING with at least `min_attempts` failures.
   [[nodiscard]] virtual std::int64_t count_stuck_revocations(int min_attempts) = 0;
-  /// The user of the live (not revoked) API token with SHA-256 hex `hash`, or nullopt. Records
-  /// the use as last_used_at, at most once a minute per token so reads stay cheap.
-  [[nodiscard]] virtual std::optional<std::string> find_token_user(const std::string& hash,
-                                                                   common::time_point now) = 0;
+  /// The API token with SHA-256 hex `hash` unless it is unknown or revoked; an expired one is
+  /// returned too, so the caller can say it expired. Records the use as last_used_at, at most
+  /// once a minute per token so reads stay cheap.
+  [[nodiscard]] virtual std::optional<stored_token> find_token(const std::string& hash,
+                                                               common::time_point now) = 0;
   /// A cheap liveness probe of the underlying database.
   [[nodiscard]] virtual bool ping() = 0;
   /// Seals every stored unit secret not sealed with the current key (secrets stored before

@@ -18,6 +18,7 @@
 #include <cctype>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "common/http_client.hpp"
 #include "common/secrets.hpp"
@@ -473,4 +474,65 @@ TEST_CASE("apono login completes when a test plays the browser; the stored confi
   CHECK(out.status == 0);
   CHECK(session_status(b, std::string(token)) == 401);
   CHECK(apono::common::read_file(log).find(std::string(token)) == std::string::npos);
+}
+
+TEST_CASE("failed sign-ins: 5 for a user or 20 from an address, then 429 until the window ends") {
+  pg_fixture pg;
+  broker_fixture b(pg);
+  pkce p;
+  for (int i = 0; i < 5; ++i)
+    CHECK(submit(b, p, "bob", "wrong-" + std::to_string(i)).status == 401);
+  // The right password no longer helps, and the page says for how long.
+  auto refused = submit(b, p, "bob", b.password("bob"));
+  INFO(refused.body);
+  CHECK(refused.status == 429);
+  check_login_headers(refused);
+  CHECK(refused.body.find("too many failed sign-ins: try again in 15 minutes") !=
+        std::string::npos);
+  auto retry = std::stoi(refused.header("retry-after"));
+  CHECK(retry > 14 * 60);
+  CHECK(retry <= 15 * 60);
+  // Others from the same address still sign in (5 of 20), and a success clears nothing of bob's.
+  login_code(b, p, "alice");
+  CHECK(submit(b, p, "bob", b.password("bob")).status == 429);
+  // Fifteen more failures from this address, with names that do not exist: then nobody here.
+  for (int i = 0; i < 15; ++i) CHECK(submit(b, p, "nobody" + std::to_string(i), "x").status == 401);
+  CHECK(submit(b, p, "alice", b.password("alice")).status == 429);
+  auto audit = b.call("admin", "GET", "/api/v1/audit?limit=1000");
+  REQUIRE(audit.status == 200);
+  int throttled = 0, failed = 0;
+  for (const auto& ev : audit.json.as_array()) {
+    throttled += ev.at("action") == "auth.login_throttled";
+    failed += ev.at("action") == "auth.login_failed";
+  }
+  CHECK(failed == 20);
+  CHECK(throttled == 3);
+}
+
+TEST_CASE("an API token expires: 401 'session expired', and the CLI says to log in again") {
+  pg_fixture pg;
+  broker_fixture b(pg, {"--token-ttl", "4s"});
+  pkce p;
+  auto code = login_code(b, p, "alice");
+  auto issued = exchange(b, code, p.verifier);
+  REQUIRE(issued.status == 200);
+  const std::string token(json::parse(issued.body).at("access_token").as_string());
+  const auto got = std::chrono::steady_clock::now();
+  CHECK(session_status(b, token) == 200);
+  cli_fixture cli;
+  REQUIRE(
+      cli.apono({"login", "--server", b.url(), "--ca-file", b.ca_file().string(), "--token", token})
+          .status == 0);
+  CHECK(cli.apono({"requests", "list"}).status == 0);
+  // Past the 4 s life, timed from when the token was issued.
+  std::this_thread::sleep_until(got + 5s);
+  apono::common::http_client api({b.url(), b.ca_file(), token, 10s});
+  auto r = api.request("GET", "/api/v1/session");
+  INFO(r.body);
+  CHECK(r.status == 401);
+  CHECK(json::parse(r.body).at("error").at("message") == "session expired");
+  auto list = cli.apono({"requests", "list"});
+  INFO(list.err);
+  CHECK(list.status != 0);
+  CHECK(list.err.find("session expired: run `apono login`") != std::string::npos);
 }

@@ -8,6 +8,7 @@
 #include <future>
 #include <regex>
 
+#include "common/secrets.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/cli_fixture.hpp"
 #include "tests/support/endings.hpp"
@@ -161,4 +162,28 @@ TEST_CASE("replicas: 200 grants due in the same second are each expired exactly 
                                 << per_replica[2]);
   // ...and nothing left at the target.
   CHECK(count(c.pg.psql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'apono\\_ar%'")) == 0);
+}
+
+TEST_CASE("replicas: failed sign-ins are counted across them") {
+  cluster c;
+  const auto verifier = apono::common::base64url(apono::common::random_bytes(32));
+  const auto challenge = apono::common::base64url(apono::common::sha256(verifier));
+  auto sign_in = [&](broker_fixture& b, const std::string& user, const std::string& password) {
+    // The login form as a browser posts it (the password is URL-safe: no escaping needed).
+    std::string form = "username=" + user + "&password=" + password +
+                       "&response_type=code&client_id=apono-cli&redirect_uri=http%3A%2F%2F127.0.0.1"
+                       "%3A53123%2Fcallback&code_challenge=" +
+                       challenge + "&code_challenge_method=S256&state=s1";
+    return raw_https(b, "POST", "/login", {{"Content-Type", "application/x-www-form-urlencoded"}},
+                     form)
+        .status;
+  };
+  // Five failures, on three replicas, for one user.
+  for (int i = 0; i < 5; ++i)
+    CHECK(sign_in(c[static_cast<std::size_t>(i % 3)], "bob", "no") == 401);
+  for (std::size_t r = 0; r < 3; ++r) {
+    INFO("replica " << r);
+    CHECK(sign_in(c[r], "bob", c[0].password("bob")) == 429);
+  }
+  CHECK(sign_in(c[1], "alice", c[0].password("alice")) == 302);
 }

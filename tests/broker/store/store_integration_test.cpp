@@ -432,22 +432,56 @@ TEST_CASE("due work: expiries, stale requests, and units claimed one at a time")
   CHECK(after_release.units_to_revoke.empty());
 }
 
-TEST_CASE("tokens: found while live, touched at most once a minute, revoked once") {
+TEST_CASE("tokens: found while live, with their expiry, revoked once") {
   database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
   INFO("store: " << db.kind);
   auto s = db.open();
-  s->transact([&](store_tx& tx) { tx.insert_token("h1", "alice", t0, "apono login"); });
-  CHECK(s->find_token_user("h1", t0) == std::optional<std::string>("alice"));
-  CHECK(s->find_token_user("h1", t0 + 10s) == std::optional<std::string>("alice"));
-  CHECK_FALSE(s->find_token_user("h2", t0));
+  s->transact([&](store_tx& tx) { tx.insert_token("h1", "alice", t0, "apono login", t0 + 1h); });
+  auto t = s->find_token("h1", t0);
+  REQUIRE(t);
+  CHECK(t->user == "alice");
+  CHECK(t->expires_at == t0 + 1h);
+  // Past its expiry it is still found, so the caller can say "expired" rather than "invalid".
+  auto late = s->find_token("h1", t0 + 2h);
+  REQUIRE(late);
+  CHECK(late->expires_at < t0 + 2h);
+  CHECK_FALSE(s->find_token("h2", t0));
   bool first = false, second = true;
   s->transact([&](store_tx& tx) { first = tx.revoke_token("h1", t0 + 1min); });
   s->transact([&](store_tx& tx) { second = tx.revoke_token("h1", t0 + 2min); });
   CHECK(first);
   CHECK_FALSE(second);
-  CHECK_FALSE(s->find_token_user("h1", t0 + 3min));
+  CHECK_FALSE(s->find_token("h1", t0 + 3min));
   // The same hash twice is a bug in the caller: refused, not silently merged.
-  CHECK_THROWS(s->transact([&](store_tx& tx) { tx.insert_token("h1", "bob", t0, "x"); }));
+  CHECK_THROWS(s->transact([&](store_tx& tx) { tx.insert_token("h1", "bob", t0, "x", t0 + 1h); }));
+}
+
+TEST_CASE("failed sign-ins are counted per subject in a window that starts over") {
+  database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
+  INFO("store: " << db.kind);
+  auto s = db.open();
+  const auto window = std::chrono::milliseconds{15min};
+  broker::login_window w;
+  for (int i = 1; i <= 3; ++i) {
+    s->transact([&](store_tx& tx) { w = tx.add_login_failure("user:alice", t0 + i * 1s, window); });
+    CHECK(w.failures == i);
+    CHECK(w.ends == t0 + 1s + window);  // the window began with the first failure
+  }
+  s->transact([&](store_tx& tx) { (void)tx.add_login_failure("addr:10.0.0.1", t0, window); });
+  s->read([&](store_tx& tx) {
+    CHECK(tx.login_failures("user:alice", t0 + 10min, window).failures == 3);
+    CHECK(tx.login_failures("user:alice", t0 + 16min, window).failures == 0);  // passed
+    CHECK(tx.login_failures("addr:10.0.0.1", t0, window).failures == 1);
+    CHECK(tx.login_failures("user:bob", t0, window).failures == 0);
+  });
+  // After the window a failure starts a new one.
+  s->transact([&](store_tx& tx) { w = tx.add_login_failure("user:alice", t0 + 20min, window); });
+  CHECK(w.failures == 1);
+  CHECK(w.ends == t0 + 20min + window);
+  s->transact([&](store_tx& tx) { tx.clear_login_failures("user:alice"); });
+  s->read([&](store_tx& tx) {
+    CHECK(tx.login_failures("user:alice", t0 + 21min, window).failures == 0);
+  });
 }
 
 TEST_CASE("authorization codes are taken at most once and never after they expire") {
@@ -497,9 +531,9 @@ TEST_CASE("counts for /metrics, and what survives a restart") {
   CHECK(s->count_stuck_revocations(3) == 1);
   CHECK(s->count_stuck_revocations(5) == 0);
   if (db.kind == "postgresql")
-    CHECK(dynamic_cast<broker::postgres_store&>(*s).schema_version() == 2);
+    CHECK(dynamic_cast<broker::postgres_store&>(*s).schema_version() == 3);
   else
-    CHECK(dynamic_cast<broker::sqlite_store&>(*s).schema_version() == 3);
+    CHECK(dynamic_cast<broker::sqlite_store&>(*s).schema_version() == 4);
 }
 
 // Replicas: two store objects on one PostgreSQL database are two aponod processes.
