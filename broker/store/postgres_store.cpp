@@ -361,25 +361,6 @@ void load_units(pg_session& c, std::vector<common::access_request>& rs) {
   }
 }
 
-// What the units.secret column holds for `secret` of unit `unit_id`: sealed under the current
-// key, or as given when there are no keys.
-sealed_secret seal_for(const secret_box* keys, std::int64_t unit_id, const std::string& secret) {
-  if (secret.empty() || !keys || !keys->has_keys()) return {"", secret};
-  return keys->seal(secret, "unit:" + std::to_string(unit_id));
-}
-
-std::string open_for(const secret_box* keys, std::int64_t unit_id, const sealed_secret& stored) {
-  if (stored.key_id.empty() || stored.text.empty()) return stored.text;  // in the clear
-  if (!keys || !keys->has_keys())
-    throw std::runtime_error("store: unit " + std::to_string(unit_id) +
-                             "'s secret is sealed, and no key for secrets at rest is configured");
-  try {
-    return keys->open(stored, "unit:" + std::to_string(unit_id));
-  } catch (const std::exception& e) {
-    throw std::runtime_error("store: unit " + std::to_string(unit_id) + ": " + e.what());
-  }
-}
-
 }  // namespace
 
 class postgres_store::tx final : public store_tx {
@@ -496,7 +477,7 @@ class postgres_store::tx final : public store_tx {
     st.unit_id = unit_id;
     st.request_id = r.i64(0, 0);
     st.login = r.text(0, 1);
-    st.secret = open_for(keys_, unit_id, {r.text(0, 6), r.text(0, 2)});
+    st.secret = open_unit_secret(keys_, unit_id, {r.text(0, 6), r.text(0, 2)});
     st.attempts = static_cast<int>(r.i64(0, 3));
     st.next_attempt_at = common::from_unix_ms(r.i64(0, 4));
     st.last_error = r.text(0, 5);
@@ -504,17 +485,11 @@ class postgres_store::tx final : public store_tx {
   }
 
   void put_unit_state(const unit_state& st) override {
-    // Unchanged secrets keep their sealed text: no new nonce, no rewrite of the value.
     auto old =
         c_.exec("SELECT secret, secret_key_id FROM units WHERE id = $1", params().add(st.unit_id));
-    sealed_secret stored;
-    bool same = false;
-    if (old.size() == 1) {
-      stored = {old.text(0, 1), old.text(0, 0)};
-      same = !stored.text.empty() && open_for(keys_, st.unit_id, stored) == st.secret &&
-             (!keys_ || !keys_->has_keys() || stored.key_id == keys_->current_key_id());
-    }
-    if (!same) stored = seal_for(keys_, st.unit_id, st.secret);
+    sealed_secret held;
+    if (old.size() == 1) held = {old.text(0, 1), old.text(0, 0)};
+    auto stored = unit_secret_to_store(keys_, st.unit_id, held, st.secret);
     (void)c_.exec(
         "UPDATE units SET login=$1, secret=$2, secret_key_id=$3, attempts=$4, "
         "next_attempt_at=$5, last_error=$6 WHERE id=$7",
@@ -998,11 +973,13 @@ std::size_t postgres_store::reseal_secrets() {
     try {
       auto r = c->exec("SELECT secret, secret_key_id FROM units WHERE id = $1 FOR UPDATE",
                        params().add(id));
-      if (r.size() == 1 && !r.text(0, 0).empty() && r.text(0, 1) != keys->current_key_id()) {
+      if (r.size() == 1) {
+        const sealed_secret held{r.text(0, 1), r.text(0, 0)};
         auto sealed =
-            seal_for(keys.get(), id, open_for(keys.get(), id, {r.text(0, 1), r.text(0, 0)}));
-        (void)c->exec("UPDATE units SET secret = $1, secret_key_id = $2 WHERE id = $3",
-                      params().add(sealed.text).add(sealed.key_id).add(id));
+            unit_secret_to_store(keys.get(), id, held, open_unit_secret(keys.get(), id, held));
+        if (sealed.text != held.text)
+          (void)c->exec("UPDATE units SET secret = $1, secret_key_id = $2 WHERE id = $3",
+                        params().add(sealed.text).add(sealed.key_id).add(id));
       }
       (void)c->exec("COMMIT");
     } catch (...) {

@@ -354,4 +354,27 @@ std::string secret_box::generate_key_line(std::string_view id) {
   return std::string(id) + " " + encode_base64(raw);
 }
 
+std::string open_unit_secret(const secret_box* keys, std::int64_t unit_id,
+                             const sealed_secret& stored) {
+  if (stored.key_id.empty() || stored.text.empty()) return stored.text;  // in the clear
+  if (!keys || !keys->has_keys())
+    throw std::runtime_error("store: unit " + std::to_string(unit_id) +
+                             "'s secret is sealed, and no key for secrets at rest is configured");
+  try {
+    return keys->open(stored, "unit:" + std::to_string(unit_id));
+  } catch (const std::exception& e) {
+    throw std::runtime_error("store: unit " + std::to_string(unit_id) + ": " + e.what());
+  }
+}
+
+sealed_secret unit_secret_to_store(const secret_box* keys, std::int64_t unit_id,
+                                   const sealed_secret& stored, const std::string& secret) {
+  const bool sealing = keys && keys->has_keys();
+  if (!stored.text.empty() && (!sealing || stored.key_id == keys->current_key_id()) &&
+      open_unit_secret(keys, unit_id, stored) == secret)
+    return stored;
+  if (secret.empty() || !sealing) return {"", secret};
+  return keys->seal(secret, "unit:" + std::to_string(unit_id));
+}
+
 }  // namespace apono::broker

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -65,5 +66,18 @@ class secret_box {
   [[nodiscard]] const key* find(std::string_view id) const;
   std::vector<key> keys_;  // in file order; the last one seals
 };
+
+/// The secret a store kept for unit `unit_id` (sealed, or in the clear when its key id is
+/// empty); throws std::runtime_error naming the unit when `keys` cannot open it.
+[[nodiscard]] std::string open_unit_secret(const secret_box* keys, std::int64_t unit_id,
+                                           const sealed_secret& stored);
+
+/// What a store writes for unit `unit_id`'s `secret` when it holds `stored`: `stored` itself
+/// when that is already this secret under the current key (no new nonce, no rewrite), else
+/// the secret sealed with the current key, bound to the unit (as given when `keys` is null or
+/// empty, which only tests do).
+[[nodiscard]] sealed_secret unit_secret_to_store(const secret_box* keys, std::int64_t unit_id,
+                                                 const sealed_secret& stored,
+                                                 const std::string& secret);
 
 }  // namespace apono::broker

@@ -233,25 +233,6 @@ void load_units(sqlite3* db, std::vector<common::access_request>& rs) {
   }
 }
 
-// What the units.secret column holds for `secret` of unit `unit_id`: sealed under the current
-// key, or as given when there are no keys.
-sealed_secret seal_for(const secret_box* keys, std::int64_t unit_id, const std::string& secret) {
-  if (secret.empty() || !keys || !keys->has_keys()) return {"", secret};
-  return keys->seal(secret, "unit:" + std::to_string(unit_id));
-}
-
-std::string open_for(const secret_box* keys, std::int64_t unit_id, const sealed_secret& stored) {
-  if (stored.key_id.empty() || stored.text.empty()) return stored.text;  // in the clear
-  if (!keys || !keys->has_keys())
-    throw std::runtime_error("store: unit " + std::to_string(unit_id) +
-                             "'s secret is sealed, and no key for secrets at rest is configured");
-  try {
-    return keys->open(stored, "unit:" + std::to_string(unit_id));
-  } catch (const std::exception& e) {
-    throw std::runtime_error("store: unit " + std::to_string(unit_id) + ": " + e.what());
-  }
-}
-
 }  // namespace
 
 class sqlite_store::tx final : public store_tx {
@@ -356,7 +337,7 @@ class sqlite_store::tx final : public store_tx {
     st.unit_id = unit_id;
     st.request_id = s.i64(0);
     st.login = s.text(1);
-    st.secret = open_for(keys_, unit_id, {s.text(6), s.text(2)});
+    st.secret = open_unit_secret(keys_, unit_id, {s.text(6), s.text(2)});
     st.attempts = static_cast<int>(s.i64(3));
     st.next_attempt_at = common::from_unix_ms(s.i64(4));
     st.last_error = s.text(5);
@@ -364,22 +345,17 @@ class sqlite_store::tx final : public store_tx {
   }
 
   void put_unit_state(const unit_state& st) override {
-    // Unchanged secrets keep their sealed text: no new nonce, no rewrite of the value.
     sealed_secret stored;
-    bool same = false;
     {
       stmt old(db_, "SELECT secret, secret_key_id FROM units WHERE id = ?");
       old.bind(1, st.unit_id);
-      if (old.step()) {
-        stored = {old.text(1), old.text(0)};
-        same = !stored.text.empty() && open_for(keys_, st.unit_id, stored) == st.secret &&
-               (!keys_ || !keys_->has_keys() || stored.key_id == keys_->current_key_id());
-        // A secret wiped or replaced, or one in the clear sealed now: its old bytes must not
-        // linger in the WAL (see transact).
-        if (!stored.text.empty() && !same) dropped_secret_ = true;
-      }
+      if (old.step()) stored = {old.text(1), old.text(0)};
     }
-    if (!same) stored = seal_for(keys_, st.unit_id, st.secret);
+    auto next = unit_secret_to_store(keys_, st.unit_id, stored, st.secret);
+    // A secret wiped or replaced, or one in the clear sealed now: its old bytes must not
+    // linger in the WAL (see transact).
+    if (!stored.text.empty() && next.text != stored.text) dropped_secret_ = true;
+    stored = std::move(next);
     stmt s(db_,
            "UPDATE units SET login=?, secret=?, secret_key_id=?, attempts=?, next_attempt_at=?, "
            "last_error=? WHERE id=?");
@@ -551,9 +527,17 @@ int sqlite_store::schema_version() {
 }
 
 void sqlite_store::transact(const std::function<void(store_tx&)>& fn) {
+  run(fn, "BEGIN IMMEDIATE");
+}
+
+void sqlite_store::read(const std::function<void(store_tx&)>& fn) {
+  run(fn, "BEGIN");
+}
+
+void sqlite_store::run(const std::function<void(store_tx&)>& fn, const char* begin) {
   std::lock_guard lock(mutex_);
   tx t(db_, keys_.get());
-  exec(db_, "BEGIN IMMEDIATE");
+  exec(db_, begin);
   try {
     fn(t);
     exec(db_, "COMMIT");
@@ -566,19 +550,6 @@ void sqlite_store::transact(const std::function<void(store_tx&)>& fn) {
   // it. Best effort; a failure only leaves things as they were.
   if (t.dropped_secret())
     (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
-}
-
-void sqlite_store::read(const std::function<void(store_tx&)>& fn) {
-  std::lock_guard lock(mutex_);
-  tx t(db_, keys_.get());
-  exec(db_, "BEGIN");
-  try {
-    fn(t);
-    exec(db_, "COMMIT");
-  } catch (...) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
 }
 
 due_work sqlite_store::find_due(common::time_point now, common::time_point stale_before) {

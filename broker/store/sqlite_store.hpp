@@ -46,6 +46,7 @@ class sqlite_store final : public store {
 
  private:
   class tx;
+  void run(const std::function<void(store_tx&)>& fn, const char* begin);
   std::shared_ptr<const secret_box> keys_;
   std::mutex mutex_;
   sqlite3* db_ = nullptr;
