@@ -726,7 +726,11 @@ void postgres_store::run_tx(const std::function<void(store_tx&)>& fn, bool write
   for (int attempt = 1;; ++attempt) {
     auto c = acquire(options_.acquire_timeout);
     try {
-      (void)c->exec(write ? "BEGIN" : "BEGIN READ ONLY");
+      // A read sees one snapshot: at READ COMMITTED each statement sees its own, and a request
+      // read before a transition committed could come with its units read after it (scripts/chaos
+      // --replicas caught an ACTIVE request with REVOKING units). Read-only transactions at
+      // REPEATABLE READ never fail to serialize. Writes lock what they decide on instead.
+      (void)c->exec(write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
       tx t(*c, write, options_.keys.get());
       fn(t);
       if (t.status_changed())

@@ -598,6 +598,40 @@ TEST_CASE("replicas: a step skips a request another transaction holds; a transit
   CHECK(skipped);
 }
 
+TEST_CASE("replicas: a read sees a request and its units as of one moment") {
+  database db("postgresql");
+  auto writer = db.open();
+  auto reader = db.open();
+  auto r = make_request("alice", 3, status::active);
+  insert(*writer, r);
+  // One replica moves the request and its units together, back and forth, one transaction at a
+  // time; another reads it. A read whose statements saw different commits would show the
+  // request in one state and its units in the other (what scripts/chaos --replicas caught).
+  std::atomic<bool> done{false};
+  std::thread flipper([&] {
+    for (int i = 0; !done; ++i)
+      writer->transact([&](store_tx& tx) {
+        auto q = tx.get_request(r.id);
+        q->state = i % 2 ? status::active : status::revoking;
+        for (auto& u : q->units) u.state = q->state;
+        tx.update_request(*q);
+      });
+  });
+  int reads = 0, torn = 0;
+  const auto until = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < until) {
+    std::optional<common::access_request> seen;
+    reader->read([&](store_tx& tx) { seen = tx.get_request(r.id); });
+    ++reads;
+    for (const auto& u : seen->units) torn += u.state != seen->state;
+  }
+  done = true;
+  flipper.join();
+  INFO(reads << " reads");
+  CHECK(reads > 100);
+  CHECK(torn == 0);
+}
+
 TEST_CASE("replicas: readers of the feed never skip an event committed late") {
   database db("postgresql");
   auto writer_store = db.open();
