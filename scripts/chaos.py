@@ -13,10 +13,17 @@ invariants after every restart:
       know, none left for a due grant past that same deadline;
   (d) each request's audit trail starts with its creation, its status changes follow the
       lifecycle's edges, end as the revoke's cause says, and contain every status the client
-      saw, in the order it saw them.
+      saw, in the order it saw them;
+  (e) exactly-once: per request at most one of each status change (an action with the status
+      it records: request.created PENDING, request.revoked REVOKING, request.revoked REVOKED,
+      ...), per unit at most one unit.granted and one unit.revoked; here on the audit as the
+      API gives it.
 The client keeps its own record of everything it saw: each observation carries the times the
 call was sent and answered, so two observations are ordered only when their calls did not
 overlap.
+`scripts/chaos --replicas N` runs scripts/chaos_replicas.py instead, which builds on this file:
+the same workload and checks against N replicas on a PostgreSQL store (the hooks below marked
+"one broker or several" are what it overrides).
 Python 3 standard library only.
 """
 import argparse
@@ -69,7 +76,16 @@ CAUSE_END = {"request.expiring": "EXPIRED", "request.revoked": "REVOKED",
              "request.grant_abandoned": "FAILED"}
 ROLE_RE = re.compile(r"^apono_ar(\d+)_[a-z0-9]{6}$")
 ID_RE = re.compile(r"^AR-0*(\d+)$")
+# An error line of aponod's log ("2026-11-23T10:00:00.000Z error aponod: message"): the prefix.
+LOG_ERROR_RE = re.compile(r"^\S+Z (?:error|critical)\s+\S+: ")
 GRACE = 2.0  # seconds of broker up-time allowed past a grant's end
+# Exactly-once: audit actions a request may have at most once per status they record, and unit
+# steps a unit may have at most once.
+ONCE = {"request.created", "request.approved", "request.rejected", "request.active",
+        "request.expiring", "request.revoked", "request.expired", "request.grant_abandoned",
+        "request.pending_timeout", "request.failed"}
+ONCE_PER_UNIT = {"unit.granted", "unit.revoked"}
+DUPLICATED = ("request.expired", "unit.revoked")  # what APONO_CHAOS_INJECT=dup repeats
 LIST_CAP = 1000  # the checks list at most this many requests, newest first
 
 
@@ -88,6 +104,12 @@ def fmt_id(n):
     return "AR-%05d" % n
 
 
+def stats(xs):
+    if not xs:
+        return "n/a"
+    return "median %.2f s, max %.2f s" % (statistics.median(xs), max(xs))
+
+
 class Down(Exception):
     """The broker did not answer (killed, restarting). `sent` is False when the connection was
     refused, so the call never reached a broker; otherwise its outcome is unknown."""
@@ -98,11 +120,37 @@ class Down(Exception):
 
 
 class Client:
-    """One keep-alive HTTPS connection as one user; used by one thread."""
+    """One keep-alive HTTPS connection as one user; used by one thread. With replicas it talks
+    to one of them, as through a load balancer, and moves on to another when its replica
+    refuses connections."""
 
     def __init__(self, chaos, user):
         self.chaos, self.user, self.conn, self.gen = chaos, user, None, 0
         self.next_cursor = None  # the X-Next-Cursor of the last answer
+        self.balancer = chaos.balancer(user)  # None with one broker
+        self.rep = self.balancer.randrange(chaos.replica_count()) if self.balancer else 0
+
+    def connect(self):
+        """Opens a connection to this client's replica or, when it refuses, to another one;
+        raises ConnectionRefusedError when every one refuses."""
+        c = self.chaos
+        order = [self.rep]
+        if self.balancer:
+            others = [i for i in range(c.replica_count()) if i != self.rep]
+            order += self.balancer.sample(others, len(others))
+        for i, rep in enumerate(order):
+            host, port, tls = c.endpoint(rep)
+            self.gen = c.gen_of(rep)
+            conn = http.client.HTTPSConnection(host, port, context=tls, timeout=15)
+            try:
+                conn.connect()
+            except ConnectionRefusedError:
+                conn.close()
+                if i + 1 == len(order):
+                    raise
+                continue
+            self.rep, self.conn = rep, conn
+            return
 
     def close(self):
         if self.conn is not None:
@@ -117,7 +165,7 @@ class Client:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        if self.gen != c.gen:
+        if self.gen != c.gen_of(self.rep):
             # A connection to a killed process fails on first use, and that failure would look
             # like a call cut by the kill: "no answer" is kept for calls really in flight.
             self.close()
@@ -126,11 +174,10 @@ class Client:
         sent = time.time()
         try:
             if self.conn is None:
-                self.gen = c.gen
-                self.conn = http.client.HTTPSConnection(c.host, c.port, context=c.tls, timeout=15)
+                self.connect()
             self.conn.request(method, path, body=data, headers=headers)
             if post and c.kill_armed:
-                c.kill_now()
+                c.kill_now(self.rep)
             resp = self.conn.getresponse()
             raw = resp.read()
             if resp.will_close:
@@ -143,11 +190,19 @@ class Client:
                     c.cut[kind] = c.cut.get(kind, 0) + 1
             raise Down(str(e), reached) from None
         received = time.time()
+        c.answered(self.rep)
         self.next_cursor = resp.getheader("X-Next-Cursor")
         try:
             doc = json.loads(raw) if raw else None
         except ValueError:
             doc = None
+        if resp.status >= 500 and c.excused(resp, sent, received):
+            # Documented while the store is down: like no answer, the outcome of a write is
+            # unknown (a commit may have lost its connection).
+            with c.lock:
+                c.unavailable[kind or "read"] = c.unavailable.get(kind or "read", 0) + 1
+            raise Down("%s %s answered %d while the store was down" % (method, path, resp.status),
+                       True)
         if resp.status >= 500:
             c.violation("5xx", None, "%s %s as %s answered %d: %s" %
                         (method, path, self.user, resp.status, raw[:300]))
@@ -192,6 +247,7 @@ class Chaos:
         self.proc = None
         self.gen = 0  # +1 at every kill
         self.cut = {}  # POSTs without an answer, by their last path segment
+        self.unavailable = {}  # 503s excused while the store was down, by path segment
         self.kills_in_post = 0
         self.kills_in_start = 0
         self.kill_armed = False  # the next write sent kills aponod
@@ -213,6 +269,31 @@ class Chaos:
         self.downtimes = []
         self.starts = []
         self.due_total = 0
+        self.due_words = ("restart", "restart", "ready")  # how the summary names the moments
+
+    # ------------------------------------------------------------------ one broker or several
+    # scripts/chaos_replicas.py overrides these for several replicas on a PostgreSQL store.
+    def replica_count(self):
+        return 1
+
+    def endpoint(self, rep):
+        """(host, port, TLS context) of replica `rep`."""
+        return self.host, self.port, self.tls
+
+    def gen_of(self, rep):
+        """Counts the kills of replica `rep`: a connection made before the last one is dead."""
+        return self.gen
+
+    def balancer(self, user):
+        """A random source for `user`'s choice of replica, None with one broker."""
+        return None
+
+    def excused(self, resp, sent, recv):
+        """True for a 5xx the documentation allows at that moment (a store outage)."""
+        return False
+
+    def answered(self, rep):
+        """Replica `rep` answered a call (any status)."""
 
     # ------------------------------------------------------------------ bookkeeping
     def say(self, *args):
@@ -272,7 +353,7 @@ class Chaos:
                     self.nonfinal.add(n)
         for p in problems:
             self.violation("a", (n, p), "%s: went back: %s" % (fmt_id(n), p))
-        self.check_fields(n, doc, recv)
+        self.check_fields(n, doc, recv, src)
         return r
 
     @staticmethod
@@ -301,7 +382,7 @@ class Chaos:
         for p in problems:
             self.violation("a", (n, p), "%s: went back: %s" % (fmt_id(n), p))
 
-    def check_fields(self, n, d, recv):
+    def check_fields(self, n, d, recv, src):
         st = d.get("status")
         bad = []
         if st not in STATUSES:
@@ -340,7 +421,9 @@ class Chaos:
         if st == "REJECTED" and not d.get("reason"):
             bad.append("REJECTED without a reason")
         for b in bad:
-            self.violation("a", (n, b), "%s: %s" % (fmt_id(n), b))
+            self.violation("a", (n, b), "%s: %s (seen in %s, answered at %s)" % (
+                fmt_id(n), b, src, datetime.datetime.fromtimestamp(
+                    recv, datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3]))
 
     # ------------------------------------------------------------------ target side
     def psql(self, sql):
@@ -856,10 +939,32 @@ class Chaos:
             reqs = list(self.reqs.values())
         for r in reqs:
             self.check_audit(r.id, r, fetched)
+        self.check_once()
         statuses = {}
         for d in snap.values():
             statuses[d["status"]] = statuses.get(d["status"], 0) + 1
         return snap, statuses
+
+    def check_once(self):
+        """Exactly-once, on the audit as the API gave it (replicas read their store instead)."""
+        counts = {}
+        for n, evs in self.audit.items():
+            for e in evs:
+                action = e["action"]
+                if action in ONCE:
+                    key = (n, action, "status %s" % e.get("status"))
+                elif action in ONCE_PER_UNIT:
+                    key = (n, action, "unit %s" % (e.get("detail") or {}).get("unit"))
+                else:
+                    continue
+                counts[key] = counts.get(key, 0) + 1
+        self.report_once(k + (v,) for k, v in counts.items() if v > 1)
+
+    def report_once(self, dups):
+        """`dups`: (request id, action, "status X" or "unit N", count) of each repeated step."""
+        for n, action, what, count in dups:
+            self.violation("once", (n, action, what), "%s: %s (%s) %d times in the audit" %
+                           (fmt_id(n), action, what, count))
 
     # ------------------------------------------------------------------ the run
     def restart(self, t_kill):
@@ -882,8 +987,9 @@ class Chaos:
         self.starts.append(t_ready - t_spawn)
         return t_spawn, t_ready
 
-    def kill_now(self):
-        """Called by a workload thread right after sending a write, when armed."""
+    def kill_now(self, rep):
+        """Called by a workload thread right after sending a write to replica `rep`, when
+        armed."""
         with self.lock:
             if not self.kill_armed:
                 return
@@ -915,6 +1021,15 @@ class Chaos:
             with db:
                 db.execute("DELETE FROM audit WHERE id = (SELECT max(id) FROM audit WHERE id > ? "
                            "AND action = 'request.expiring')", (self.audit_cursor,))
+            db.close()
+        elif what == "dup":  # exactly-once: an expiry and a unit's revoke recorded twice
+            db = sqlite3.connect(os.path.join(self.a.data_dir, "apono.db"))
+            with db:
+                for action in DUPLICATED:
+                    db.execute("INSERT INTO audit(at, actor, action, request_id, status, detail) "
+                               "SELECT at, actor, action, request_id, status, detail FROM audit "
+                               "WHERE id = (SELECT max(id) FROM audit WHERE action = ?)",
+                               (action,))
             db.close()
 
     def target_check(self):
@@ -963,6 +1078,8 @@ class Chaos:
         self.gen += 1
         if self.round == 4 and "audit" in self.a.inject:
             self.inject("audit")
+        if self.round == 5 and "dup" in self.a.inject:
+            self.inject("dup")
         if self.round == 2 and "role" in self.a.inject:
             self.inject("role")
         t_spawn, t_ready = self.restart(t_kill)
@@ -987,12 +1104,32 @@ class Chaos:
                   created, unacked, " ".join("%s=%d" % kv for kv in sorted(statuses.items())),
                   len(self.violations)), flush=True)
 
+    def start_all(self):
+        self.log = open(self.a.log_file, "a")
+        print("chaos: seed %d, %d rounds, aponod %s, data dir %s, port %d" %
+              (self.a.seed, self.a.rounds, self.a.aponod, self.a.data_dir, self.a.port), flush=True)
+        self.start()
+
+    def stop_all(self):
+        """SIGTERM at the end: aponod must exit 0."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            code = None
+            self.proc.kill()
+            self.proc.wait()
+        if code != 0:
+            self.crashed("on SIGTERM (exit %s)" % code)
+
+    def kill_all(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
     def run(self):
         a = self.a
-        self.log = open(a.log_file, "a")
-        print("chaos: seed %d, %d rounds, aponod %s, data dir %s, port %d" %
-              (a.seed, a.rounds, a.aponod, a.data_dir, a.port), flush=True)
-        self.start()
+        self.start_all()
         admin = self.admin = Client(self, "admin")
         threads = [threading.Thread(target=self.requester_loop, args=("alice", self.rnd.random())),
                    threading.Thread(target=self.requester_loop, args=("bob", self.rnd.random())),
@@ -1039,20 +1176,10 @@ class Chaos:
             if drained and roles:
                 self.violation("c", None, "roles left at the target after every grant ended: %s" %
                                ", ".join(roles))
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                code = self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                code = None
-                self.proc.kill()
-                self.proc.wait()
-            if code != 0:
-                self.crashed("on SIGTERM (exit %s)" % code)
+            self.stop_all()
         finally:
             self.stop.set()
-            if self.proc and self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
+            self.kill_all()
             with self.lock:
                 holders = list(self.holders)
             for h in holders:
@@ -1062,18 +1189,24 @@ class Chaos:
         self.summary(loop_secs, statuses)
         return 1 if self.violations else 0
 
+    def log_files(self):
+        return [self.a.log_file]
+
+    def data_dirs(self):
+        return [self.a.data_dir]
+
+    def summary_extra(self):
+        """Lines a mode adds to the summary."""
+        return []
+
     def summary(self, loop_secs, statuses):
         k = self.counts
-        with open(self.a.log_file, errors="replace") as f:
-            log = f.readlines()
-        errors = [line for line in log if "[error]" in line or "[critical]" in line]
+        log = []
+        for name in self.log_files():
+            with open(name, errors="replace") as f:
+                log += f.readlines()
+        errors = [line for line in log if LOG_ERROR_RE.match(line)]
         revoke_failed = sum("REVOKE FAILED" in line for line in log)
-
-        def stats(xs):
-            if not xs:
-                return "n/a"
-            return "median %.2f s, max %.2f s" % (statistics.median(xs), max(xs))
-
         by_kind = {}
         for _, kind, _ in self.violations:
             by_kind[kind] = by_kind.get(kind, 0) + 1
@@ -1092,24 +1225,29 @@ class Chaos:
                                          k["approvals"], k["rejections"], k["revokes"],
                                          k["details"], k["sessions"]))
         print("  final statuses: %s" % " ".join("%s=%d" % kv for kv in sorted(statuses.items())))
-        print("  grants due at a restart: %d in %d rounds; restart to all of them expired at the "
-              "target (none ACTIVE, no role left): %s; the same from ready: %s; ready to all of "
+        print("  grants due at a %s: %d in %d rounds; %s to all of them expired at the "
+              "target (none ACTIVE, no role left): %s; the same from %s: %s; %s to all of "
               "them in their end status: %s" % (
-                  self.due_total, len(self.cut_from_restart), stats(self.cut_from_restart),
-                  stats(self.cut_from_ready), stats(self.ended_from_ready)))
+                  self.due_words[0], self.due_total, len(self.cut_from_restart),
+                  self.due_words[1], stats(self.cut_from_restart), self.due_words[2],
+                  stats(self.cut_from_ready), self.due_words[2], stats(self.ended_from_ready)))
         print("  downtime (kill to ready): %s; start (exec to ready): %s" %
               (stats(self.downtimes), stats(self.starts)))
+        for line in self.summary_extra():
+            print("  " + line)
         print("  aponod log: %d error lines (%d REVOKE FAILED)" % (len(errors), revoke_failed))
-        leftovers = [f for f in os.listdir(self.a.data_dir) if ".tmp." in f]
+        leftovers = [os.path.join(os.path.basename(d), f) if len(self.data_dirs()) > 1 else f
+                     for d in self.data_dirs() for f in os.listdir(d) if ".tmp." in f]
         if leftovers:
             print("  temporary files left in the data dir by killed writes: %s" %
                   ", ".join(sorted(leftovers)))
-        for line in sorted(set(re.sub(r"^\[[^]]*\] ", "", e.strip()) for e in errors))[:10]:
+        for line in sorted(set(LOG_ERROR_RE.sub("", e.strip()) for e in errors))[:10]:
             print("    " + line[:200])
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arguments(description):
+    """The options both drivers take (scripts/chaos passes them)."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--aponod", required=True)
     p.add_argument("--data-dir", required=True)
     p.add_argument("--port", type=int, required=True)
@@ -1121,8 +1259,12 @@ def main():
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--log-file", required=True)
     p.add_argument("--pid-file", required=True)
-    p.add_argument("--inject", default="", help="comma-separated faults: role,stall,audit")
-    a = p.parse_args()
+    p.add_argument("--inject", default="", help="comma-separated faults: role,stall,audit,dup")
+    return p
+
+
+def main():
+    a = arguments(__doc__.split("\n")[0]).parse_args()
     # SIGTERM from the wrapper's trap: unwind through `finally`, which kills aponod.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(Chaos(a).run())
