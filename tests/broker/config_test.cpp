@@ -339,7 +339,7 @@ TEST_CASE("errors name the file, the line and the thing", "[config]") {
           "token_sha256, password_hash)");
     CHECK(error_of("server:\n  listen: 127.0.0.1:1\n  workers: 2\n") ==
           "test.yaml:3: server: unknown key 'workers' (expected listen, data_dir, tls_cert, "
-          "tls_key, log_level, provision_workers)");
+          "tls_key, log_level, provision_workers, token_ttl)");
   }
   SECTION("wrong types") {
     CHECK(error_of("groups:\n  - name: g\n    members: alice\n") ==
