@@ -18,7 +18,7 @@ struct dev_options {
   std::string ssh_host_key{};      ///< that sshd's host public key, "ssh-ed25519 AAAA..."
   std::string ssh_login{};         ///< the account granted there (default: root)
   std::filesystem::path extra{};   ///< YAML whose `integrations` and `access_flows` are added
-  std::string store{};  ///< `postgresql://...` to keep state there; empty: SQLite in data_dir
+  std::string store{};      ///< `postgresql://...` to keep state there; empty: SQLite in data_dir
   std::string token_ttl{};  ///< life of login tokens (`30s`, `12h`); empty: the default
 };
 
