@@ -110,6 +110,22 @@ def stats(xs):
     return "median %.2f s, max %.2f s" % (statistics.median(xs), max(xs))
 
 
+def clear_api_url(data_dir):
+    """Sets api_url to null in DATA_DIR/dev-credentials.json (0600, replaced atomically), so
+    that the file naming a URL again means the aponod just started is ready."""
+    creds = os.path.join(data_dir, "dev-credentials.json")
+    if not os.path.exists(creds):
+        return
+    with open(creds) as f:
+        doc = json.load(f)
+    doc["api_url"] = None
+    tmp = creds + ".chaos"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(doc, f)
+    os.replace(tmp, creds)
+
+
 class Down(Exception):
     """The broker did not answer (killed, restarting). `sent` is False when the connection was
     refused, so the call never reached a broker; otherwise its outcome is unknown."""
@@ -623,17 +639,8 @@ class Chaos:
 
     # ------------------------------------------------------------------ aponod
     def spawn(self):
-        creds = os.path.join(self.a.data_dir, "dev-credentials.json")
         # The file keeps the last run's URL; cleared so readiness means this process.
-        if os.path.exists(creds):
-            with open(creds) as f:
-                doc = json.load(f)
-            doc["api_url"] = None
-            tmp = creds + ".chaos"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(doc, f)
-            os.replace(tmp, creds)
+        clear_api_url(self.a.data_dir)
         self.log.write("==== chaos: start at %.3f (round %d)\n" % (time.time(), self.round))
         self.log.flush()
         t = time.time()

@@ -33,7 +33,8 @@ import sys
 import threading
 import time
 
-from chaos import DUPLICATED, GRACE, ONCE, ONCE_PER_UNIT, Chaos, Down, arguments, stats
+from chaos import (DUPLICATED, GRACE, ONCE, ONCE_PER_UNIT, Chaos, Down, arguments, clear_api_url,
+                   stats)
 
 AUDIT_LOCK_KEY = 0x41504F4E0002  # postgres_store.cpp's audit_lock_key: ids commit in order
 RESPAWN_DELAY = 0.3  # a supervisor's pause before starting a replica that exited
@@ -153,18 +154,9 @@ class ReplicaChaos(Chaos):
 
     # ------------------------------------------------------------------ replicas
     def spawn_replica(self, r):
-        creds = os.path.join(r.data_dir, "dev-credentials.json")
         # The file keeps the last run's URL (or the first replica's); cleared so readiness
         # means this process.
-        if os.path.exists(creds):
-            with open(creds) as f:
-                doc = json.load(f)
-            doc["api_url"] = None
-            tmp = creds + ".chaos"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(doc, f)
-            os.replace(tmp, creds)
+        clear_api_url(r.data_dir)
         r.log.write("==== chaos: start at %.3f (round %d)\n" % (time.time(), self.round))
         r.log.flush()
         r.log_offset = r.log.tell()

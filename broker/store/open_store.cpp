@@ -12,10 +12,15 @@
 
 namespace apono::broker {
 
+std::shared_ptr<const secret_box> keys_from_environment() {
+  const char* env = std::getenv("APONO_STORE_KEYS");
+  if (!env || !*env) return nullptr;
+  return std::make_shared<const secret_box>(secret_box::from_text(env, "APONO_STORE_KEYS"));
+}
+
 std::shared_ptr<const secret_box> load_store_keys(const store_config& cfg,
                                                   const std::filesystem::path& data_dir) {
-  if (const char* env = std::getenv("APONO_STORE_KEYS"); env && *env)
-    return std::make_shared<const secret_box>(secret_box::from_text(env, "APONO_STORE_KEYS"));
+  if (auto keys = keys_from_environment()) return keys;
   auto file = cfg.key_file;
   if (file.empty()) {
     if (cfg.type != "sqlite")

@@ -16,6 +16,10 @@ namespace apono::broker {
 [[nodiscard]] std::shared_ptr<const secret_box> load_store_keys(
     const store_config& cfg, const std::filesystem::path& data_dir);
 
+/// The keys in $APONO_STORE_KEYS, or null when it is unset or empty; throws
+/// std::runtime_error when it is malformed.
+[[nodiscard]] std::shared_ptr<const secret_box> keys_from_environment();
+
 /// Opens (creating and migrating) the store of `cfg`, sealing secrets with `keys`; throws
 /// store_unavailable or std::runtime_error with a one-line reason that never holds the
 /// connection password.

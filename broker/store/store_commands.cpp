@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -65,10 +64,8 @@ int store_migrate(const std::string& from, const std::string& to, const std::str
   if (source.type != "sqlite" || !from.starts_with("sqlite:"))
     throw std::invalid_argument("--from must be sqlite:PATH");
   if (target.type != "postgresql") throw std::invalid_argument("--to must be a postgresql:// URL");
-  std::shared_ptr<const secret_box> keys;
-  if (const char* env = std::getenv("APONO_STORE_KEYS"); env && *env) {
-    keys = std::make_shared<const secret_box>(secret_box::from_text(env, "APONO_STORE_KEYS"));
-  } else {
+  auto keys = keys_from_environment();
+  if (!keys) {
     auto file = key_file.empty() ? source.path.parent_path() / "store.key"
                                  : std::filesystem::path(key_file);
     if (std::filesystem::exists(file) || !key_file.empty())
