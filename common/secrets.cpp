@@ -2,7 +2,9 @@
 #include "common/secrets.hpp"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -218,6 +220,36 @@ bool is_password_hash(std::string_view encoded) noexcept {
   } catch (const std::exception&) {
     return false;  // allocation failure
   }
+}
+
+std::string scram_sha256_verifier(std::string_view password, std::string_view salt,
+                                  int iterations) {
+  if (iterations < 1) throw std::invalid_argument("SCRAM iterations must be positive");
+  for (unsigned char c : password)
+    if (c < 0x20 || c > 0x7e)
+      throw std::invalid_argument("a SCRAM password computed here must be printable ASCII");
+  auto salted = pbkdf2_sha256(password, salt, iterations);
+  auto hmac = [&](std::string_view label) {
+    std::string out(32, '\0');
+    unsigned int len = 0;
+    if (HMAC(EVP_sha256(), salted.data(), static_cast<int>(salted.size()),
+             reinterpret_cast<const unsigned char*>(label.data()), label.size(),
+             reinterpret_cast<unsigned char*>(out.data()), &len) == nullptr ||
+        len != out.size())
+      throw std::runtime_error("HMAC-SHA-256 failed");
+    return out;
+  };
+  auto client_key = hmac("Client Key");
+  auto server_key = hmac("Server Key");
+  auto stored_key = sha256(client_key);
+  OPENSSL_cleanse(client_key.data(), client_key.size());
+  OPENSSL_cleanse(salted.data(), salted.size());
+  return "SCRAM-SHA-256$" + std::to_string(iterations) + ":" + base64(salt) + "$" +
+         base64(stored_key) + ":" + base64(server_key);
+}
+
+std::string scram_sha256_verifier(std::string_view password) {
+  return scram_sha256_verifier(password, random_bytes(16), 4096);
 }
 
 bool verify_password(std::string_view password, std::string_view encoded) {

@@ -1,10 +1,14 @@
 // Randomness, hashing and private files.
 #include "common/secrets.hpp"
 
+#include <openssl/evp.h>
 #include <catch2/catch.hpp>
 
+#include <libpq-fe.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <memory>
 #include <set>
 
 #include "tests/support/process.hpp"
@@ -124,4 +128,39 @@ TEST_CASE("password hashes: round trip, wrong passwords, malformed encodings") {
     CHECK_FALSE(is_password_hash(bad));
     CHECK_FALSE(verify_password("password", bad));
   }
+}
+
+TEST_CASE("SCRAM-SHA-256 verifiers are libpq's, byte for byte") {
+  // libpq computes a verifier without a server when the algorithm is named; a connection
+  // object that never connected is enough.
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectStart("host=/nonexistent"), &PQfinish);
+  REQUIRE(conn != nullptr);
+  for (const std::string password : {"pencil", "Zq81xK0pLm2nB7vC4dR9sT6uW3yA5eF1", " !~\"'$:,="}) {
+    char* theirs = PQencryptPasswordConn(conn.get(), password.c_str(), "apono_x", "scram-sha-256");
+    REQUIRE(theirs != nullptr);
+    const std::string verifier = theirs;
+    PQfreemem(theirs);
+    INFO("libpq: " << verifier);
+    // SCRAM-SHA-256$4096:SALT$STOREDKEY:SERVERKEY; the same salt must give the same keys.
+    const auto colon = verifier.find(':');
+    const auto dollar = verifier.find('$', colon);
+    REQUIRE(verifier.rfind("SCRAM-SHA-256$4096:", 0) == 0);
+    REQUIRE(dollar != std::string::npos);
+    const auto salt_b64 = verifier.substr(colon + 1, dollar - colon - 1);
+    std::string salt(salt_b64.size(), '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(salt.data()),
+                                  reinterpret_cast<const unsigned char*>(salt_b64.data()),
+                                  static_cast<int>(salt_b64.size()));
+    REQUIRE(n >= 0);
+    salt.resize(static_cast<std::size_t>(n) - std::count(salt_b64.begin(), salt_b64.end(), '='));
+    CHECK(scram_sha256_verifier(password, salt, 4096) == verifier);
+    CHECK(scram_sha256_verifier(password, salt, 4095) != verifier);
+    CHECK(scram_sha256_verifier(password + "x", salt, 4096) != verifier);
+  }
+  const auto a = scram_sha256_verifier("pencil");
+  CHECK(a.rfind("SCRAM-SHA-256$4096:", 0) == 0);
+  CHECK(a != scram_sha256_verifier("pencil"));                                   // salted
+  CHECK_THROWS_AS(scram_sha256_verifier("caf\xc3\xa9"), std::invalid_argument);  // SASLprep's job
+  CHECK_THROWS_AS(scram_sha256_verifier("tab\there"), std::invalid_argument);
+  CHECK_THROWS_AS(scram_sha256_verifier("pencil", "salt", 0), std::invalid_argument);
 }
