@@ -199,6 +199,11 @@ struct server::impl {
         co_await pause.async_wait(use_tuple);
         continue;
       }
+      // A response goes out in several TLS records; with Nagle's algorithm the last one waited
+      // for the client's delayed ACK, 40 ms on every answer longer than a segment.
+      boost::system::error_code nodelay_ec;
+      beast::get_lowest_layer(*stream).socket().set_option(net::ip::tcp::no_delay(true),
+                                                           nodelay_ec);
       self->open_connection(self, std::move(stream));
     }
   }

@@ -12,6 +12,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 
 namespace apono::broker {
 
@@ -108,13 +109,72 @@ constexpr std::int64_t token_touch_interval_ms = 60 * 1000;
   throw std::runtime_error("store: " + what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
 }
 
-// A prepared statement that finalizes itself; binds are 1-based like SQLite's.
+// How many statements a connection keeps prepared. The broker's fixed statements number a few
+// dozen; text made per call (none today) would only fill the cache to this bound, and beyond
+// it statements are prepared and finalized each time as before.
+constexpr std::size_t statement_cache_capacity = 128;
+
+}  // namespace
+
+/// One SQLite connection and the statements prepared on it: preparing each statement anew
+/// took a tenth of the broker's CPU under load.
+struct sqlite_connection {
+  struct cached {
+    sqlite3_stmt* statement = nullptr;
+    bool in_use = false;  // a statement can be stepped by one user at a time
+  };
+  sqlite3* db = nullptr;
+  std::unordered_map<std::string, cached> statements;
+
+  sqlite_connection() = default;
+  sqlite_connection(const sqlite_connection&) = delete;
+  sqlite_connection& operator=(const sqlite_connection&) = delete;
+  ~sqlite_connection() {
+    for (auto& [sql, c] : statements) sqlite3_finalize(c.statement);
+    sqlite3_close(db);
+  }
+};
+
+/// A reader connection (`PRAGMA query_only`) and who is using it.
+struct sqlite_store::reader {
+  std::mutex mutex;
+  sqlite_connection c;
+};
+
+namespace {
+
+// A prepared statement, from the connection's cache when it can be; binds are 1-based like
+// SQLite's. A cached statement is reset, not finalized, when this goes.
 class stmt {
  public:
-  stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) fail(db, "prepare");
+  stmt(sqlite_connection& c, const char* sql) : db_(c.db) {
+    auto it = c.statements.find(sql);
+    if (it != c.statements.end() && !it->second.in_use) {
+      s_ = it->second.statement;
+      in_use_ = &it->second.in_use;
+      *in_use_ = true;
+      return;
+    }
+    const bool keep = it == c.statements.end() && c.statements.size() < statement_cache_capacity;
+    if (sqlite3_prepare_v3(c.db, sql, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, &s_, nullptr) !=
+        SQLITE_OK) {
+      sqlite3_finalize(s_);
+      fail(c.db, "prepare");
+    }
+    if (keep) {
+      in_use_ =
+          &c.statements.emplace(sql, sqlite_connection::cached{s_, true}).first->second.in_use;
+    }
   }
-  ~stmt() { sqlite3_finalize(s_); }
+  ~stmt() {
+    if (in_use_ == nullptr) {
+      sqlite3_finalize(s_);
+      return;
+    }
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+    *in_use_ = false;
+  }
   stmt(const stmt&) = delete;
   stmt& operator=(const stmt&) = delete;
 
@@ -163,6 +223,7 @@ class stmt {
  private:
   sqlite3* db_;
   sqlite3_stmt* s_ = nullptr;
+  bool* in_use_ = nullptr;  // the cache's flag when the statement is cached
 };
 
 void exec(sqlite3* db, const char* sql) {
@@ -208,18 +269,20 @@ common::access_request read_request(stmt& s) {
 }
 
 // Fills in the units of every request in `rs` with one query, however many there are.
-void load_units(sqlite3* db, std::vector<common::access_request>& rs) {
+// The ids travel as one JSON array, so every page uses the same (cached) statement.
+void load_units(sqlite_connection& c, std::vector<common::access_request>& rs) {
   if (rs.empty()) return;
-  std::string sql =
-      "SELECT request_id, id, integration, resource_type, resource, permission, status, "
-      "last_error FROM units WHERE request_id IN (";
+  std::string ids = "[";
   std::map<std::int64_t, common::access_request*> by_id;
   for (auto& r : rs) {
-    sql += (by_id.empty() ? "" : ",") + std::to_string(r.id);
+    ids += (by_id.empty() ? "" : ",") + std::to_string(r.id);
     by_id[r.id] = &r;
   }
-  sql += ") ORDER BY id";
-  stmt s(db, sql.c_str());
+  ids += "]";
+  stmt s(c,
+         "SELECT request_id, id, integration, resource_type, resource, permission, status, "
+         "last_error FROM units WHERE request_id IN (SELECT value FROM json_each(?)) ORDER BY id");
+  s.bind(1, ids);
   while (s.step()) {
     common::access_unit u;
     u.id = s.i64(1);
@@ -237,18 +300,18 @@ void load_units(sqlite3* db, std::vector<common::access_request>& rs) {
 
 class sqlite_store::tx final : public store_tx {
  public:
-  tx(sqlite3* db, const secret_box* keys) : db_(db), keys_(keys) {}
+  tx(sqlite_connection& c, const secret_box* keys) : c_(c), db_(c.db), keys_(keys) {}
 
   /// True once this transaction replaced or wiped a unit's stored secret.
   [[nodiscard]] bool dropped_secret() const { return dropped_secret_; }
 
   std::optional<common::access_request> get_request(std::int64_t id) override {
     std::string sql = std::string("SELECT ") + request_columns + " FROM requests WHERE id = ?";
-    stmt s(db_, sql.c_str());
+    stmt s(c_, sql.c_str());
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     std::vector<common::access_request> one{read_request(s)};
-    load_units(db_, one);
+    load_units(c_, one);
     return std::move(one.front());
   }
 
@@ -268,7 +331,7 @@ class sqlite_store::tx final : public store_tx {
       sql += ")";
     }
     sql += " ORDER BY id DESC LIMIT ?3";
-    stmt s(db_, sql.c_str());
+    stmt s(c_, sql.c_str());
     if (f.requester)
       s.bind(1, *f.requester);
     else
@@ -281,12 +344,12 @@ class sqlite_store::tx final : public store_tx {
       s.bind_null(4);
     std::vector<common::access_request> out;
     while (s.step()) out.push_back(read_request(s));
-    load_units(db_, out);
+    load_units(c_, out);
     return out;
   }
 
   void insert_request(common::access_request& r) override {
-    stmt s(db_,
+    stmt s(c_,
            "INSERT INTO requests(requester, integration, resource_type, bundle, duration_s, "
            "justification, status, end_reason, flow, automatic, created_at, updated_at, "
            "active_from, ends_at, decided_by, reason) "
@@ -300,7 +363,7 @@ class sqlite_store::tx final : public store_tx {
     s.run();
     r.id = sqlite3_last_insert_rowid(db_);
     for (auto& u : r.units) {
-      stmt us(db_,
+      stmt us(c_,
               "INSERT INTO units(request_id, integration, resource_type, resource, permission, "
               "status, last_error) VALUES(?,?,?,?,?,?,?)");
       us.bind(1, r.id).bind(2, u.integration).bind(3, u.resource_type).bind(4, u.resource);
@@ -311,7 +374,7 @@ class sqlite_store::tx final : public store_tx {
   }
 
   void update_request(const common::access_request& r) override {
-    stmt s(db_,
+    stmt s(c_,
            "UPDATE requests SET status=?, end_reason=?, updated_at=?, active_from=?, ends_at=?, "
            "decided_by=?, reason=?, justification=? WHERE id=?");
     s.bind(1, common::to_string(r.state)).bind(2, r.end_reason);
@@ -321,14 +384,14 @@ class sqlite_store::tx final : public store_tx {
     if (sqlite3_changes(db_) != 1)
       throw std::runtime_error("store: no request " + std::to_string(r.id));
     for (const auto& u : r.units) {
-      stmt us(db_, "UPDATE units SET status=?, last_error=? WHERE id=? AND request_id=?");
+      stmt us(c_, "UPDATE units SET status=?, last_error=? WHERE id=? AND request_id=?");
       us.bind(1, common::to_string(u.state)).bind(2, u.last_error).bind(3, u.id).bind(4, r.id);
       us.run();
     }
   }
 
   unit_state get_unit_state(std::int64_t unit_id) override {
-    stmt s(db_,
+    stmt s(c_,
            "SELECT request_id, login, secret, attempts, next_attempt_at, last_error, "
            "secret_key_id FROM units WHERE id = ?");
     s.bind(1, unit_id);
@@ -347,7 +410,7 @@ class sqlite_store::tx final : public store_tx {
   void put_unit_state(const unit_state& st) override {
     sealed_secret stored;
     {
-      stmt old(db_, "SELECT secret, secret_key_id FROM units WHERE id = ?");
+      stmt old(c_, "SELECT secret, secret_key_id FROM units WHERE id = ?");
       old.bind(1, st.unit_id);
       if (old.step()) stored = {old.text(1), old.text(0)};
     }
@@ -356,7 +419,7 @@ class sqlite_store::tx final : public store_tx {
     // linger in the WAL (see transact).
     if (!stored.text.empty() && next.text != stored.text) dropped_secret_ = true;
     stored = std::move(next);
-    stmt s(db_,
+    stmt s(c_,
            "UPDATE units SET login=?, secret=?, secret_key_id=?, attempts=?, next_attempt_at=?, "
            "last_error=? WHERE id=?");
     s.bind(1, st.login).bind(2, stored.text).bind(3, stored.key_id);
@@ -366,7 +429,7 @@ class sqlite_store::tx final : public store_tx {
   }
 
   std::int64_t append_audit(const audit_event& ev) override {
-    stmt s(db_,
+    stmt s(c_,
            "INSERT INTO audit(at, actor, action, request_id, status, detail) VALUES(?,?,?,?,?,?)");
     s.bind(1, common::to_unix_ms(ev.at)).bind(2, ev.actor).bind(3, ev.action);
     if (ev.request_id)
@@ -384,7 +447,7 @@ class sqlite_store::tx final : public store_tx {
 
   void insert_token(const std::string& hash, const std::string& user, common::time_point now,
                     const std::string& description, common::time_point expires_at) override {
-    stmt s(db_,
+    stmt s(c_,
            "INSERT INTO api_tokens(hash, user, created_at, description, expires_at) "
            "VALUES(?,?,?,?,?)");
     s.bind(1, hash).bind(2, user).bind(3, common::to_unix_ms(now)).bind(4, description);
@@ -395,7 +458,7 @@ class sqlite_store::tx final : public store_tx {
   login_window add_login_failure(const std::string& subject, common::time_point now,
                                  std::chrono::milliseconds window) override {
     // Both CASEs read the row as it was: a window that has passed starts over at now.
-    stmt s(db_,
+    stmt s(c_,
            "INSERT INTO login_failures(subject, window_start, failures) VALUES(?1, ?2, 1) "
            "ON CONFLICT(subject) DO UPDATE SET "
            "failures = CASE WHEN login_failures.window_start <= ?2 - ?3 THEN 1 "
@@ -413,7 +476,7 @@ class sqlite_store::tx final : public store_tx {
 
   login_window login_failures(const std::string& subject, common::time_point now,
                               std::chrono::milliseconds window) override {
-    stmt s(db_, "SELECT failures, window_start FROM login_failures WHERE subject = ?");
+    stmt s(c_, "SELECT failures, window_start FROM login_failures WHERE subject = ?");
     s.bind(1, subject);
     if (!s.step()) return {};
     auto ends = common::from_unix_ms(s.i64(1)) + window;
@@ -422,13 +485,13 @@ class sqlite_store::tx final : public store_tx {
   }
 
   void clear_login_failures(const std::string& subject) override {
-    stmt s(db_, "DELETE FROM login_failures WHERE subject = ?");
+    stmt s(c_, "DELETE FROM login_failures WHERE subject = ?");
     s.bind(1, subject);
     s.run();
   }
 
   bool revoke_token(const std::string& hash, common::time_point now) override {
-    stmt s(db_, "UPDATE api_tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL");
+    stmt s(c_, "UPDATE api_tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL");
     s.bind(1, common::to_unix_ms(now)).bind(2, hash);
     s.run();
     return sqlite3_changes(db_) == 1;
@@ -436,10 +499,10 @@ class sqlite_store::tx final : public store_tx {
 
   void insert_auth_code(const auth_code& c, common::time_point now) override {
     // Nothing can use an expired code, so each new one sweeps the old ones out.
-    stmt gc(db_, "DELETE FROM auth_codes WHERE expires_at <= ?");
+    stmt gc(c_, "DELETE FROM auth_codes WHERE expires_at <= ?");
     gc.bind(1, common::to_unix_ms(now));
     gc.run();
-    stmt s(db_,
+    stmt s(c_,
            "INSERT INTO auth_codes(code_hash, user, challenge, redirect_uri, expires_at) "
            "VALUES(?,?,?,?,?)");
     s.bind(1, c.code_hash).bind(2, c.user).bind(3, c.challenge).bind(4, c.redirect_uri);
@@ -449,7 +512,7 @@ class sqlite_store::tx final : public store_tx {
 
   std::optional<auth_code> take_auth_code(const std::string& code_hash,
                                           common::time_point now) override {
-    stmt s(db_,
+    stmt s(c_,
            "UPDATE auth_codes SET used = 1 WHERE code_hash = ? AND used = 0 AND expires_at > ? "
            "RETURNING user, challenge, redirect_uri, expires_at");
     s.bind(1, code_hash).bind(2, common::to_unix_ms(now));
@@ -465,91 +528,117 @@ class sqlite_store::tx final : public store_tx {
   }
 
  private:
+  sqlite_connection& c_;
   sqlite3* db_;
   const secret_box* keys_;
   bool dropped_secret_ = false;
 };
 
+namespace {
+
+// Opens `path` on `c` (NOMUTEX: each connection is used under its own mutex) with the settings
+// every connection needs; throws std::runtime_error.
+void open_connection(sqlite_connection& c, const std::filesystem::path& path) {
+  if (sqlite3_open_v2(path.c_str(), &c.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    std::string msg = c.db ? sqlite3_errmsg(c.db) : "out of memory";
+    throw std::runtime_error("store: cannot open " + path.string() + ": " + msg);
+  }
+  sqlite3_busy_timeout(c.db, 5000);
+  // secure_delete zeroes what a row update or delete leaves behind in a page, so a wiped
+  // secret does not linger in the file's free space.
+  exec(c.db, "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;");
+}
+
+}  // namespace
+
 sqlite_store::sqlite_store(const std::filesystem::path& path,
                            std::shared_ptr<const secret_box> keys)
-    : keys_(std::move(keys)) {
+    : keys_(std::move(keys)), writer_(std::make_unique<sqlite_connection>()) {
   // Create the file ourselves so it is 0600 from its first byte; SQLite gives its -wal and
   // -shm companions the same mode.
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
     throw std::runtime_error("store: cannot open " + path.string() + ": " + std::strerror(errno));
   ::close(fd);
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
-      SQLITE_OK) {
-    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw std::runtime_error("store: cannot open " + path.string() + ": " + msg);
-  }
-  try {
-    sqlite3_busy_timeout(db_, 5000);
-    // secure_delete zeroes what a row update or delete leaves behind in a page, so a wiped
-    // secret does not linger in the file's free space.
-    exec(db_,
-         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-         "PRAGMA secure_delete=ON;");
-    int version = schema_version();
-    constexpr int latest = static_cast<int>(std::size(migrations));
-    if (version > latest)
-      throw std::runtime_error("store: " + path.string() + " has schema version " +
-                               std::to_string(version) + ", newer than this aponod (" +
-                               std::to_string(latest) + ")");
-    for (int v = version; v < latest; ++v) {
-      exec(db_, "BEGIN IMMEDIATE");
-      try {
-        exec(db_, migrations[v]);
-        exec(db_, ("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
-        exec(db_, "COMMIT");
-      } catch (...) {
-        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-        throw;
-      }
+  open_connection(*writer_, path);
+  db_ = writer_->db;
+  exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+  int version = schema_version();
+  constexpr int latest = static_cast<int>(std::size(migrations));
+  if (version > latest)
+    throw std::runtime_error("store: " + path.string() + " has schema version " +
+                             std::to_string(version) + ", newer than this aponod (" +
+                             std::to_string(latest) + ")");
+  for (int v = version; v < latest; ++v) {
+    exec(db_, "BEGIN IMMEDIATE");
+    try {
+      exec(db_, migrations[v]);
+      exec(db_, ("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
+      exec(db_, "COMMIT");
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
     }
-  } catch (...) {
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw;
+  }
+  // Readers beside the one writer: in WAL mode they read the last commit while the writer
+  // writes, so lists and event feeds do not queue behind grants. They open after the
+  // migrations so that none caches the old schema.
+  for (std::size_t i = 0; i < reader_count; ++i) {
+    auto r = std::make_unique<reader>();
+    open_connection(r->c, path);
+    exec(r->c.db, "PRAGMA query_only=ON;");
+    readers_.push_back(std::move(r));
   }
 }
 
-sqlite_store::~sqlite_store() {
-  sqlite3_close(db_);
-}
+sqlite_store::~sqlite_store() = default;
 
 int sqlite_store::schema_version() {
-  stmt s(db_, "PRAGMA user_version");
+  stmt s(*writer_, "PRAGMA user_version");
   return s.step() ? static_cast<int>(s.i64(0)) : 0;
 }
 
 void sqlite_store::transact(const std::function<void(store_tx&)>& fn) {
-  run(fn, "BEGIN IMMEDIATE");
+  std::lock_guard lock(mutex_);
+  run(*writer_, fn, "BEGIN IMMEDIATE");
+}
+
+sqlite_store::reader& sqlite_store::lock_reader(std::unique_lock<std::mutex>& lock) {
+  // The first free reader, else wait for the next one in turn.
+  for (auto& r : readers_) {
+    std::unique_lock l(r->mutex, std::try_to_lock);
+    if (l.owns_lock()) {
+      lock = std::move(l);
+      return *r;
+    }
+  }
+  auto& r = *readers_[next_reader_++ % readers_.size()];
+  lock = std::unique_lock(r.mutex);
+  return r;
 }
 
 void sqlite_store::read(const std::function<void(store_tx&)>& fn) {
-  run(fn, "BEGIN");
+  std::unique_lock<std::mutex> lock;
+  run(lock_reader(lock).c, fn, "BEGIN");
 }
 
-void sqlite_store::run(const std::function<void(store_tx&)>& fn, const char* begin) {
-  std::lock_guard lock(mutex_);
-  tx t(db_, keys_.get());
-  exec(db_, begin);
+void sqlite_store::run(sqlite_connection& c, const std::function<void(store_tx&)>& fn,
+                       const char* begin) {
+  tx t(c, keys_.get());
+  exec(c.db, begin);
   try {
     fn(t);
-    exec(db_, "COMMIT");
+    exec(c.db, "COMMIT");
   } catch (...) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
   // The WAL still holds the page images with the old secret until it is checkpointed and
   // reset, which on a quiet broker can take days: copy it into the database now and empty
   // it. Best effort; a failure only leaves things as they were.
   if (t.dropped_secret())
-    (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    (void)sqlite3_wal_checkpoint_v2(c.db, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
 }
 
 due_work sqlite_store::find_due(common::time_point now, common::time_point stale_before) {
@@ -557,7 +646,7 @@ due_work sqlite_store::find_due(common::time_point now, common::time_point stale
   due_work w;
   auto now_ms = common::to_unix_ms(now);
   {
-    stmt s(db_,
+    stmt s(*writer_,
            "SELECT id, status FROM units WHERE status IN ('GRANTING','REVOKING') "
            "AND next_attempt_at <= ? ORDER BY next_attempt_at, id");
     s.bind(1, now_ms);
@@ -568,13 +657,13 @@ due_work sqlite_store::find_due(common::time_point now, common::time_point stale
     }
   }
   {
-    stmt s(db_,
+    stmt s(*writer_,
            "SELECT id FROM requests WHERE status = 'ACTIVE' AND ends_at <= ? ORDER BY ends_at");
     s.bind(1, now_ms);
     while (s.step()) w.requests_to_expire.push_back(s.i64(0));
   }
   {
-    stmt s(db_, "SELECT id FROM requests WHERE status = 'PENDING' AND created_at <= ?");
+    stmt s(*writer_, "SELECT id FROM requests WHERE status = 'PENDING' AND created_at <= ?");
     s.bind(1, common::to_unix_ms(stale_before));
     while (s.step()) w.requests_stale.push_back(s.i64(0));
   }
@@ -588,7 +677,7 @@ void sqlite_store::release_unit(std::int64_t unit_id) {
 
 std::optional<common::time_point> sqlite_store::next_due(std::chrono::milliseconds pending_ttl) {
   std::lock_guard lock(mutex_);
-  stmt s(db_,
+  stmt s(*writer_,
          "SELECT min(t) FROM ("
          " SELECT min(next_attempt_at) AS t FROM units WHERE status IN ('GRANTING','REVOKING')"
          " UNION ALL SELECT min(ends_at) FROM requests WHERE status = 'ACTIVE'"
@@ -601,8 +690,9 @@ std::optional<common::time_point> sqlite_store::next_due(std::chrono::millisecon
 std::vector<audit_event> sqlite_store::audit_after(std::int64_t after,
                                                    std::optional<std::int64_t> request_id,
                                                    bool status_only, std::size_t limit) {
-  std::lock_guard lock(mutex_);
-  stmt s(db_,
+  std::unique_lock<std::mutex> lock;
+  auto& r = lock_reader(lock);
+  stmt s(r.c,
          "SELECT id, at, actor, action, request_id, status, detail FROM audit WHERE id > ?1 "
          "AND (?2 IS NULL OR request_id = ?2) AND (?3 = 0 OR status IS NOT NULL) "
          "ORDER BY id LIMIT ?4");
@@ -628,34 +718,40 @@ std::vector<audit_event> sqlite_store::audit_after(std::int64_t after,
 }
 
 std::int64_t sqlite_store::last_audit_id() {
-  std::lock_guard lock(mutex_);
-  stmt s(db_, "SELECT coalesce(max(id), 0) FROM audit");
+  std::unique_lock<std::mutex> lock;
+  auto& r = lock_reader(lock);
+  stmt s(r.c, "SELECT coalesce(max(id), 0) FROM audit");
   return s.step() ? s.i64(0) : 0;
 }
 
 std::vector<std::pair<status, std::int64_t>> sqlite_store::count_by_status() {
-  std::lock_guard lock(mutex_);
-  stmt s(db_, "SELECT status, count(*) FROM requests GROUP BY status");
+  std::unique_lock<std::mutex> lock;
+  auto& r = lock_reader(lock);
+  stmt s(r.c, "SELECT status, count(*) FROM requests GROUP BY status");
   std::vector<std::pair<status, std::int64_t>> out;
   while (s.step()) out.emplace_back(status_of(s.text(0)), s.i64(1));
   return out;
 }
 
 std::int64_t sqlite_store::count_stuck_revocations(int min_attempts) {
-  std::lock_guard lock(mutex_);
-  stmt s(db_, "SELECT count(*) FROM units WHERE status = 'REVOKING' AND attempts >= ?");
+  std::unique_lock<std::mutex> lock;
+  auto& r = lock_reader(lock);
+  stmt s(r.c, "SELECT count(*) FROM units WHERE status = 'REVOKING' AND attempts >= ?");
   s.bind(1, std::int64_t{min_attempts});
   return s.step() ? s.i64(0) : 0;
 }
 
 std::optional<stored_token> sqlite_store::find_token(const std::string& hash,
                                                      common::time_point now) {
-  std::lock_guard lock(mutex_);
+  // Every API call looks its token up: on a reader, so that calls do not queue behind the
+  // writer; the writer only for the occasional note of its last use.
   const auto now_ms = common::to_unix_ms(now);
   stored_token t;
   bool touch = false;
   {
-    stmt s(db_,
+    std::unique_lock<std::mutex> lock;
+    auto& r = lock_reader(lock);
+    stmt s(r.c,
            "SELECT user, last_used_at, expires_at FROM api_tokens WHERE hash = ? AND revoked_at "
            "IS NULL");
     s.bind(1, hash);
@@ -665,7 +761,8 @@ std::optional<stored_token> sqlite_store::find_token(const std::string& hash,
     touch = t.expires_at > now && (s.is_null(1) || s.i64(1) <= now_ms - token_touch_interval_ms);
   }
   if (touch) {
-    stmt s(db_, "UPDATE api_tokens SET last_used_at = ? WHERE hash = ?");
+    std::lock_guard lock(mutex_);
+    stmt s(*writer_, "UPDATE api_tokens SET last_used_at = ? WHERE hash = ?");
     s.bind(1, now_ms).bind(2, hash);
     s.run();
   }
@@ -678,7 +775,7 @@ std::size_t sqlite_store::reseal_secrets() {
   std::vector<std::int64_t> units;
   {
     std::lock_guard lock(mutex_);
-    stmt s(db_, "SELECT id FROM units WHERE secret <> '' AND secret_key_id <> ?");
+    stmt s(*writer_, "SELECT id FROM units WHERE secret <> '' AND secret_key_id <> ?");
     s.bind(1, keys_->current_key_id());
     while (s.step()) units.push_back(s.i64(0));
   }
@@ -690,7 +787,7 @@ std::size_t sqlite_store::reseal_secrets() {
 bool sqlite_store::ping() {
   try {
     std::lock_guard lock(mutex_);
-    stmt s(db_, "SELECT 1");
+    stmt s(*writer_, "SELECT 1");
     return s.step() && s.i64(0) == 1;
   } catch (const std::exception&) {
     return false;

@@ -1,10 +1,12 @@
 // The embedded store: one SQLite file in WAL mode with versioned migrations.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "broker/store/secret_box.hpp"
 #include "broker/store/store.hpp"
@@ -12,9 +14,14 @@
 struct sqlite3;
 
 namespace apono::broker {
+struct sqlite_connection;
+}
 
-/// SQLite implementation of store. One connection; transactions are serialized by a mutex,
-/// which is ample for one broker (a transaction is a handful of row writes).
+namespace apono::broker {
+
+/// SQLite implementation of store. One writer connection, whose transactions a mutex
+/// serializes (ample for one broker: a transaction is a handful of row writes), and a few
+/// read-only connections that read the last commit beside it (WAL mode).
 class sqlite_store final : public store {
  public:
   /// Opens (creating as 0600 if missing) and migrates `path`; throws std::runtime_error.
@@ -46,10 +53,16 @@ class sqlite_store final : public store {
 
  private:
   class tx;
-  void run(const std::function<void(store_tx&)>& fn, const char* begin);
+  struct reader;
+  static constexpr std::size_t reader_count = 3;
+  void run(sqlite_connection& c, const std::function<void(store_tx&)>& fn, const char* begin);
+  reader& lock_reader(std::unique_lock<std::mutex>& lock);
   std::shared_ptr<const secret_box> keys_;
-  std::mutex mutex_;
-  sqlite3* db_ = nullptr;
+  std::mutex mutex_;  // the writer's
+  std::unique_ptr<sqlite_connection> writer_;
+  sqlite3* db_ = nullptr;  // writer_'s
+  std::vector<std::unique_ptr<reader>> readers_;
+  std::atomic<std::size_t> next_reader_{0};
   std::set<std::int64_t> claimed_;  // units handed out by find_due and not yet released
 };
 

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -217,6 +218,38 @@ TEST_CASE("a transaction that throws leaves nothing behind, and its exception co
   auto r2 = make_request("bob");
   insert(*s, r2);
   s->read([&](store_tx& tx) { CHECK(tx.list_requests({}).size() == 1); });
+}
+
+TEST_CASE("reads run beside an open write transaction and see only what is committed") {
+  database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
+  INFO("store: " << db.kind);
+  auto s = db.open();
+  auto first = make_request("alice");
+  insert(*s, first);
+  // A list must not queue behind a writer (SQLite reads on connections of their own, in WAL
+  // mode), nor see the writer's work before it commits.
+  std::promise<void> inserted, read_done;
+  std::thread writer([&] {
+    s->transact([&](store_tx& tx) {
+      auto r = make_request("bob");
+      tx.insert_request(r);
+      inserted.set_value();
+      // Held open until the read has finished; a read that waited for the writer would time
+      // out here instead.
+      CHECK(read_done.get_future().wait_for(20s) == std::future_status::ready);
+    });
+  });
+  REQUIRE(inserted.get_future().wait_for(20s) == std::future_status::ready);
+  std::vector<common::access_request> seen;
+  s->read([&](store_tx& tx) { seen = tx.list_requests({}); });
+  std::size_t events_seen = s->audit_after(0, std::nullopt, false, 10).size();
+  read_done.set_value();
+  writer.join();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen.front().requester == "alice");
+  CHECK(seen.front().units.size() == 2);
+  CHECK(events_seen == 0);
+  s->read([&](store_tx& tx) { CHECK(tx.list_requests({}).size() == 2); });
 }
 
 TEST_CASE("lists filter and page newest first, units included") {
