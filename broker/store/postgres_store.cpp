@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 
 namespace apono::broker {
 
@@ -239,11 +240,20 @@ class pg_session {
     return PQtransactionStatus(c_) != PQTRANS_IDLE && PQtransactionStatus(c_) != PQTRANS_UNKNOWN;
   }
 
-  /// One statement, with parameters.
+  /// One statement, with parameters. Prepared once per connection and kept: parsing and
+  /// planning each statement anew was most of the store server's CPU under load.
   rows exec(const char* sql, const params& p = {}) {
     auto ptrs = p.pointers();
-    return check(PQexecParams(c_, sql, static_cast<int>(ptrs.size()), nullptr, ptrs.data(), nullptr,
-                              nullptr, 0));
+    const int n = static_cast<int>(ptrs.size());
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      if (prepared_.size() >= prepared_capacity)  // text made per call: not worth keeping
+        return check(PQexecParams(c_, sql, n, nullptr, ptrs.data(), nullptr, nullptr, 0));
+      auto name = "apono_" + std::to_string(prepared_.size() + 1);
+      (void)check(PQprepare(c_, name.c_str(), sql, n, nullptr));
+      it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    return check(PQexecPrepared(c_, it->second.c_str(), n, ptrs.data(), nullptr, nullptr, 0));
   }
   /// Several statements, without parameters (migrations, settings).
   void exec_script(const char* sql) { (void)check(PQexec(c_, sql)); }
@@ -276,7 +286,10 @@ class pg_session {
     throw std::runtime_error("store: " + msg + (code.empty() ? "" : " (" + code + ")"));
   }
 
+  // The broker's statements number a few dozen; beyond this, text made per call.
+  static constexpr std::size_t prepared_capacity = 128;
   PGconn* c_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
 };
 
 /// A connection taken from the pool; goes back when destroyed, or is closed if it broke or
