@@ -42,8 +42,11 @@ TEST_CASE("crash: recovery expires what came due while down and keeps everything
   std::this_thread::sleep_until(std::chrono::system_clock::time_point(short_ends + 500ms));
   CHECK(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = '" + short_role + "'") == "1");
 
-  auto t0 = std::chrono::steady_clock::now();
+  const auto t_start = std::chrono::steady_clock::now();
   b.start();
+  // The clock starts when the API answers: how long an ASan build takes to start on two busy
+  // cores (6.5 s once, in CI's configuration beside two other builds) is not what is tested.
+  const auto t0 = std::chrono::steady_clock::now();
   REQUIRE(wait_until([&] { return request_status(b, "alice", short_id) == "EXPIRED"; }, 5s));
   REQUIRE(wait_until(
       [&] {
@@ -51,10 +54,12 @@ TEST_CASE("crash: recovery expires what came due while down and keeps everything
       },
       2s));
   auto took = std::chrono::steady_clock::now() - t0;
-  INFO("start to expired at the target: "
+  INFO("start-up: "
+       << std::chrono::duration_cast<std::chrono::milliseconds>(t0 - t_start).count()
+       << " ms; ready to expired at the target: "
        << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
-  // Start-up itself (TLS files exist, store opens) is quick; the bound is start + 2 s.
-  CHECK(took < 6s);
+  // What came due while down is the first pass's work: at once, plus the revoke itself.
+  CHECK(took < 4s);
 
   for (const auto& id : long_ids) CHECK(request_status(b, "admin", id) == "ACTIVE");
   CHECK(request_status(b, "admin", std::string(pending.json.at("id").as_string())) == "PENDING");
