@@ -1,0 +1,3 @@
+export function mockApi() {
+  return { name: 'apono-mock-api' };
+}
