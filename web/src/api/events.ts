@@ -68,6 +68,19 @@ export class EventFeed {
     return this.live;
   }
 
+  /// Resolves once the feed has caught up (at once if it has), or after `ms` at the latest.
+  whenLive(ms = 10000): Promise<void> {
+    if (this.live) return Promise.resolve();
+    return new Promise((resolve) => {
+      const started = Date.now();
+      const check = () => {
+        if (this.live || Date.now() - started >= ms) resolve();
+        else setTimeout(check, 50);
+      };
+      check();
+    });
+  }
+
   subscribe(fn: Listener): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);

@@ -92,7 +92,7 @@ export function fromRequest(r: AccessRequest, events: readonly StatusEvent[]): T
       detail: r.reason ? [`reason: ${r.reason}`] : [],
     });
   }
-  if (!events.some((e) => e.status === 'ACTIVE') && r.active_from)
+  if (!events.some((e) => e.action === 'request.active') && r.active_from)
     out.push({
       key: 'active',
       at: r.active_from,

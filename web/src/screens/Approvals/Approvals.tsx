@@ -79,6 +79,7 @@ function Pending() {
     <>
       <RequestFilters
         idPrefix="approvals"
+        byStatus={false}
         filter={filter}
         options={options}
         onChange={(f) => navigate('/approvals' + filterToQuery(f), { replace: true })}

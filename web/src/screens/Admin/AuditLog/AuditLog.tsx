@@ -37,21 +37,27 @@ export function AuditLog() {
     setEvents([]);
     setError(null);
     setLoading(true);
-    const start = applied ? 0 : Math.max(0, feed.position - PAGE);
-    fetchAfter(start, applied ? 1000 : PAGE).then(
-      (page) => {
-        if (!live) return;
-        setEvents(mergeAudit([], page));
-        newest.current = page.reduce((m, e) => Math.max(m, e.id), start);
-        setOlderFrom(start > 0 ? start : null);
-        setLoading(false);
-      },
-      (e) => {
-        if (!live) return;
-        setError(e);
-        setLoading(false);
-      },
-    );
+    let start = 0;
+    // The latest entries are found from the feed's position once it has caught up.
+    (applied ? Promise.resolve() : feed.whenLive())
+      .then(() => {
+        start = applied ? 0 : Math.max(0, feed.position - PAGE);
+        return fetchAfter(start, applied ? 1000 : PAGE);
+      })
+      .then(
+        (page) => {
+          if (!live) return;
+          setEvents(mergeAudit([], page));
+          newest.current = page.reduce((m, e) => Math.max(m, e.id), start);
+          setOlderFrom(start > 0 ? start : null);
+          setLoading(false);
+        },
+        (e) => {
+          if (!live) return;
+          setError(e);
+          setLoading(false);
+        },
+      );
     return () => {
       live = false;
     };

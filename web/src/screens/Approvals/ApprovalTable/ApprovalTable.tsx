@@ -69,17 +69,19 @@ export function ApprovalTable(p: Props) {
                 </Link>
               </td>
               <td data-label="Requester">{r.requester}</td>
-              <td data-label="What" class="approval-table__what">
-                <span>
-                  <strong>{integrationLabel(r)}</strong>
-                  {r.resource_type && <span class="muted"> · {r.resource_type}</span>}
-                </span>
-                <span class="wrap-anywhere">
-                  {names(r.permissions)} on {names(r.resources)}
-                </span>
-                <span class="muted">
-                  for {formatDuration(r.duration_seconds)} · {r.access_flow}
-                </span>
+              <td data-label="What">
+                <div class="approval-table__what">
+                  <span>
+                    <strong>{integrationLabel(r)}</strong>
+                    {r.resource_type && <span class="muted"> · {r.resource_type}</span>}
+                  </span>
+                  <span class="wrap-anywhere">
+                    {names(r.permissions)} on {names(r.resources)}
+                  </span>
+                  <span class="muted">
+                    for {formatDuration(r.duration_seconds)} · {r.access_flow}
+                  </span>
+                </div>
               </td>
               <td data-label="Justification" class="wrap-anywhere">
                 {r.justification}

@@ -8,9 +8,11 @@ interface Props {
   options: { integrations: string[]; resourceTypes: string[]; statuses: Status[] };
   onChange: (f: RequestFilter) => void;
   idPrefix: string;
+  /// False where every request has the same status (Approvals: all PENDING).
+  byStatus?: boolean;
 }
 
-export function RequestFilters({ filter, options, onChange, idPrefix }: Props) {
+export function RequestFilters({ filter, options, onChange, idPrefix, byStatus = true }: Props) {
   const select = (
     key: 'integration' | 'resourceType' | 'status',
     label: string,
@@ -53,7 +55,7 @@ export function RequestFilters({ filter, options, onChange, idPrefix }: Props) {
       </div>
       {select('integration', 'Integration', options.integrations, 'All integrations')}
       {select('resourceType', 'Resource type', options.resourceTypes, 'All types')}
-      {select('status', 'Status', options.statuses, 'All statuses')}
+      {byStatus && select('status', 'Status', options.statuses, 'All statuses')}
     </div>
   );
 }

@@ -65,13 +65,15 @@ const Row = memo(function Row({ r, showRequester, lead }: RowProps) {
         <StatusBadge status={r.status} />
       </td>
       {showRequester && <td data-label="Requester">{r.requester}</td>}
-      <td data-label="Access" class="request-table__access">
-        <span class="request-table__integration">
-          {integrationLabel(r)}
-          {r.resource_type && <span class="muted"> · {r.resource_type}</span>}
-        </span>
-        <span class="wrap-anywhere">{names(r.resources)}</span>
-        <span class="muted wrap-anywhere">{names(r.permissions)}</span>
+      <td data-label="Access">
+        <div class="request-table__access">
+          <span class="request-table__integration">
+            {integrationLabel(r)}
+            {r.resource_type && <span class="muted"> · {r.resource_type}</span>}
+          </span>
+          <span class="wrap-anywhere">{names(r.resources)}</span>
+          <span class="muted wrap-anywhere">{names(r.permissions)}</span>
+        </div>
       </td>
       <td data-label="Justification" class="request-table__why wrap-anywhere">
         {r.justification}
