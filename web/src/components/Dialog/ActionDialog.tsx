@@ -1,6 +1,7 @@
 // A dialog that confirms one action: a sentence, optional fields (a reason, a justification),
 // Cancel and the action's button. The action runs on submit; its error shows inside the dialog
-// and the dialog stays open; on success it closes.
+// and the dialog stays open; on success it closes. Focus starts on the first field marked
+// data-autofocus, else on the action's button when it is safe (Approve), else on Cancel.
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { ErrorMessage } from '../ErrorMessage/ErrorMessage';
@@ -62,6 +63,8 @@ export function ActionDialog(props: Props) {
             disabled={busy || props.canConfirm === false}
             aria-busy={busy}
             data-testid={`${testId}-confirm`}
+            // A safe action starts focused on its button; a dangerous one on Cancel (or a field).
+            data-autofocus={danger ? undefined : true}
           >
             {busy ? 'Working…' : confirmLabel}
           </button>

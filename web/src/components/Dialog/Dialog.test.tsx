@@ -72,3 +72,44 @@ describe('ActionDialog', () => {
     await waitFor(() => expect(screen.queryByLabelText('Reason')).toBeNull());
   });
 });
+
+describe('initial focus', () => {
+  it('starts on a safe action and on Cancel for a dangerous one', async () => {
+    const Two = () => {
+      const [open, setOpen] = useState<'safe' | 'danger' | null>(null);
+      return (
+        <div>
+          <button onClick={() => setOpen('safe')}>open safe</button>
+          <button onClick={() => setOpen('danger')}>open danger</button>
+          <ActionDialog
+            open={open === 'safe'}
+            title="Approve"
+            confirmLabel="Approve"
+            testId="safe"
+            onConfirm={async () => {}}
+            onClose={() => setOpen(null)}
+          >
+            <p>sure?</p>
+          </ActionDialog>
+          <ActionDialog
+            open={open === 'danger'}
+            title="Reset"
+            confirmLabel="Reset"
+            danger
+            testId="danger"
+            onConfirm={async () => {}}
+            onClose={() => setOpen(null)}
+          >
+            <p>sure?</p>
+          </ActionDialog>
+        </div>
+      );
+    };
+    render(<Two />);
+    fireEvent.click(screen.getByText('open safe'));
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId('safe-confirm')));
+    fireEvent.click(screen.getByTestId('safe-cancel'));
+    fireEvent.click(screen.getByText('open danger'));
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId('danger-cancel')));
+  });
+});

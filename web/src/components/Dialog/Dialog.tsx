@@ -33,7 +33,9 @@ export function Dialog({ open, title, onClose, children, testId, describedBy }: 
       if (typeof d.showModal === 'function') d.showModal();
       else d.setAttribute('open', '');
       const first =
-        d.querySelector<HTMLElement>('[data-autofocus]') ?? d.querySelector<HTMLElement>(FOCUSABLE);
+        d.querySelector<HTMLElement>('[data-autofocus]:not(button)') ??
+        d.querySelector<HTMLElement>('[data-autofocus]') ??
+        d.querySelector<HTMLElement>(FOCUSABLE);
       first?.focus();
     } else if (!open && d.open) {
       if (typeof d.close === 'function') d.close();
