@@ -161,15 +161,10 @@ export function NewRequest() {
     return () => clearTimeout(t);
   }, [planKey, justification.trim() === '']);
 
-  const subs = useMemo(() => {
-    if (!plan) return [];
-    if (mode === 'bundle')
-      // A bundle is submitted as the bundle: the broker splits it into units itself.
-      return submissions(plan)
-        .slice(0, 1)
-        .map((s) => ({ ...s, resources: [], permissions: [] }));
-    return submissions(plan);
-  }, [plan, mode]);
+  // What the plan says, group by group. An integration selection is submitted as these; a
+  // bundle is submitted as the bundle (one request), the groups only say who decides.
+  const subs = useMemo(() => (plan ? submissions(plan) : []), [plan]);
+  const requestCount = mode === 'bundle' ? (plan ? 1 : 0) : subs.length;
 
   const commands = useMemo(() => {
     const j = justification.trim();
@@ -405,6 +400,7 @@ export function NewRequest() {
             planning={planning}
             planError={planError}
             submissions={subs}
+            requestCount={requestCount}
             commands={commands}
             blocker={blocker}
             submitting={submitting}

@@ -15,6 +15,8 @@ interface Props {
   planning: boolean;
   planError: unknown;
   submissions: Submission[];
+  /// How many requests submitting makes (a bundle is one, whatever its groups).
+  requestCount: number;
   commands: string[];
   /// Why the request cannot be submitted yet; null when it can.
   blocker: string | null;
@@ -23,7 +25,7 @@ interface Props {
 
 export function Checkout(props: Props) {
   const { plan, planning, planError, submissions, commands, blocker, submitting } = props;
-  const n = submissions.length;
+  const n = props.requestCount;
   return (
     <section class="card checkout" aria-labelledby="checkout-title" data-testid="checkout">
       <h2 id="checkout-title">Review</h2>
@@ -37,6 +39,12 @@ export function Checkout(props: Props) {
                 This selection spans {plan.groups.length} access flow
                 {plan.groups.length === 1 ? '' : 's'}: it is submitted as {n} requests, one per flow
                 {n > plan.groups.length ? ' and set of permissions' : ''}.
+              </p>
+            )}
+            {n === 1 && plan.groups.length > 1 && (
+              <p class="notice" data-testid="plan-split">
+                The bundle spans {plan.groups.length} access flows; it is submitted as one bundle
+                request.
               </p>
             )}
             <ol class="checkout__groups" data-testid="plan-groups">

@@ -13,6 +13,9 @@ import { hiddenCommands, SECRETS_ADVICE, unitInstructions } from '../../../lib/i
 import { localTime, timeLeft } from '../../../lib/time';
 import './AccessDetails.css';
 
+/// Revealed credentials hide themselves after this long.
+const HIDE_AFTER_MS = 5 * 60 * 1000;
+
 interface Props {
   r: AccessRequest;
   /// Details handed over by a credential reset, shown at once.
@@ -78,7 +81,9 @@ function Revealed({ d }: { d: Details }) {
           </section>
         );
       })}
-      <p class="notice notice--warn">{SECRETS_ADVICE}</p>
+      <p class="notice notice--warn">
+        {SECRETS_ADVICE} They hide again by themselves after 5 minutes.
+      </p>
     </div>
   );
 }
@@ -94,6 +99,16 @@ export function AccessDetails({ r, fresh, onFreshShown }: Props) {
     setDetails(fresh);
     onFreshShown();
   }, [fresh]);
+
+  // Shown secrets do not stay on a screen left open: hidden again after a while.
+  useEffect(() => {
+    if (!details) return;
+    const t = setTimeout(() => {
+      setDetails(null);
+      announce('Credentials hidden after 5 minutes');
+    }, HIDE_AFTER_MS);
+    return () => clearTimeout(t);
+  }, [details]);
 
   // Access over: nothing to show any more.
   useEffect(() => {
