@@ -14,7 +14,13 @@ export function CommandBox({ commands, label, testId }: Props) {
     <ul class="command-box" data-testid={testId}>
       {commands.map((c, i) => (
         <li key={i} class="command-box__line">
-          <code class="command-box__code">{c}</code>
+          {/* A long command (a thousand resources) scrolls in its box, reachable by keyboard. */}
+          <code
+            class={`command-box__code${c.length > 400 ? ' command-box__code--long' : ''}`}
+            tabIndex={c.length > 400 ? 0 : undefined}
+          >
+            {c}
+          </code>
           <CopyButton
             text={c}
             label={commands.length > 1 ? `Copy ${label} ${i + 1}` : `Copy ${label}`}
