@@ -1,10 +1,12 @@
 // A list of requests loaded a page (100) at a time from `GET /api/v1/access-requests`, kept
 // live by the event feed: a status change updates its row in place, and a request that
-// appears (made in another tab, by the CLI) is fetched and added when `accept` takes it.
+// appears (made in another tab, by the CLI) is fetched and added when `accept` takes it. Only
+// events that can bring a request into the list (`wants`: by default its creation) cost a
+// fetch, so an admin's busy feed does not turn into a GET per event.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
 import { applyEvents } from '../api/events';
-import type { AccessRequest } from '../api/types';
+import type { AccessRequest, StatusEvent } from '../api/types';
 import { mergeRequests } from '../lib/requestFilter';
 import { useFeed } from './hooks';
 import { api } from './services';
@@ -30,6 +32,7 @@ export const PAGE_SIZE = 100;
 export function useRequestList(
   scope: 'mine' | 'approvable' | 'all',
   accept: (r: AccessRequest) => boolean,
+  wants: (e: StatusEvent) => boolean = (e) => e.action === 'request.created',
 ): RequestList {
   const [items, setItems] = useState<AccessRequest[]>([]);
   const [loading, setLoading] = useState(true);
@@ -92,7 +95,7 @@ export function useRequestList(
     if (catchingUp) return;
     for (const e of events) {
       const id = e.request_id.toUpperCase();
-      if (known.current.has(id) || fetching.current.has(id)) continue;
+      if (known.current.has(id) || fetching.current.has(id) || !wants(e)) continue;
       fetching.current.add(id);
       api
         .get<AccessRequest>(`/access-requests/${encodeURIComponent(id)}`)

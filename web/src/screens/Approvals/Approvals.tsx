@@ -34,6 +34,7 @@ function Pending() {
   const list = useRequestList(
     'approvable',
     (r) => r.status === 'PENDING' && r.requester !== session.user,
+    (e) => e.action === 'request.created' && e.status === 'PENDING',
   );
   const pending = useMemo(() => list.items.filter((r) => r.status === 'PENDING'), [list.items]);
   const options = useMemo(() => filterOptions(pending), [pending]);
@@ -223,7 +224,11 @@ function Pending() {
 
 function History() {
   const { session } = useSession();
-  const list = useRequestList('all', (r) => r.decided_by === session.user);
+  const list = useRequestList(
+    'all',
+    (r) => r.decided_by === session.user,
+    (e) => e.action === 'request.approved' || e.action === 'request.rejected',
+  );
   return (
     <>
       <ErrorMessage error={list.error} />
