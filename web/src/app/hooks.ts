@@ -3,27 +3,36 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { StatusEvent } from '../api/types';
 import { feed } from './services';
 
-const tickers = new Set<(now: number) => void>();
-let timer: ReturnType<typeof setInterval> | null = null;
+// One timer per period for the whole page, however many components show a time.
+const clocks = new Map<
+  number,
+  { fns: Set<(now: number) => void>; timer: ReturnType<typeof setInterval> }
+>();
 
-/// The time now, re-rendering the caller every second (one shared timer for the whole page).
-export function useNow(): number {
+/// The time now, re-rendering the caller every `period` ms (default: every second, for time
+/// left; lists of ages use a minute).
+export function useNow(period = 1000): number {
   const [now, setNow] = useState(Date.now);
   useEffect(() => {
-    tickers.add(setNow);
-    if (!timer)
-      timer = setInterval(() => {
+    let c = clocks.get(period);
+    if (!c) {
+      const fns = new Set<(now: number) => void>();
+      const timer = setInterval(() => {
         const t = Date.now();
-        for (const fn of tickers) fn(t);
-      }, 1000);
+        for (const fn of fns) fn(t);
+      }, period);
+      c = { fns, timer };
+      clocks.set(period, c);
+    }
+    c.fns.add(setNow);
     return () => {
-      tickers.delete(setNow);
-      if (tickers.size === 0 && timer) {
-        clearInterval(timer);
-        timer = null;
+      c.fns.delete(setNow);
+      if (c.fns.size === 0) {
+        clearInterval(c.timer);
+        clocks.delete(period);
       }
     };
-  }, []);
+  }, [period]);
   return now;
 }
 

@@ -66,7 +66,7 @@ export function MyRequests({ tab }: { tab: Tab }) {
           : `Showing ${shown.length} of ${inTab.length} ${tab} request${inTab.length === 1 ? '' : 's'} loaded${list.more ? '; older ones are not loaded yet' : ''}.`}
       </p>
       {shown.length > 0 ? (
-        <RequestTable requests={shown} caption={`My ${tab} requests`} />
+        <RequestTable requests={shown} caption={`My ${tab} requests`} resetKey={tab + search} />
       ) : (
         !list.loading && (
           <p class="empty" data-testid="empty-list">

@@ -2,6 +2,7 @@
 // asked for, why, when, and the time left ticking for ACTIVE grants.
 import type { ComponentChildren } from 'preact';
 import { memo } from 'preact/compat';
+import { useEffect, useState } from 'preact/hooks';
 import type { AccessRequest } from '../../../api/types';
 import { useNow } from '../../../app/hooks';
 import { Link } from '../../../components/Link/Link';
@@ -19,7 +20,7 @@ export function names(list: readonly string[], max = 3): string {
 }
 
 function Age({ at }: { at: string }) {
-  const now = useNow();
+  const now = useNow(30_000);
   return (
     <time dateTime={at} title={localTime(at)}>
       {age(at, now)}
@@ -95,13 +96,51 @@ interface Props {
   /// A leading column: its header and a cell per request.
   lead?: { header: ComponentChildren; cell: (r: AccessRequest) => ComponentChildren };
   testId?: string;
+  /// Changes when the list is a different one (another tab, another filter): rows are then
+  /// drawn again from the first batch.
+  resetKey?: string;
 }
 
-export function RequestTable({ requests, caption, showRequester = false, lead, testId }: Props) {
+/// Rows drawn in the first frame, and added per frame after it: a thousand rows appear within
+/// a second without blocking input, and the first screenful at once.
+const FIRST_ROWS = 60;
+const MORE_ROWS = 120;
+
+/// How many of `total` rows to draw now, growing a batch per frame up to `total`.
+export function useProgressiveCount(total: number, resetKey: string): number {
+  const [state, setState] = useState({ key: resetKey, count: FIRST_ROWS });
+  // Another list starts from the first batch in this very render, before any effect runs.
+  const count = state.key === resetKey ? state.count : FIRST_ROWS;
+  useEffect(() => {
+    if (state.key !== resetKey) {
+      setState({ key: resetKey, count: FIRST_ROWS });
+      return;
+    }
+    if (count >= total) return;
+    const t = setTimeout(() => setState({ key: resetKey, count: count + MORE_ROWS }), 16);
+    return () => clearTimeout(t);
+  }, [state, count, total, resetKey]);
+  return Math.min(count, total);
+}
+
+export function RequestTable(props: Props) {
+  const { requests, caption, showRequester = false, lead, testId } = props;
+  const drawn = useProgressiveCount(requests.length, props.resetKey ?? '');
   return (
     <div class="table-wrap">
       <table class="table request-table" data-testid={testId ?? 'request-table'}>
         <caption class="visually-hidden">{caption}</caption>
+        {/* Fixed column widths: the browser lays out a thousand rows without measuring them. */}
+        <colgroup>
+          {lead && <col class="request-table__col-lead" />}
+          <col class="request-table__col-id" />
+          <col class="request-table__col-status" />
+          {showRequester && <col class="request-table__col-requester" />}
+          <col class="request-table__col-access" />
+          <col class="request-table__col-why" />
+          <col class="request-table__col-created" />
+          <col class="request-table__col-ends" />
+        </colgroup>
         <thead>
           <tr>
             {lead && <th scope="col">{lead.header}</th>}
@@ -115,11 +154,16 @@ export function RequestTable({ requests, caption, showRequester = false, lead, t
           </tr>
         </thead>
         <tbody>
-          {requests.map((r) => (
+          {requests.slice(0, drawn).map((r) => (
             <Row key={r.id} r={r} showRequester={showRequester} lead={lead?.cell(r)} />
           ))}
         </tbody>
       </table>
+      {drawn < requests.length && (
+        <p class="muted request-table__drawing" role="status">
+          Showing {drawn} of {requests.length}…
+        </p>
+      )}
     </div>
   );
 }
