@@ -90,11 +90,19 @@ export function App() {
     return () => feed.stop();
   }, []);
 
-  // Moves focus to the new screen's heading after in-app navigation.
+  // Moves focus to the new screen's heading after in-app navigation, once it is drawn (a
+  // request's page shows its heading when the request has loaded).
   useEffect(() => {
     if (path === firstPath.current) return;
     firstPath.current = '';
-    const t = setTimeout(() => document.querySelector<HTMLElement>('main h1')?.focus(), 0);
+    let tries = 0;
+    let t: ReturnType<typeof setTimeout>;
+    const focus = () => {
+      const h = document.querySelector<HTMLElement>('main h1');
+      if (h) h.focus();
+      else if (++tries < 60) t = setTimeout(focus, 50);
+    };
+    t = setTimeout(focus, 0);
     return () => clearTimeout(t);
   }, [path]);
 
