@@ -1,0 +1,37 @@
+// A request's access units, one per (resource, permission), each with its own status and the
+// last error the broker met granting or removing it (`apono requests describe`'s table).
+import type { AccessRequest } from '../../../api/types';
+import { StatusBadge } from '../../../components/StatusBadge/StatusBadge';
+
+export function UnitsTable({ r }: { r: AccessRequest }) {
+  const bundle = !!r.bundle;
+  return (
+    <div class="table-wrap">
+      <table class="table" data-testid="units-table">
+        <caption class="visually-hidden">Access units of {r.id}</caption>
+        <thead>
+          <tr>
+            {bundle && <th scope="col">Integration</th>}
+            <th scope="col">Resource</th>
+            <th scope="col">Permission</th>
+            <th scope="col">Status</th>
+            <th scope="col">Last error</th>
+          </tr>
+        </thead>
+        <tbody>
+          {r.units.map((u) => (
+            <tr key={u.id} data-testid={`unit-${u.resource}-${u.permission}`}>
+              {bundle && <td>{u.integration}</td>}
+              <td class="wrap-anywhere">{u.resource}</td>
+              <td>{u.permission}</td>
+              <td>
+                <StatusBadge status={u.status} />
+              </td>
+              <td class="wrap-anywhere">{u.last_error ?? ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
