@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
     }
     auto cfg = apono::broker::load_config(path);
     apono::broker::app a(cfg);
+    a.set_portal_assets(apono::broker::portal::embedded_assets());
     if (dev)
       a.on_listening(
           [dir = cfg->server.data_dir](const std::string& url, const std::filesystem::path& ca) {
