@@ -138,6 +138,14 @@ void app::on_listening(std::function<void(const std::string&, const std::filesys
   impl_->listening = std::move(f);
 }
 
+void app::set_portal_assets(std::span<const portal::asset> assets) {
+  impl_->routes.set_portal_assets(assets);
+  if (assets.empty())
+    spdlog::info("portal: not part of this build (web/dist was missing): / answers 503");
+  else
+    spdlog::info("portal: {} file(s) embedded, served at /", assets.size());
+}
+
 int app::run() {
   auto& m = *impl_;
   auto cfg = m.holder.get();

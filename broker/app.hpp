@@ -5,9 +5,11 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "broker/config.hpp"
+#include "broker/portal/assets.hpp"
 
 namespace apono::broker {
 
@@ -19,6 +21,9 @@ class app {
   ~app();
   /// Called once the API listens, with its base URL and the CA file clients should trust.
   void on_listening(std::function<void(const std::string& url, const std::filesystem::path& ca)> f);
+  /// Serves the web portal from `assets` (what aponod's build embedded; empty: its pages say
+  /// it was not built). They must outlive the app.
+  void set_portal_assets(std::span<const portal::asset> assets);
   /// Serves until a stop signal; returns the process exit status.
   int run();
 

@@ -17,6 +17,9 @@
 //     pool_size: 8                     # postgresql: 1..256 connections per aponod
 //     key_file: /etc/apono/store.key   # keys sealing unit secrets (aponod store keygen);
 //                                      #   APONO_STORE_KEYS overrides; sqlite default: in data_dir
+//   portal:                            # the web portal's browser sessions
+//     idle_timeout: 30m                # signed out after this long unused (default 30m)
+//     session_lifetime: 12h            # and this long after sign-in (default 12h); >= idle
 //   users:
 //     - name: alice                    # required, unique
 //       email: alice@example.com
@@ -237,12 +240,14 @@ class loader {
     if (given(root)) {
       if (!root.IsMap()) fail(root, "", "expected a mapping at the top level");
       check_keys(root, "",
-                 {"server", "store", "users", "groups", "integrations", "access_flows", "bundles"});
+                 {"server", "store", "portal", "users", "groups", "integrations", "access_flows",
+                  "bundles"});
     }
     // Lookups on an empty document yield undefined nodes, so every section takes its default.
     const YAML::Node top = root;
     read_server(top["server"], cfg->server);
     read_store(top["store"], cfg->server, cfg->store);
+    read_portal(top["portal"], cfg->portal);
     for_each_item(top["users"], "users", [&](const YAML::Node& n, std::size_t i) {
       cfg->users.push_back(read_user(n, i));
     });
@@ -444,6 +449,20 @@ class loader {
       s.provision_workers = *workers;
     }
     if (given(n["token_ttl"])) s.token_ttl = duration(n["token_ttl"], ctx, "token_ttl");
+  }
+
+  void read_portal(const YAML::Node& n, portal_config& p) const {
+    const std::string ctx = "portal";
+    if (!given(n)) return;
+    expect_map(n, ctx);
+    check_keys(n, ctx, {"idle_timeout", "session_lifetime"});
+    if (given(n["idle_timeout"])) p.idle_timeout = duration(n["idle_timeout"], ctx, "idle_timeout");
+    if (given(n["session_lifetime"]))
+      p.session_lifetime = duration(n["session_lifetime"], ctx, "session_lifetime");
+    if (p.idle_timeout > p.session_lifetime)
+      fail(given(n["idle_timeout"]) ? n["idle_timeout"] : n, ctx,
+           "idle_timeout: " + common::format_duration(p.idle_timeout) +
+               " is longer than session_lifetime " + common::format_duration(p.session_lifetime));
   }
 
   void read_store(const YAML::Node& n, const server_config& server, store_config& s) const {

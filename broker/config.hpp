@@ -131,6 +131,13 @@ struct server_config {
   std::chrono::seconds token_ttl{std::chrono::hours{24 * 30}};  ///< life of a login's API token
 };
 
+/// The web portal's browser sessions.
+struct portal_config {
+  std::chrono::seconds idle_timeout{std::chrono::minutes{30}};    ///< unused this long: signed out
+  std::chrono::seconds session_lifetime{std::chrono::hours{12}};  ///< signed out this long after
+                                                                  ///< sign-in, however busy
+};
+
 /// Where the broker keeps its state.
 struct store_config {
   std::string type = "sqlite";  ///< `sqlite` (one broker) or `postgresql` (any number of replicas)
@@ -145,6 +152,7 @@ struct config {
   std::filesystem::path path;  ///< the file it came from
   server_config server;
   store_config store;
+  portal_config portal;
   std::vector<user_config> users;
   std::vector<group_config> groups;
   std::vector<integration_config> integrations;

@@ -182,6 +182,14 @@ std::filesystem::path prepare_dev(const dev_options& o) {
   y << YAML::Key << "data_dir" << YAML::Value << o.data_dir.string();
   if (!o.token_ttl.empty()) y << YAML::Key << "token_ttl" << YAML::Value << o.token_ttl;
   y << YAML::EndMap;
+  if (!o.portal_idle_timeout.empty() || !o.portal_session_lifetime.empty()) {
+    y << YAML::Key << "portal" << YAML::Value << YAML::BeginMap;
+    if (!o.portal_idle_timeout.empty())
+      y << YAML::Key << "idle_timeout" << YAML::Value << o.portal_idle_timeout;
+    if (!o.portal_session_lifetime.empty())
+      y << YAML::Key << "session_lifetime" << YAML::Value << o.portal_session_lifetime;
+    y << YAML::EndMap;
+  }
   if (!o.store.empty()) {
     auto where = parse_store_location(o.store);
     y << YAML::Key << "store" << YAML::Value << YAML::BeginMap;

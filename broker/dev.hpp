@@ -20,6 +20,8 @@ struct dev_options {
   std::filesystem::path extra{};   ///< YAML whose `integrations` and `access_flows` are added
   std::string store{};      ///< `postgresql://...` to keep state there; empty: SQLite in data_dir
   std::string token_ttl{};  ///< life of login tokens (`30s`, `12h`); empty: the default
+  std::string portal_idle_timeout{};      ///< portal.idle_timeout (`3s`); empty: the default
+  std::string portal_session_lifetime{};  ///< portal.session_lifetime; empty: the default
 };
 
 /// Writes DIR/aponod.yaml (tokens and passwords are reused from an earlier

@@ -30,6 +30,11 @@ int main(int argc, char** argv) {
   std::string token_ttl;
   cli.add_option("--token-ttl", token_ttl,
                  "dev mode: life of login tokens, e.g. 12h (default 30 days)");
+  std::string portal_idle, portal_lifetime;
+  cli.add_option("--portal-idle-timeout", portal_idle,
+                 "dev mode: web portal sessions end after this long unused, e.g. 5s (default 30m)");
+  cli.add_option("--portal-session-lifetime", portal_lifetime,
+                 "dev mode: and this long after sign-in, e.g. 20s (default 12h)");
   std::string store_location;
   cli.add_option("--store", store_location,
                  "dev mode: postgresql://... (or sqlite:PATH) to keep the broker's state in");
@@ -94,10 +99,11 @@ int main(int argc, char** argv) {
       path = apono::broker::prepare_dev(
           {std::filesystem::absolute(data_dir), listen, pg_target, ssh_target, ssh_host_key,
            ssh_login, dev_extra.empty() ? dev_extra : std::filesystem::absolute(dev_extra),
-           store_location, token_ttl});
+           store_location, token_ttl, portal_idle, portal_lifetime});
     }
     auto cfg = apono::broker::load_config(path);
     apono::broker::app a(cfg);
+    a.set_portal_assets(apono::broker::portal::embedded_assets());
     if (dev)
       a.on_listening(
           [dir = cfg->server.data_dir](const std::string& url, const std::filesystem::path& ca) {

@@ -185,24 +185,19 @@ provision_unit service::make_unit(const config& cfg, const access_request& r,
   return p;
 }
 
-access_request service::create(const caller& c, const create_input& in) {
-  auto cfg = config_.get();
+std::vector<common::access_unit> service::units_of(const config& cfg, const caller& c,
+                                                   const create_input& in,
+                                                   access_request& r) const {
   std::vector<common::access_unit> units;
-  access_request r;
-  r.requester = c.user;
-  r.justification = trim(in.justification);
-  if (r.justification.size() > 4096)
-    throw api_error(errc::invalid_argument, "justification is longer than 4096 characters");
-
   if (!in.bundle.empty()) {
     if (!in.integration.empty() || !in.resources.empty() || !in.permissions.empty())
       throw api_error(errc::invalid_argument,
                       "a bundle request names no integration, resources or permissions");
-    const auto* b = cfg->find_bundle(in.bundle);
+    const auto* b = cfg.find_bundle(in.bundle);
     if (!b) throw api_error(errc::invalid_argument, "unknown bundle '" + in.bundle + "'");
     r.bundle = b->name;
     for (const auto& t : b->targets) {
-      const auto* integ = cfg->find_integration(t.integration);
+      const auto* integ = cfg.find_integration(t.integration);
       for (const auto& res : t.resources)
         for (const auto& perm : t.permissions)
           units.push_back({0,
@@ -216,11 +211,11 @@ access_request service::create(const caller& c, const create_input& in) {
   } else {
     if (in.integration.empty())
       throw api_error(errc::invalid_argument, "an integration or a bundle is required");
-    const integration_config* integ = cfg->find_integration(in.integration);
+    const integration_config* integ = cfg.find_integration(in.integration);
     if (!integ)
-      for (const auto& i : cfg->integrations)
+      for (const auto& i : cfg.integrations)
         if (i.name == in.integration || i.type + "/" + i.name == in.integration) integ = &i;
-    if (!integ || visible_resources(*cfg, c.user, *integ).empty())
+    if (!integ || visible_resources(cfg, c.user, *integ).empty())
       throw api_error(errc::invalid_argument, "unknown integration '" + in.integration + "'");
     if (!in.resource_type.empty() && in.resource_type != integ->resource_type)
       throw api_error(errc::invalid_argument, "integration '" + integ->id +
@@ -253,6 +248,17 @@ access_request service::create(const caller& c, const create_input& in) {
   }
   if (units.size() > 100)
     throw api_error(errc::invalid_argument, "a request may hold at most 100 units");
+  return units;
+}
+
+access_request service::create(const caller& c, const create_input& in) {
+  auto cfg = config_.get();
+  access_request r;
+  r.requester = c.user;
+  r.justification = trim(in.justification);
+  if (r.justification.size() > 4096)
+    throw api_error(errc::invalid_argument, "justification is longer than 4096 characters");
+  auto units = units_of(*cfg, c, in, r);
 
   auto choice = choose_flow(*cfg, c.user, units, in.duration, r.justification);
   r.flow = choice.flow->name;
@@ -282,6 +288,89 @@ access_request service::create(const caller& c, const create_input& in) {
                r.flow, r.automatic ? "automatic" : "manual approval");
   changed();
   return r;
+}
+
+request_plan service::plan(const caller& c, const create_input& in) {
+  auto cfg = config_.get();
+  access_request r;
+  const auto justification = trim(in.justification);
+  if (justification.size() > 4096)
+    throw api_error(errc::invalid_argument, "justification is longer than 4096 characters");
+  const auto units = units_of(*cfg, c, in, r);
+
+  // Each unit gets the flow a request for it alone would get. A request for any set of units
+  // that share a flow gets that flow too: an earlier flow allowing the whole set would allow
+  // each of them and have been their choice. So every group below creates as planned.
+  struct planned {
+    const common::access_unit* unit;
+    const access_flow_config* flow;
+    std::chrono::seconds duration;
+  };
+  std::vector<planned> chosen;
+  request_plan out;
+  for (const auto& u : units) {
+    try {
+      auto choice = choose_flow(*cfg, c.user, {u}, in.duration, justification);
+      chosen.push_back({&u, choice.flow, choice.duration});
+    } catch (const api_error& e) {
+      out.refused.push_back({u.integration, u.resource, u.permission, e.what()});
+    }
+  }
+
+  // Groups a request can ask for as it is (every resource with every permission): per flow
+  // and integration, the resources that have the same permissions, in the selection's order.
+  std::vector<bool> done(chosen.size(), false);
+  for (std::size_t i = 0; i < chosen.size(); ++i) {
+    if (done[i]) continue;
+    auto same_target = [&](std::size_t j) {
+      return chosen[j].flow == chosen[i].flow &&
+             chosen[j].unit->integration == chosen[i].unit->integration;
+    };
+    // A resource's units all come after i: the first of them would have been grouped before.
+    auto permissions_of = [&](const std::string& resource) {
+      std::vector<std::string> perms;
+      for (std::size_t j = i; j < chosen.size(); ++j)
+        if (same_target(j) && chosen[j].unit->resource == resource)
+          perms.push_back(chosen[j].unit->permission);
+      return perms;
+    };
+    auto sorted = [](std::vector<std::string> v) {
+      std::sort(v.begin(), v.end());
+      return v;
+    };
+    plan_group g;
+    const auto& f = *chosen[i].flow;
+    g.flow = f.name;
+    g.automatic = f.automatic;
+    g.max_duration = f.max_duration;
+    g.duration = chosen[i].duration;
+    g.justification_required = f.justification_required;
+    g.integration = chosen[i].unit->integration;
+    g.resource_type = chosen[i].unit->resource_type;
+    g.permissions = permissions_of(chosen[i].unit->resource);
+    if (!f.automatic) {
+      auto add = [&](const std::string& user) {
+        if (user != c.user &&
+            std::find(g.approvers.begin(), g.approvers.end(), user) == g.approvers.end())
+          g.approvers.push_back(user);
+      };
+      for (const auto& u : f.approvers.users) add(u);
+      for (const auto& name : f.approvers.groups)
+        for (const auto& grp : cfg->groups)
+          if (grp.name == name)
+            for (const auto& m : grp.members) add(m);
+    }
+    for (std::size_t j = i; j < chosen.size(); ++j) {
+      if (done[j] || !same_target(j)) continue;
+      const auto& resource = chosen[j].unit->resource;
+      if (sorted(permissions_of(resource)) != sorted(g.permissions)) continue;
+      if (std::find(g.resources.begin(), g.resources.end(), resource) == g.resources.end())
+        g.resources.push_back(resource);
+      done[j] = true;
+    }
+    out.groups.push_back(std::move(g));
+  }
+  return out;
 }
 
 access_request service::get(const caller& c, std::int64_t id) {

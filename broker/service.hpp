@@ -40,6 +40,35 @@ struct create_input {
   bool dry_run = false;                          ///< validate only
 };
 
+/// Units of a selection that one access flow governs, in the shape of one request: every
+/// resource with every permission.
+struct plan_group {
+  std::string flow;                      ///< the access flow a request for them gets
+  bool automatic = false;                ///< approved automatically
+  std::vector<std::string> approvers;    ///< who may approve it (never the caller); none if auto
+  std::chrono::seconds max_duration{0};  ///< the flow's longest grant
+  std::chrono::seconds duration{0};      ///< what the request gets: the one asked, or the default
+  bool justification_required = false;   ///< the flow refuses a request without one
+  std::string integration;               ///< integration id
+  std::string resource_type;             ///< its resource type
+  std::vector<std::string> resources;    ///< resource names
+  std::vector<std::string> permissions;  ///< permission names
+};
+
+/// A unit of a selection that no flow lets the caller request as asked.
+struct plan_refusal {
+  std::string integration;  ///< integration id
+  std::string resource;     ///< resource name
+  std::string permission;   ///< permission name
+  std::string reason;       ///< why, as a create would say it
+};
+
+/// How a selection splits by access flow (service::plan).
+struct request_plan {
+  std::vector<plan_group> groups;     ///< in the order of the selection's first unit of each
+  std::vector<plan_refusal> refused;  ///< units no flow allows as asked
+};
+
 /// What a client asks an SSH certificate for.
 struct ssh_certificate_input {
   std::string public_key;  ///< the session's fresh key, `ssh-ed25519 BASE64 [comment]`
@@ -97,6 +126,11 @@ class service {
   // API operations; throw common::api_error.
   /// Validates and (unless dry_run) stores a request; automatic flows go straight to GRANTING.
   common::access_request create(const caller& c, const create_input& in);
+  /// How the units `in` names split into requests by access flow: each unit gets the flow a
+  /// request for it alone would get (choose_flow), and units sharing a flow and an integration
+  /// are grouped so that creating each group as one request gets that flow. Invalid input
+  /// throws as create does; units no flow allows are listed as refused. Stores nothing.
+  request_plan plan(const caller& c, const create_input& in);
   /// A request the caller may see.
   common::access_request get(const caller& c, std::int64_t id);
   /// Requests in `scope`, created in the last `days` days when given, newest first: one page.
@@ -144,6 +178,9 @@ class service {
   [[nodiscard]] const lifecycle_options& options() const { return options_; }
 
  private:
+  std::vector<common::access_unit> units_of(const config& cfg, const caller& c,
+                                            const create_input& in,
+                                            common::access_request& r) const;
   bool can_see(const config& cfg, const caller& c, const common::access_request& r) const;
   bool is_flow_approver(const config& cfg, const caller& c, const common::access_request& r) const;
   provisioner& provisioner_for(const integration_config& integ) const;

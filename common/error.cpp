@@ -17,7 +17,7 @@ struct entry {
   std::string_view name;
 };
 
-constexpr std::array<entry, 9> table{{
+constexpr std::array<entry, 10> table{{
     {errc::invalid_argument, 400, "invalid_argument"},
     {errc::unauthenticated, 401, "unauthenticated"},
     {errc::permission_denied, 403, "permission_denied"},
@@ -25,6 +25,7 @@ constexpr std::array<entry, 9> table{{
     {errc::conflict, 409, "conflict"},
     {errc::payload_too_large, 413, "payload_too_large"},
     {errc::failed_precondition, 422, "failed_precondition"},
+    {errc::resource_exhausted, 429, "resource_exhausted"},
     {errc::unavailable, 503, "unavailable"},
     {errc::internal, 500, "internal"},
 }};

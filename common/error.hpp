@@ -17,6 +17,7 @@ enum class errc {
   conflict,             ///< 409: valid, but not in the current state (approve an ACTIVE request)
   payload_too_large,    ///< 413: body over the limit
   failed_precondition,  ///< 422: a policy refuses it (duration over a flow's maximum)
+  resource_exhausted,   ///< 429: too many attempts (failed sign-ins); retry after a while
   unavailable,          ///< 503: a dependency is down; retry later
   internal,             ///< 500: a bug; never expected
 };

@@ -6,7 +6,11 @@
 // An input is up to 12 requests separated by a line `%%`. Each request is
 //   METHOD TARGET            e.g. `POST /api/v1/access-requests?x=1`
 //   AUTHORIZATION            a dev user's name (admin, approver, alice, bob) for their bearer
-//                            token, anything else verbatim as the header (empty: none)
+//                            token; `portal:USER` for the user's browser session cookie sent
+//                            from the portal's own page (X-Apono-CSRF and a same-origin
+//                            Origin), `cookie:USER` for the cookie alone, as another site's
+//                            page would send it; anything else verbatim as the header (empty:
+//                            none)
 //   CONTENT-TYPE
 //   BODY                     the rest, line breaks included
 // or the line `TICK MINUTES`, which moves the clock on (grants expire) and runs due work.
@@ -14,10 +18,11 @@
 //
 // Besides crashes and sanitizer reports, each response is checked: no 5xx (nothing here is
 // unavailable and nothing may be internal), every 4xx is `{"error":{"code","message"}}` JSON
-// with a known code matching the status (the HTML login pages excepted, as documented), JSON
-// answers parse, and no dev user's token appears in a response unless the request carried
-// it outside its Authorization header. APONO_FUZZ_TRACE=1 in the environment prints every
-// answer.
+// with a known code matching the status (the HTML login pages and the portal's pages
+// excepted, as documented), JSON answers parse, no dev user's token or session secret appears
+// in a response unless the request carried it outside its Authorization header, and a
+// state-changing call authorized by a cookie alone (another site's) never succeeds.
+// APONO_FUZZ_TRACE=1 in the environment prints every answer.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
@@ -46,6 +51,7 @@
 #include "broker/config_holder.hpp"
 #include "broker/event_hub.hpp"
 #include "broker/metrics.hpp"
+#include "broker/portal/assets.hpp"
 #include "broker/provision/provisioner.hpp"
 #include "broker/scheduler.hpp"
 #include "broker/service.hpp"
@@ -78,6 +84,22 @@ constexpr const char* dev_users[] = {"admin", "approver", "alice", "bob"};
 std::string token_of(std::string_view user) {
   return "apn_fuzz-" + std::string(user) + "-0123456789abcdefghijklmnopqrstuv";
 }
+
+// Each dev user's browser session secret (43 base64url characters, as the broker makes them),
+// stored in the template database so inputs can use it by user.
+std::string session_of(std::string_view user) {
+  auto s = "fuzzsession-" + std::string(user) + "-";
+  s.resize(43, 'x');
+  return s;
+}
+
+constexpr std::string_view portal_host = "broker.test:8443";
+
+// The portal's files: a page and a script are enough to reach every branch of serving them.
+constexpr unsigned char index_html[] = {'<', 'h', 't', 'm', 'l', '>'};
+constexpr unsigned char app_js[] = {'/', '/', ' ', 'a', 'p', 'p'};
+const broker::portal::asset portal_files[] = {{"/index.html", index_html, {}},
+                                              {"/assets/app-0123abcd.js", app_js, {}}};
 
 // What `aponod --dev --ssh-target ...` writes, without password hashes (any login attempt
 // would cost a PBKDF2 run, for every input that reaches one) and with the cloud integrations
@@ -217,8 +239,22 @@ const fixture& the_fixture() {
     s.dir = dir_template;
     s.cfg = broker::parse_config(dev_config(), "/nonexistent/apono-fuzz/aponod.yaml");
     s.ca.emplace(broker::ssh::user_ca::load_or_create(s.dir / "ssh_user_ca.pem"));
-    { broker::sqlite_store migrated(s.dir / "template.db"); }
-    for (const char* u : dev_users) s.tokens.push_back(token_of(u));
+    {
+      broker::sqlite_store migrated(s.dir / "template.db");
+      // Sessions as sign-ins leave them. The router reads the wall clock, not the inputs'
+      // manual one, so they are dated a year ahead: a fuzzing run of hours never finds them
+      // idle, and an input's sign-out still ends one.
+      const auto t = common::system_clock().now() + std::chrono::hours{24 * 365};
+      migrated.transact([&](broker::store_tx& tx) {
+        for (const char* u : dev_users)
+          tx.insert_browser_session(common::sha256_hex(session_of(u)), u, t,
+                                    t + std::chrono::hours{12}, t - std::chrono::hours{1});
+      });
+    }
+    for (const char* u : dev_users) {
+      s.tokens.push_back(token_of(u));
+      s.tokens.push_back(session_of(u));
+    }
     // A plain array: it outlives every static object's destructor, when atexit handlers that
     // were registered during this initialization run.
     static char dir_to_remove[128];
@@ -233,6 +269,7 @@ struct request_text {
   bool tick = false;
   std::int64_t minutes = 0;
   broker::http::request req;
+  bool cross_site = false;  // a session cookie without what the portal's pages add
 };
 
 std::string_view next_line(std::string_view& s) {
@@ -258,8 +295,21 @@ request_text parse_request(std::string_view block) {
   r.target = space == std::string_view::npos ? "" : std::string(first.substr(space + 1));
   const auto auth = next_line(block);
   r.authorization = std::string(auth);
-  for (const char* u : dev_users)
+  r.headers.emplace_back("host", std::string(portal_host));
+  for (const char* u : dev_users) {
     if (auth == u) r.authorization = "Bearer " + token_of(u);
+    for (std::string_view how : {"portal:", "cookie:"}) {
+      if (auth != std::string(how) + u) continue;
+      r.authorization.clear();
+      r.headers.emplace_back("cookie", "__Host-apono_session=" + session_of(u));
+      if (how == "portal:") {
+        r.headers.emplace_back("x-apono-csrf", "1");
+        r.headers.emplace_back("origin", "https://" + std::string(portal_host));
+      } else {
+        out.cross_site = true;
+      }
+    }
+  }
   r.content_type = std::string(next_line(block));
   r.body = std::string(block);
   r.remote = "127.0.0.1:40000";
@@ -284,6 +334,12 @@ bool is_login_page(const broker::http::request& req) {
   return target && target->path() == "/login";
 }
 
+// A page of the portal: the app's index.html for any path that is not the API's.
+bool is_portal_page(const broker::http::request& req) {
+  auto target = boost::urls::parse_origin_form(req.target);
+  return target && broker::portal::is_portal_path(target->path());
+}
+
 void check_response(const broker::http::request& req, const broker::http::response& res,
                     const std::vector<std::string>& tokens) {
   const std::string what = req.method + " " + req.target.substr(0, 300) + " -> " +
@@ -301,7 +357,7 @@ void check_response(const broker::http::request& req, const broker::http::respon
   }
   const bool html = res.content_type.starts_with("text/html");
   if (html) {
-    check(is_login_page(req), "HTML from an API endpoint", what);
+    check(is_login_page(req) || is_portal_page(req), "HTML from an API endpoint", what);
     return;
   }
   if (res.content_type != "application/json") {
@@ -354,6 +410,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   broker::api::router routes(holder, svc, st, stats, hub, [] { return true; });
   routes.set_ssh_ca(&*fx.ca);
   routes.set_max_poll(std::chrono::milliseconds{0});
+  routes.set_portal_assets(portal_files);
 
   net::io_context ioc;
   for (const auto& r : requests) {
@@ -374,6 +431,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::fprintf(stderr, "%s %s -> %d %s\n", r.req.method.c_str(), r.req.target.c_str(),
                    res->status, res->body.substr(0, 300).c_str());
     check_response(r.req, *res, fx.tokens);
+    // Another site's page can make the browser send the cookie, and nothing else.
+    if (r.cross_site && r.req.method != "GET" && r.req.method != "HEAD" &&
+        r.req.method != "OPTIONS")
+      check(res->status >= 300, "a cross-site call with the session cookie succeeded",
+            r.req.method + " " + r.req.target.substr(0, 300));
     sched.run_once();
   }
   return 0;

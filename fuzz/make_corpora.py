@@ -306,4 +306,23 @@ write("api_json", {
         req("DELETE", "/api/v1/integrations", "alice"),
         req("GET", "/api/v1/audit", "alice"),
         req("GET", "/%zz", "alice")),
+    # The web portal: its pages, sign-in (no password works here), a browser session's calls
+    # from the portal's page, the same from another site's, a plan, sign-out.
+    "portal": seq(
+        req("GET", "/"),
+        req("GET", "/requests/AR-00001"),
+        req("HEAD", "/assets/app-0123abcd.js"),
+        req("GET", "/assets/app-00000000.js"),
+        req("POST", "/api/v1/browser-session", "portal:alice", J,
+            '{"username":"alice","password":"nope"}'),
+        req("GET", "/api/v1/session", "portal:alice"),
+        req("POST", "/api/v1/access-requests/plan", "portal:alice", J,
+            '{"integration":"pg-local","resources":["appdb"],'
+            '"permissions":["read_only","read_write"],"justification":"x"}'),
+        req("POST", "/api/v1/access-requests", "portal:alice", J, pg_write),
+        req("POST", "/api/v1/access-requests/AR-00001/revoke", "cookie:alice", J,
+            '{"reason":"forged"}'),
+        req("POST", "/api/v1/access-requests/AR-00001/approve", "portal:approver", J, "{}"),
+        req("DELETE", "/api/v1/browser-session", "portal:alice"),
+        req("GET", "/api/v1/session", "portal:alice")),
 })

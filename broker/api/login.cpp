@@ -346,26 +346,18 @@ http::response login::login_submit(const http::request& req) const {
     return error_page(e);
   }
   auto username = field(f, "username");
-  auto cfg = config_.get();
-  const auto address = source_address(req.remote);
-  const auto now = clock_.now();
-  // Refused before the password is even looked at, so guessing stops for the window.
-  if (auto wait = throttled(username, address, now)) {
-    auto minutes = std::chrono::ceil<std::chrono::minutes>(*wait).count();
-    auto res = html(429,
-                    form_page(o, username.substr(0, max_username),
-                              "too many failed sign-ins: try again in " + std::to_string(minutes) +
-                                  (minutes == 1 ? " minute" : " minutes")),
-                    o.origin);
-    res.headers.emplace_back(
-        "Retry-After", std::to_string(std::chrono::ceil<std::chrono::seconds>(*wait).count()));
+  auto checked = check_password(username, field(f, "password"), req.remote, client_id);
+  if (checked.outcome == password_check::throttled) {
+    auto res = html(
+        429, form_page(o, username.substr(0, max_username), throttled_message(checked.retry_after)),
+        o.origin);
+    res.headers.emplace_back("Retry-After", retry_after_seconds(checked.retry_after));
     return res;
   }
-  if (!password_ok(*cfg, username, field(f, "password"))) {
-    record_failure(username, address);
+  if (checked.outcome == password_check::wrong)
     return html(401, form_page(o, username.substr(0, max_username), invalid_credentials), o.origin);
-  }
 
+  const auto now = clock_.now();
   const auto code = common::base64url(common::random_bytes(32));
   auth_code c;
   c.code_hash = common::sha256_hex(code);
@@ -374,10 +366,8 @@ http::response login::login_submit(const http::request& req) const {
   c.redirect_uri = o.redirect_uri;
   c.expires_at = now + code_lifetime;
   store_.transact([&](store_tx& tx) {
-    tx.clear_login_failures("user:" + username);
     tx.insert_auth_code(c, now);
-    tx.append_audit(
-        event(now, username, "auth.login", {{"client_id", client_id}, {"method", "password"}}));
+    signed_in(tx, username, now, client_id);
   });
   spdlog::info("login: user '{}' signed in with a password", username);
 
@@ -395,9 +385,44 @@ http::response login::login_submit(const http::request& req) const {
   return res;
 }
 
+login::password_result login::check_password(const std::string& username, std::string_view password,
+                                             const std::string& remote,
+                                             std::string_view client) const {
+  auto cfg = config_.get();
+  const auto address = source_address(remote);
+  // Refused before the password is even looked at, so guessing stops for the window.
+  if (auto wait = throttled(username, address, clock_.now(), client))
+    return {password_check::throttled, *wait};
+  if (!password_ok(*cfg, username, password)) {
+    record_failure(username, address, client);
+    return {password_check::wrong, {}};
+  }
+  return {password_check::ok, {}};
+}
+
+std::string login::throttled_message(std::chrono::milliseconds wait) {
+  auto minutes = std::chrono::ceil<std::chrono::minutes>(wait).count();
+  return "too many failed sign-ins: try again in " + std::to_string(minutes) +
+         (minutes == 1 ? " minute" : " minutes");
+}
+
+std::string login::retry_after_seconds(std::chrono::milliseconds wait) {
+  return std::to_string(std::chrono::ceil<std::chrono::seconds>(wait).count());
+}
+
+void login::signed_in(store_tx& tx, const std::string& username, common::time_point now,
+                      std::string_view client,
+                      const std::vector<std::pair<std::string, std::string>>& detail) {
+  tx.clear_login_failures("user:" + username);
+  json::object d{{"client_id", client}, {"method", "password"}};
+  for (const auto& [key, value] : detail) d[key] = value;
+  tx.append_audit(event(now, username, "auth.login", d));
+}
+
 std::optional<std::chrono::milliseconds> login::throttled(const std::string& username,
                                                           const std::string& address,
-                                                          common::time_point now) const {
+                                                          common::time_point now,
+                                                          std::string_view client) const {
   login_window by_user, by_address;
   store_.read([&](store_tx& tx) {
     by_user = tx.login_failures("user:" + username.substr(0, max_username), now, failure_window);
@@ -410,7 +435,7 @@ std::optional<std::chrono::milliseconds> login::throttled(const std::string& use
   if (!until) return std::nullopt;
   store_.transact([&](store_tx& tx) {
     tx.append_audit(event(now, username.substr(0, 64), "auth.login_throttled",
-                          {{"client_id", client_id},
+                          {{"client_id", client},
                            {"user_failures", by_user.failures},
                            {"address_failures", by_address.failures}}));
   });
@@ -421,7 +446,8 @@ std::optional<std::chrono::milliseconds> login::throttled(const std::string& use
   return std::chrono::duration_cast<std::chrono::milliseconds>(*until - now);
 }
 
-void login::record_failure(const std::string& username, const std::string& address) const {
+void login::record_failure(const std::string& username, const std::string& address,
+                           std::string_view client) const {
   const auto now = clock_.now();
   auto cfg = config_.get();
   const bool known = cfg->find_user(username) != nullptr;
@@ -430,7 +456,7 @@ void login::record_failure(const std::string& username, const std::string& addre
     tx.add_login_failure("user:" + username.substr(0, max_username), now, failure_window);
     tx.add_login_failure("addr:" + address, now, failure_window);
     tx.append_audit(event(now, username.substr(0, 64), "auth.login_failed",
-                          {{"client_id", client_id}, {"known_user", known}}));
+                          {{"client_id", client}, {"known_user", known}}));
   });
   // An unknown name is not repeated in the log: it may be a password typed in the wrong box.
   if (known)

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "broker/config_holder.hpp"
 #include "broker/http/server.hpp"
@@ -41,15 +43,47 @@ class login {
   /// answers `{"revoked":true}`; throws a conflict error for a token set in the config.
   [[nodiscard]] http::response revoke(const caller& who, const std::string& token_hash) const;
 
+  /// What a password check found.
+  enum class password_check {
+    ok,         ///< the user's password: the caller now signs the user in (see signed_in)
+    wrong,      ///< unknown user or wrong password: counted and audited
+    throttled,  ///< refused unchecked after too many failures: see retry_after
+  };
+  /// The outcome of check_password.
+  struct password_result {
+    password_check outcome = password_check::wrong;  ///< what it found
+    std::chrono::milliseconds retry_after{0};        ///< throttled: how long refusals last
+  };
+  /// Checks a sign-in of `username` with `password` from `remote` (the peer's HOST:PORT)
+  /// through `client` (`apono-cli`, `apono-portal`: named in the audit). Refused unchecked
+  /// while too many sign-ins failed for the user or the address (audited as
+  /// `auth.login_throttled`); a wrong password is counted against both and audited as
+  /// `auth.login_failed`. Writes nothing on success: the caller commits what the sign-in gives
+  /// in one transaction with signed_in().
+  [[nodiscard]] password_result check_password(const std::string& username,
+                                               std::string_view password, const std::string& remote,
+                                               std::string_view client) const;
+  /// `too many failed sign-ins: try again in N minutes` for a refusal lasting `wait`.
+  [[nodiscard]] static std::string throttled_message(std::chrono::milliseconds wait);
+  /// The Retry-After value (whole seconds, rounded up) for a refusal lasting `wait`.
+  [[nodiscard]] static std::string retry_after_seconds(std::chrono::milliseconds wait);
+  /// Records in `tx` that `username` signed in through `client` at `now`: forgets the user's
+  /// failed sign-ins and audits `auth.login`, with `detail` added to the event's detail.
+  static void signed_in(store_tx& tx, const std::string& username, common::time_point now,
+                        std::string_view client,
+                        const std::vector<std::pair<std::string, std::string>>& detail = {});
+
  private:
   http::response login_page(const http::request& req) const;
   http::response login_submit(const http::request& req) const;
   http::response token(const http::request& req) const;
-  void record_failure(const std::string& username, const std::string& address) const;
+  void record_failure(const std::string& username, const std::string& address,
+                      std::string_view client) const;
   /// How long sign-ins for `username` or from `address` stay refused; nullopt: not refused.
   std::optional<std::chrono::milliseconds> throttled(const std::string& username,
                                                      const std::string& address,
-                                                     common::time_point now) const;
+                                                     common::time_point now,
+                                                     std::string_view client) const;
 
   config_holder& config_;
   store& store_;

@@ -7,6 +7,8 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <sstream>
 
@@ -218,20 +220,148 @@ std::string bearer_hash(const http::request& req) {
   return common::sha256_hex(token);
 }
 
+// The fields of a create request (also what a plan takes).
+create_input create_input_of(const json::object& body) {
+  reject_unknown_fields(body, {"integration", "resource_type", "resources", "permissions", "bundle",
+                               "duration", "duration_seconds", "justification", "dry_run"});
+  create_input in;
+  in.integration = get_string(body, "integration", 256);
+  in.resource_type = get_string(body, "resource_type", 256);
+  in.resources = get_strings(body, "resources");
+  in.permissions = get_strings(body, "permissions");
+  in.bundle = get_string(body, "bundle", 256);
+  in.duration = get_duration(body);
+  in.justification = get_string(body, "justification");
+  in.dry_run = get_bool(body, "dry_run");
+  return in;
+}
+
+json::array strings_json(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.emplace_back(s);
+  return a;
+}
+
+json::value plan_json(const request_plan& p) {
+  json::array groups;
+  for (const auto& g : p.groups) {
+    json::array units;
+    for (const auto& r : g.resources)
+      for (const auto& perm : g.permissions)
+        units.push_back(json::object{{"resource", r}, {"permission", perm}});
+    groups.push_back(json::object{{"flow", g.flow},
+                                  {"automatic", g.automatic},
+                                  {"approvers", strings_json(g.approvers)},
+                                  {"max_duration_seconds", g.max_duration.count()},
+                                  {"duration_seconds", g.duration.count()},
+                                  {"justification_required", g.justification_required},
+                                  {"integration", g.integration},
+                                  {"resource_type", g.resource_type},
+                                  {"resources", strings_json(g.resources)},
+                                  {"permissions", strings_json(g.permissions)},
+                                  {"units", std::move(units)}});
+  }
+  json::array refused;
+  for (const auto& r : p.refused)
+    refused.push_back(json::object{{"integration", r.integration},
+                                   {"resource", r.resource},
+                                   {"permission", r.permission},
+                                   {"reason", r.reason}});
+  return json::object{{"groups", std::move(groups)}, {"refused", std::move(refused)}};
+}
+
+// Who is signed in, and with a browser session until when.
+json::object session_json(const config& cfg, const caller& who, const portal::session* browser) {
+  const auto* u = cfg.find_user(who.user);
+  bool approver = false;
+  for (const auto& f : cfg.flows) approver = approver || is_approver(cfg, f, who.user);
+  json::object o{{"user", who.user},
+                 {"email", u ? u->email : ""},
+                 {"admin", who.admin},
+                 {"approver", approver}};
+  if (browser) {
+    o["idle_timeout_seconds"] = browser->idle_timeout.count();
+    o["expires_at"] = common::format_rfc3339(browser->expires_at);
+  }
+  return o;
+}
+
+api_error cross_site() {
+  return api_error(errc::permission_denied, "cross-site request refused");
+}
+
+bool has_header(const http::response& res, std::string_view name) {
+  return std::any_of(res.headers.begin(), res.headers.end(), [&](const auto& h) {
+    return h.first.size() == name.size() &&
+           std::equal(name.begin(), name.end(), h.first.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) ==
+                    std::tolower(static_cast<unsigned char>(b));
+           });
+  });
+}
+
 }  // namespace
 
 router::router(config_holder& cfg, service& svc, store& st, metrics& m, event_hub& hub,
                std::function<bool()> ready)
     : config_(cfg), service_(svc), store_(st), metrics_(m), hub_(hub), ready_(std::move(ready)) {}
 
-caller router::authenticate(const http::request& req) const {
+router::identity router::authenticate(const http::request& req, bool activity) const {
+  // A bearer token wins: the CLI's calls are what they always were, cookie or not.
+  if (req.authorization.empty()) {
+    if (auto secret = portal::session_cookie(req); !secret.empty()) {
+      // Before the session is even looked at, so a forged call changes nothing at all.
+      if (!portal::is_safe_method(req.method) && !portal::is_same_origin(req)) throw cross_site();
+      auto s = sessions_.resolve(secret, activity);
+      return identity{s.who, std::move(s)};
+    }
+  }
   auto hash = bearer_hash(req);
   auto cfg = config_.get();
   for (const auto& u : cfg->users)
     for (const auto& h : u.token_hashes)
-      if (common::constant_time_equal(h, hash)) return caller{u.name, u.admin};
-  if (auto c = login_.token_caller(hash)) return *c;
+      if (common::constant_time_equal(h, hash)) return identity{caller{u.name, u.admin}, {}};
+  if (auto c = login_.token_caller(hash)) return identity{*c, {}};
   throw api_error(errc::unauthenticated, "invalid or revoked token");
+}
+
+http::response router::browser_session(const http::request& req) {
+  const auto& m = req.method;
+  if (m != "POST" && m != "DELETE")
+    throw api_error(errc::not_found,
+                    "no such endpoint: " + m.substr(0, 32) + " " + "/api/v1/browser-session");
+  // Signing in and out are state changes too: a page elsewhere must not sign a browser into
+  // an account of its choosing, or out of its own.
+  if (!portal::is_same_origin(req)) throw cross_site();
+  if (m == "DELETE") {
+    sessions_.end(portal::session_cookie(req));
+    return http::response{204, "", "", {{"Set-Cookie", portal::clear_cookie()}}};
+  }
+  auto body = parse_body(req);
+  reject_unknown_fields(body, {"username", "password"});
+  const auto username = get_string(body, "username", 256);
+  const auto password = get_string(body, "password", 1024);
+  if (username.empty() || password.empty())
+    throw api_error(errc::invalid_argument, "fields 'username' and 'password' are required");
+  auto checked = login_.check_password(username, password, req.remote, portal::client_id);
+  if (checked.outcome == login::password_check::throttled) {
+    auto res =
+        error_response(errc::resource_exhausted, login::throttled_message(checked.retry_after));
+    res.headers.emplace_back("Retry-After", login::retry_after_seconds(checked.retry_after));
+    return res;
+  }
+  if (checked.outcome != login::password_check::ok)
+    throw api_error(errc::unauthenticated, "invalid username or password");
+  const auto now = clock_.now();
+  auto [s, secret] = sessions_.start(
+      username, portal::session_cookie(req), [&](store_tx& tx, const std::string& session_id) {
+        login::signed_in(tx, username, now, portal::client_id, {{"session_id", session_id}});
+      });
+  spdlog::info("portal: user '{}' signed in (session {})", s.who.user,
+               portal::sessions::session_id(s.hash));
+  auto res = json_response(200, session_json(*config_.get(), s.who, &s));
+  res.headers.emplace_back("Set-Cookie", portal::set_cookie(secret));
+  return res;
 }
 
 // GCC 12 follows Asio's recycling allocator for this coroutine's frame into aligned_alloc and
@@ -254,8 +384,11 @@ net::awaitable<http::response> router::handle(http::request req) {
     std::map<std::string, std::string> query;
     for (auto p : parsed->params()) query[p.key] = p.value;
 
-    if (req.method == "GET" && path == "/api/v1/events") {
-      std::function<caller()> auth = [&] { return authenticate(req); };
+    if (portal::is_portal_path(path)) {
+      res = portal_files_.serve(req, path);  // from memory: no need for the pool
+    } else if (req.method == "GET" && path == "/api/v1/events") {
+      // A page left open long-polls all day: that is no sign of someone at the keyboard.
+      std::function<caller()> auth = [&] { return authenticate(req, false).who; };
       auto who = co_await pool_.run(std::move(auth));
       auto after = query_int(query, "after", 0, INT64_MAX).value_or(0);
       auto timeout_s = query_int(query, "timeout", 0, 25).value_or(25);
@@ -299,6 +432,12 @@ net::awaitable<http::response> router::handle(http::request req) {
     spdlog::error("{} {}: internal error: {}", req.method, req.target.substr(0, 200), e.what());
     res = error_response(errc::internal, "internal error");
   }
+  // What every answer carries (portal pages have these and more): no sniffing a JSON body
+  // into something else, and no URL, which may hold an id or a cursor, handed to another site.
+  if (!has_header(res, "X-Content-Type-Options"))
+    res.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  if (!has_header(res, "Referrer-Policy"))
+    res.headers.emplace_back("Referrer-Policy", "no-referrer");
   metrics_.count_http(res.status);
   co_return res;
 }
@@ -335,7 +474,9 @@ http::response router::dispatch(const http::request& req, const std::string& pat
   auto seg = split_path(path);
   if (seg.size() < 3 || seg[0] != "api" || seg[1] != "v1")
     throw api_error(errc::not_found, "no such endpoint: " + path.substr(0, 200));
-  auto who = authenticate(req);
+  if (seg.size() == 3 && seg[2] == "browser-session") return browser_session(req);
+  const auto auth = authenticate(req);
+  const auto& who = auth.who;
   auto cfg = config_.get();
   auto method_not_allowed = [&]() -> http::response {
     throw api_error(errc::not_found, "no such endpoint: " + m + " " + path.substr(0, 200));
@@ -344,17 +485,17 @@ http::response router::dispatch(const http::request& req, const std::string& pat
 
   if (top == "session" && seg.size() == 3) {
     if (m != "GET") return method_not_allowed();
-    const auto* u = cfg->find_user(who.user);
-    bool approver = false;
-    for (const auto& f : cfg->flows) approver = approver || is_approver(*cfg, f, who.user);
-    return json_response(200, json::object{{"user", who.user},
-                                           {"email", u ? u->email : ""},
-                                           {"admin", who.admin},
-                                           {"approver", approver}});
+    return json_response(200, session_json(*cfg, who, auth.browser ? &*auth.browser : nullptr));
   }
   if (top == "session" && seg.size() == 4 && seg[3] == "revoke") {
     if (m != "POST") return method_not_allowed();
     reject_unknown_fields(parse_body(req), {});
+    if (auth.browser) {  // the calling credential is a browser session: it ends
+      sessions_.end(portal::session_cookie(req));
+      auto res = json_response(200, json::object{{"revoked", true}});
+      res.headers.emplace_back("Set-Cookie", portal::clear_cookie());
+      return res;
+    }
     return login_.revoke(who, bearer_hash(req));
   }
 
@@ -420,19 +561,7 @@ http::response router::dispatch(const http::request& req, const std::string& pat
 
   if (top == "access-requests") {
     if (seg.size() == 3 && m == "POST") {
-      auto body = parse_body(req);
-      reject_unknown_fields(
-          body, {"integration", "resource_type", "resources", "permissions", "bundle", "duration",
-                 "duration_seconds", "justification", "dry_run"});
-      create_input in;
-      in.integration = get_string(body, "integration", 256);
-      in.resource_type = get_string(body, "resource_type", 256);
-      in.resources = get_strings(body, "resources");
-      in.permissions = get_strings(body, "permissions");
-      in.bundle = get_string(body, "bundle", 256);
-      in.duration = get_duration(body);
-      in.justification = get_string(body, "justification");
-      in.dry_run = get_bool(body, "dry_run");
+      auto in = create_input_of(parse_body(req));
       auto r = service_.create(who, in);
       if (in.dry_run) {
         auto v = common::to_json(r);
@@ -473,6 +602,8 @@ http::response router::dispatch(const http::request& req, const std::string& pat
       }
       return res;
     }
+    if (seg.size() == 4 && seg[3] == "plan" && m == "POST")
+      return json_response(200, plan_json(service_.plan(who, create_input_of(parse_body(req)))));
     if (seg.size() == 4 && m == "GET")
       return json_response(200, common::to_json(service_.get(who, path_request_id(seg[3]))));
     if (seg.size() == 5 && m == "POST") {

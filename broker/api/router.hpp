@@ -5,6 +5,8 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <optional>
+#include <span>
 
 #include "broker/api/login.hpp"
 #include "broker/api/work_pool.hpp"
@@ -12,6 +14,8 @@
 #include "broker/event_hub.hpp"
 #include "broker/http/server.hpp"
 #include "broker/metrics.hpp"
+#include "broker/portal/assets.hpp"
+#include "broker/portal/sessions.hpp"
 #include "broker/service.hpp"
 #include "broker/store/store.hpp"
 
@@ -29,11 +33,24 @@ class router {
   void set_max_poll(std::chrono::milliseconds d) { max_poll_ = d; }
   /// Publishes `ca`'s public key at /api/v1/ssh/ca (null: 503 there).
   void set_ssh_ca(const ssh::user_ca* ca) { ssh_ca_ = ca; }
+  /// Serves the web portal from `assets` (which must outlive the router); none: its pages
+  /// answer 503. Call before serving.
+  void set_portal_assets(std::span<const portal::asset> assets) {
+    portal_files_ = portal::files(assets);
+  }
 
  private:
+  /// Who is calling, and with what.
+  struct identity {
+    caller who;                              ///< the user
+    std::optional<portal::session> browser;  ///< the session, when its cookie authenticated
+  };
   http::response dispatch(const http::request& req, const std::string& path,
                           const std::map<std::string, std::string>& query);
-  caller authenticate(const http::request& req) const;
+  /// A bearer token when the request has an Authorization header, else the session cookie;
+  /// `activity`: a cookie's use counts against its idle timeout. Throws api_error.
+  identity authenticate(const http::request& req, bool activity = true) const;
+  http::response browser_session(const http::request& req);
   std::string render_metrics() const;
 
   config_holder& config_;
@@ -46,6 +63,8 @@ class router {
   const ssh::user_ca* ssh_ca_ = nullptr;
   common::system_clock clock_;
   login login_{config_, store_, clock_};
+  portal::sessions sessions_{config_, store_, clock_};
+  portal::files portal_files_;
   // Blocking work of every request: 16 threads keep a slow target call (credential reset,
   // cloud credentials) from holding up the rest; 4,096 waiting is beyond any one broker's
   // clients, and 10 s is well inside the CLI's 30-s timeout.

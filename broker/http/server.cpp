@@ -344,7 +344,7 @@ struct server::impl {
     res.version(version);
     res.result(r.status >= 100 && r.status <= 999 ? static_cast<unsigned>(r.status) : 500u);
     res.set(bhttp::field::server, "aponod");
-    res.set(bhttp::field::content_type, r.content_type);
+    if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
     res.set(bhttp::field::cache_control, "no-store");
     for (const auto& [name, value] : r.headers)
       if (!name.empty() && header_safe(name) && header_safe(value)) res.set(name, value);

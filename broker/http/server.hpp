@@ -33,7 +33,7 @@ struct request {
 struct response {
   int status = 200;                                          ///< HTTP status
   std::string body;                                          ///< body bytes
-  std::string content_type = "application/json";             ///< Content-Type
+  std::string content_type = "application/json";             ///< Content-Type; empty: none (204)
   std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers
 };
 

@@ -66,6 +66,11 @@ const std::vector<table_map>& tables() {
        {"code_hash", "username", "challenge", "redirect_uri", "expires_at", "used"},
        {false, false, false, false, false, true},
        false},
+      {"browser_sessions",
+       {"hash", "user", "created_at", "last_seen_at", "expires_at"},
+       {"hash", "username", "created_at", "last_seen_at", "expires_at"},
+       std::vector<bool>(5, false),
+       false},
   };
   return t;
 }

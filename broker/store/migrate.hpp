@@ -19,11 +19,11 @@ struct migration_report {
 };
 
 /// Copies every row (requests, units with their sealed secrets, audit, API tokens, login
-/// codes, failed sign-in counts) from the SQLite store at `sqlite_path` to the empty PostgreSQL
-/// store at `postgres_url`, ids kept, in one transaction, then checks the counts and that `keys`
-/// open every secret. The source is migrated to the current schema first and not changed otherwise.
-/// Stop the broker using the source first. Throws std::runtime_error with a one-line reason (a
-/// non-empty target, a count that differs, a secret the keys do not open).
+/// codes, failed sign-in counts, browser sessions) from the SQLite store at `sqlite_path` to the
+/// empty PostgreSQL store at `postgres_url`, ids kept, in one transaction, then checks the
+/// counts and that `keys` open every secret. The source is migrated to the current schema first and
+/// not changed otherwise. Stop the broker using the source first. Throws std::runtime_error with a
+/// one-line reason (a non-empty target, a count that differs, a secret the keys do not open).
 migration_report migrate_sqlite_to_postgres(const std::filesystem::path& sqlite_path,
                                             const std::string& postgres_url,
                                             std::shared_ptr<const secret_box> keys);

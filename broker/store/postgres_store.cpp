@@ -110,6 +110,16 @@ CREATE TABLE login_failures(
   window_start BIGINT NOT NULL,
   failures INTEGER NOT NULL);
 )sql",
+    // The web portal's browser sessions, by the SHA-256 hex of the cookie's secret; shared by
+    // every replica, so a browser may land on any of them.
+    R"sql(
+CREATE TABLE browser_sessions(
+  hash TEXT PRIMARY KEY,
+  username TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_seen_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL);
+)sql",
 };
 
 // Advisory lock keys. Session-level locks of the two-int form and of the one-bigint form do
@@ -614,6 +624,24 @@ class postgres_store::tx final : public store_tx {
     return c;
   }
 
+  void insert_browser_session(const std::string& hash, const std::string& user,
+                              common::time_point now, common::time_point expires_at,
+                              common::time_point idle_before) override {
+    // Each sign-in sweeps out the sessions nobody can use any more; a table of the sessions
+    // alive at once needs no index for that.
+    (void)c_.exec("DELETE FROM browser_sessions WHERE expires_at <= $1 OR last_seen_at <= $2",
+                  params().add(now).add(idle_before));
+    (void)c_.exec(
+        "INSERT INTO browser_sessions(hash, username, created_at, last_seen_at, expires_at) "
+        "VALUES($1, $2, $3, $3, $4)",
+        params().add(hash).add(user).add(now).add(expires_at));
+  }
+
+  bool delete_browser_session(const std::string& hash) override {
+    return c_.exec("DELETE FROM browser_sessions WHERE hash = $1", params().add(hash)).affected() ==
+           1;
+  }
+
  private:
   std::optional<common::access_request> fetch(std::int64_t id, const char* lock) {
     std::string sql =
@@ -959,6 +987,28 @@ std::optional<stored_token> postgres_store::find_token(const std::string& hash,
     (void)c->exec("UPDATE api_tokens SET last_used_at = $1 WHERE hash = $2",
                   params().add(now_ms).add(hash));
   return t;
+}
+
+std::optional<browser_session> postgres_store::find_browser_session(const std::string& hash) {
+  auto c = acquire(options_.acquire_timeout);
+  auto r = c->exec(
+      "SELECT username, created_at, last_seen_at, expires_at FROM browser_sessions "
+      "WHERE hash = $1",
+      params().add(hash));
+  if (r.size() == 0) return std::nullopt;
+  return browser_session{r.text(0, 0), common::from_unix_ms(r.i64(0, 1)),
+                         common::from_unix_ms(r.i64(0, 2)), common::from_unix_ms(r.i64(0, 3))};
+}
+
+bool postgres_store::touch_browser_session(const std::string& hash, common::time_point now,
+                                           std::chrono::milliseconds min_interval) {
+  auto c = acquire(options_.acquire_timeout);
+  // The condition in the statement, so replicas touching the same session at once write once.
+  auto r = c->exec(
+      "UPDATE browser_sessions SET last_seen_at = $1 WHERE hash = $2 AND last_seen_at <= $3",
+      params().add(now).add(hash).add(common::to_unix_ms(now) -
+                                      static_cast<std::int64_t>(min_interval.count())));
+  return r.affected() == 1;
 }
 
 bool postgres_store::ping() {

@@ -58,6 +58,10 @@ class postgres_store final : public store {
   [[nodiscard]] std::int64_t count_stuck_revocations(int min_attempts) override;
   [[nodiscard]] std::optional<stored_token> find_token(const std::string& hash,
                                                        common::time_point now) override;
+  [[nodiscard]] std::optional<browser_session> find_browser_session(
+      const std::string& hash) override;
+  bool touch_browser_session(const std::string& hash, common::time_point now,
+                             std::chrono::milliseconds min_interval) override;
   [[nodiscard]] bool ping() override;
   std::size_t reseal_secrets() override;
   /// The schema version after migrations.

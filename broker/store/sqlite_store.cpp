@@ -100,6 +100,15 @@ CREATE TABLE login_failures(
   window_start INTEGER NOT NULL,
   failures INTEGER NOT NULL);
 )sql",
+    // The web portal's browser sessions, by the SHA-256 hex of the cookie's secret.
+    R"sql(
+CREATE TABLE browser_sessions(
+  hash TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL);
+)sql",
 };
 
 // A token's last use is written at most this often: an API call should not cost a write.
@@ -527,6 +536,29 @@ class sqlite_store::tx final : public store_tx {
     return c;
   }
 
+  void insert_browser_session(const std::string& hash, const std::string& user,
+                              common::time_point now, common::time_point expires_at,
+                              common::time_point idle_before) override {
+    // Each sign-in sweeps out the sessions nobody can use any more; a table of the sessions
+    // alive at once needs no index for that.
+    stmt gc(c_, "DELETE FROM browser_sessions WHERE expires_at <= ? OR last_seen_at <= ?");
+    gc.bind(1, common::to_unix_ms(now)).bind(2, common::to_unix_ms(idle_before));
+    gc.run();
+    stmt s(c_,
+           "INSERT INTO browser_sessions(hash, user, created_at, last_seen_at, expires_at) "
+           "VALUES(?1, ?2, ?3, ?3, ?4)");
+    s.bind(1, hash).bind(2, user).bind(3, common::to_unix_ms(now));
+    s.bind(4, common::to_unix_ms(expires_at));
+    s.run();
+  }
+
+  bool delete_browser_session(const std::string& hash) override {
+    stmt s(c_, "DELETE FROM browser_sessions WHERE hash = ?");
+    s.bind(1, hash);
+    s.run();
+    return sqlite3_changes(db_) == 1;
+  }
+
  private:
   sqlite_connection& c_;
   sqlite3* db_;
@@ -767,6 +799,29 @@ std::optional<stored_token> sqlite_store::find_token(const std::string& hash,
     s.run();
   }
   return t;
+}
+
+std::optional<browser_session> sqlite_store::find_browser_session(const std::string& hash) {
+  // Every portal call looks its session up: on a reader, like tokens.
+  std::unique_lock<std::mutex> lock;
+  auto& r = lock_reader(lock);
+  stmt s(r.c,
+         "SELECT user, created_at, last_seen_at, expires_at FROM browser_sessions WHERE hash = ?");
+  s.bind(1, hash);
+  if (!s.step()) return std::nullopt;
+  return browser_session{s.text(0), common::from_unix_ms(s.i64(1)), common::from_unix_ms(s.i64(2)),
+                         common::from_unix_ms(s.i64(3))};
+}
+
+bool sqlite_store::touch_browser_session(const std::string& hash, common::time_point now,
+                                         std::chrono::milliseconds min_interval) {
+  std::lock_guard lock(mutex_);
+  stmt s(*writer_,
+         "UPDATE browser_sessions SET last_seen_at = ?1 WHERE hash = ?2 AND last_seen_at <= ?3");
+  s.bind(1, common::to_unix_ms(now)).bind(2, hash);
+  s.bind(3, common::to_unix_ms(now) - static_cast<std::int64_t>(min_interval.count()));
+  s.run();
+  return sqlite3_changes(db_) == 1;
 }
 
 std::size_t sqlite_store::reseal_secrets() {

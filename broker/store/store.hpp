@@ -1,7 +1,8 @@
 // The broker's persistent state behind a small interface: requests with their units, unit
-// secrets and retry state, the audit trail, and the API tokens and one-time authorization
-// codes of browser login (only their SHA-256 hashes). All writes happen in a transaction, and
-// every lifecycle transition writes its audit event in the same transaction.
+// secrets and retry state, the audit trail, the API tokens and one-time authorization codes of
+// browser login and the web portal's browser sessions (only their SHA-256 hashes). All writes
+// happen in a transaction, and every lifecycle transition writes its audit event in the same
+// transaction.
 //
 // Two implementations: SQLite (one broker, the default) and PostgreSQL (any number of broker
 // replicas on one database). What replicas need is part of the contract: rows read in a write
@@ -83,6 +84,14 @@ struct stored_token {
   common::time_point expires_at{};  ///< unusable from this instant
 };
 
+/// A browser session of the web portal as stored (by the SHA-256 of its secret).
+struct browser_session {
+  std::string user;                   ///< who signed in
+  common::time_point created_at{};    ///< when
+  common::time_point last_seen_at{};  ///< the last use recorded (see touch_browser_session)
+  common::time_point expires_at{};    ///< the absolute end, however much it is used
+};
+
 /// Failed sign-ins counted against one subject (a user, or a source address) in one window.
 struct login_window {
   int failures = 0;           ///< in the current window
@@ -140,6 +149,14 @@ class store_tx {
   /// the caller then refuses the exchange (wrong verifier), so it cannot be guessed at.
   [[nodiscard]] virtual std::optional<auth_code> take_auth_code(const std::string& code_hash,
                                                                 common::time_point now) = 0;
+  /// Stores a browser session of `user` by the SHA-256 hex `hash` of its secret, created and
+  /// seen at `now`, ending at `expires_at`; also deletes the sessions that have ended: past
+  /// their expires_at at `now`, or last seen at or before `idle_before`.
+  virtual void insert_browser_session(const std::string& hash, const std::string& user,
+                                      common::time_point now, common::time_point expires_at,
+                                      common::time_point idle_before) = 0;
+  /// Deletes the browser session with SHA-256 hex `hash`; true when there was one.
+  virtual bool delete_browser_session(const std::string& hash) = 0;
 };
 
 /// The store. Thread-safe; callbacks should be short. Failures to reach the database throw
@@ -187,6 +204,15 @@ class store {
   /// once a minute per token so reads stay cheap.
   [[nodiscard]] virtual std::optional<stored_token> find_token(const std::string& hash,
                                                                common::time_point now) = 0;
+  /// The browser session with SHA-256 hex `hash`, or nullopt. One that has ended is returned
+  /// too: the store does not know the idle timeout, the caller does.
+  [[nodiscard]] virtual std::optional<browser_session> find_browser_session(
+      const std::string& hash) = 0;
+  /// Records a use of the browser session with SHA-256 hex `hash` at `now`, unless its last
+  /// recorded use is less than `min_interval` before `now` (so a busy session costs a write
+  /// now and then, not per call); true when it wrote.
+  virtual bool touch_browser_session(const std::string& hash, common::time_point now,
+                                     std::chrono::milliseconds min_interval) = 0;
   /// A cheap liveness probe of the underlying database.
   [[nodiscard]] virtual bool ping() = 0;
   /// Seals every stored unit secret not sealed with the current key (secrets stored before

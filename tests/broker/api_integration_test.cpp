@@ -213,3 +213,64 @@ TEST_CASE("operations: health, readiness, metrics, SIGHUP reload, bad config at 
   INFO(res.output);
   CHECK(res.output.find("bad.yaml:5") != std::string::npos);
 }
+
+TEST_CASE("plan: a selection spanning two flows splits into requests that create as planned") {
+  pg_fixture pg;
+  pg.psql("CREATE DATABASE appdb");
+  broker_fixture b(pg);
+  const std::string selection = R"({"integration":"pg-local","resource_type":"database",)"
+                                R"("resources":["appdb"],"permissions":["read_only","read_write"],)"
+                                R"("justification":"INC-7"})";
+  // As one request: refused, two flows.
+  auto whole = b.call("alice", "POST", "/api/v1/access-requests", selection);
+  check_error(whole, 403, "permission_denied");
+  auto plan = b.call("alice", "POST", "/api/v1/access-requests/plan", selection);
+  INFO(plan.body);
+  REQUIRE(plan.status == 200);
+  const auto& groups = plan.json.at("groups").as_array();
+  REQUIRE(groups.size() == 2);
+  CHECK(plan.json.at("refused").as_array().empty());
+  CHECK(groups[0].at("flow") == "engineers-read-only");
+  CHECK(groups[0].at("automatic") == true);
+  CHECK(groups[0].at("approvers").as_array().empty());
+  CHECK(groups[0].at("max_duration_seconds") == 8 * 3600);
+  CHECK(groups[0].at("units") == json::parse(R"([{"resource":"appdb","permission":"read_only"}])"));
+  CHECK(groups[1].at("flow") == "engineers-write");
+  CHECK(groups[1].at("automatic") == false);
+  CHECK(groups[1].at("approvers") == json::parse(R"(["approver"])"));
+  CHECK(groups[1].at("max_duration_seconds") == 4 * 3600);
+  CHECK(groups[1].at("resources") == json::parse(R"(["appdb"])"));
+  CHECK(groups[1].at("permissions") == json::parse(R"(["read_write"])"));
+  // One request per group: each gets the flow the plan named.
+  for (const auto& g : groups) {
+    json::object body{{"integration", g.at("integration")},
+                      {"resource_type", g.at("resource_type")},
+                      {"resources", g.at("resources")},
+                      {"permissions", g.at("permissions")},
+                      {"justification", "INC-7"}};
+    auto created = b.call("alice", "POST", "/api/v1/access-requests", json::serialize(body));
+    INFO(created.body);
+    REQUIRE(created.status == 201);
+    CHECK(created.json.at("access_flow") == g.at("flow"));
+    CHECK(created.json.at("approval") == (g.at("automatic") == true ? "automatic" : "manual"));
+  }
+  // Over every flow's maximum: refused with the create's own reason; bad input is a 400.
+  auto too_long = b.call("alice", "POST", "/api/v1/access-requests/plan",
+                         R"({"integration":"pg-local","resources":["appdb"],)"
+                         R"("permissions":["read_only","read_write"],"duration":"6h",)"
+                         R"("justification":"x"})");
+  REQUIRE(too_long.status == 200);
+  CHECK(too_long.json.at("groups").as_array().size() == 1);
+  const auto& refused = too_long.json.at("refused").as_array();
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0].at("permission") == "read_write");
+  CHECK(std::string(refused[0].at("reason").as_string()).find("exceeds the maximum of 4h") !=
+        std::string::npos);
+  check_error(b.call("alice", "POST", "/api/v1/access-requests/plan",
+                     R"({"integration":"pg-local","resources":["nope"],"permissions":["x"]})"),
+              400, "invalid_argument");
+  check_error(b.call("alice", "POST", "/api/v1/access-requests/plan", R"({"colour":"red"})"), 400,
+              "invalid_argument");
+  check_error(b.call("", "POST", "/api/v1/access-requests/plan", selection), 401,
+              "unauthenticated");
+}

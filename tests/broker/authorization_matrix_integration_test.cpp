@@ -186,6 +186,16 @@ const std::vector<row> matrix{
   {"POST", "/api/v1/session/revoke", "", subject::issued_token, true, view::token_dead,
    {y200, y200, y200, y200, c401, c401}, "api.md Login: the calling token no longer works"},
 
+  // Web portal sessions: sign-in and sign-out only from the portal's pages, which a bearer
+  // call (no X-Apono-CSRF, no Origin) is not.
+  {"POST", "/api/v1/browser-session", R"({"username":"alice","password":"{password}"})",
+   subject::none, false, view::none, {c403, c403, c403, c403, c403, c403},
+   "api.md Web portal sessions: 403 unless from the portal's pages", "alice, right password"},
+  {"DELETE", "/api/v1/browser-session", "", subject::none, false, view::none,
+   {c403, c403, c403, c403, c403, c403}, "api.md Web portal sessions: 403 unless from the portal's pages"},
+  {"GET", "/api/v1/browser-session", "", subject::none, false, view::none,
+   {c404, c404, c404, c404, c404, c404}, "only POST and DELETE are served: unknown endpoint"},
+
   // Catalog: only what some flow lets the caller request (approver and admin: nothing).
   {"GET", "/api/v1/integrations", "", subject::none, false, view::lists_pg,
    {shown(200), hidden(200), shown(200), hidden(200), c401, c401}, "api.md Catalog"},
@@ -213,6 +223,11 @@ const std::vector<row> matrix{
   {"POST", "/api/v1/access-requests", R"({"bundle":"all-databases-read-only","justification":"matrix"})",
    subject::none, false, view::none, {c201, c403, c201, c403, c401, c401},
    "api.md: 403 when no access flow allows it", "the bundle"},
+  {"POST", "/api/v1/access-requests/plan",
+   R"({"integration":"pg-local","resources":["appdb"],"permissions":["read_only","read_write"],"justification":"matrix"})",
+   subject::none, false, view::none, {c200, c400, c200, c400, c401, c401},
+   "api.md: a plan for who may create; pg-local is not in the approver's or admin's catalog (400)",
+   "read_only and read_write on appdb (two flows)"},
 
   // Listing and reading requests.
   {"GET", "/api/v1/access-requests", "", subject::pending, false, view::lists_request,
@@ -298,8 +313,10 @@ const std::vector<row> matrix{
   // Unknown endpoints.
   {"GET", "/api/v1/nothing", "", subject::none, false, view::none,
    {c404, c404, c404, c404, c401, c401}, "api.md: 404 unknown endpoint; /api/v1 needs a token"},
-  {"GET", "/nothing", "", subject::none, false, view::none,
+  {"GET", "/oauth/nothing", "", subject::none, false, view::none,
    {c404, c404, c404, c404, c404, c404}, "api.md: 404 unknown endpoint"},
+  {"GET", "/assets/nothing-00000000.js", "", subject::none, false, view::none,
+   {c404, c404, c404, c404, c404, c404}, "api.md Web portal pages: a missing asset is 404, never the app"},
 };
 // clang-format on
 

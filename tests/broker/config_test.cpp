@@ -305,6 +305,30 @@ TEST_CASE("store: SQLite in the data dir by default, or PostgreSQL by URL", "[co
   }
 }
 
+TEST_CASE("portal: browser sessions' idle timeout and lifetime", "[config]") {
+  SECTION("the defaults: 30 minutes idle, 12 hours in all") {
+    auto cfg = parse_config("", "c.yaml");
+    CHECK(cfg->portal.idle_timeout == std::chrono::minutes{30});
+    CHECK(cfg->portal.session_lifetime == std::chrono::hours{12});
+  }
+  SECTION("set, down to seconds for tests") {
+    auto cfg = parse_config("portal: {idle_timeout: 3s, session_lifetime: 8s}", "c.yaml");
+    CHECK(cfg->portal.idle_timeout == std::chrono::seconds{3});
+    CHECK(cfg->portal.session_lifetime == std::chrono::seconds{8});
+    CHECK(parse_config("portal: {idle_timeout: 1h}", "c.yaml")->portal.session_lifetime ==
+          std::chrono::hours{12});
+  }
+  SECTION("mistakes are named") {
+    CHECK(error_of("portal: {idle: 3s}") ==
+          "test.yaml:1: portal: unknown key 'idle' (expected idle_timeout, session_lifetime)");
+    CHECK(error_of("portal:\n  idle_timeout: soon\n")
+              .find("test.yaml:2: portal: idle_timeout: cannot read 'soon' as a duration") == 0);
+    CHECK(error_of("portal:\n  session_lifetime: 1h\n  idle_timeout: 2h\n") ==
+          "test.yaml:3: portal: idle_timeout: 2h is longer than session_lifetime 1h");
+    CHECK(error_of("portal: []") == "test.yaml:1: portal: expected a mapping");
+  }
+}
+
 TEST_CASE("matches() takes users directly or through groups", "[config]") {
   auto cfg = parse_config(base, "test.yaml");
   apono::broker::principals p{{"carol"}, {"engineers"}};
@@ -324,8 +348,8 @@ TEST_CASE("errors name the file, the line and the thing", "[config]") {
   }
   SECTION("unknown top-level key") {
     CHECK(error_of("server: {}\nintegration: []\n") ==
-          "test.yaml:2: unknown key 'integration' (expected server, store, users, groups, "
-          "integrations, access_flows, bundles)");
+          "test.yaml:2: unknown key 'integration' (expected server, store, portal, users, "
+          "groups, integrations, access_flows, bundles)");
   }
   SECTION("duplicate top-level key") {
     CHECK(error_of("users: []\nusers: []\n") == "test.yaml:2: duplicate key 'users'");

@@ -9,7 +9,9 @@
 // JSON error has the documented shape and its code matches the status; no answer carries a
 // secret; only HTTP-level garbage may end a connection without an answer; aponod is alive at the
 // end, answers normal requests, holds no request and no audit event made by malformed input, and
-// exits cleanly with no sanitizer report in its log.
+// exits cleanly with no sanitizer report in its log. The aponod is the build of its main that
+// embeds the test front end (as a release embeds web/dist), so the portal's pages are served
+// too, and a page outside the API is the app, never a 5xx.
 #include <catch2/catch.hpp>
 
 #include <boost/asio/connect.hpp>
@@ -722,9 +724,10 @@ class generator {
       }
       case 7: {
         auto len = pick<std::size_t>({1000, 4000, 7000, 9000, 30000});
-        auto t = pick<std::string>({"/api/v1/", "/api/v1/access-requests/", "/"}) +
-                 random_text(len, "abcdefghijklmnopqrstuvwxyz0123456789-_");
-        return get(t, {404});
+        auto prefix = pick<std::string>({"/api/v1/", "/api/v1/access-requests/", "/"});
+        auto t = prefix + random_text(len, "abcdefghijklmnopqrstuvwxyz0123456789-_");
+        // Outside the API a path is a page of the portal: the app.
+        return get(t, prefix == "/" ? std::set<int>{200} : std::set<int>{404});
       }
       case 8:
         return get("/api/v1/access-requests/" + junk_id(), {404});
@@ -767,10 +770,13 @@ class generator {
                  "/api/v1/integrations/pg-local/resource-types/x"}),
             {404});
       default: {
-        // Paths outside the API with a token: unknown endpoints.
-        return get(pick<std::string>({"/", "/index.html", "/.env", "/api/v1/../../etc/passwd",
-                                      "/%2e%2e/%2e%2e/etc/passwd", "/login/x", "/oauth",
-                                      "/healthz/x", "/metrics/../healthz", "/favicon.ico"}),
+        // Paths outside the API with a token: pages of the portal (the app), or unknown
+        // endpoints when they name no page.
+        if (below(2))
+          return get(pick<std::string>({"/", "/index.html", "/.env", "/favicon.ico"}), {200});
+        return get(pick<std::string>({"/api/v1/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
+                                      "/login/x", "/oauth", "/healthz/x", "/metrics/../healthz",
+                                      "//", "/x/./y", "/assets/nothing-here.js"}),
                    {400, 404});
       }
     }
@@ -1100,6 +1106,7 @@ class generator {
       p.via = transport::own_tls;
       p.head = true;
       p.allowed = allowed;
+      if (path == "/nothing") p.allowed = {200};  // a page of the portal: HEAD as GET
       return p;
     }
     if (below(20) == 0) {
@@ -1526,7 +1533,7 @@ TEST_CASE("10,000 malformed API requests: no 5xx, no crash, no junk", "[malforme
 
   pg_fixture pg;
   pg.psql("CREATE DATABASE appdb");
-  broker_fixture b(pg);
+  broker_fixture b(pg, {}, APONOD_PORTAL_FIXTURE);
 
   // The state malformed input might disturb: an ACTIVE and a PENDING request of alice's, and
   // a login token that was revoked.

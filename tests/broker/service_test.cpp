@@ -370,3 +370,83 @@ TEST_CASE("bundles and request-again") {
           h.svc.request_again(caller{"admin", true}, r.id, "", std::nullopt);
         }) == errc::permission_denied);
 }
+
+TEST_CASE("plan: a selection split by access flow, each group created as planned") {
+  harness h;
+  const caller alice{"alice", false};
+  broker::create_input in;
+  in.integration = "pg";
+  in.resources = {"appdb", "other"};
+  in.permissions = {"read_only", "read_write"};
+  in.justification = "ticket 42";
+  // As one request it spans two flows (and one unit no flow allows): refused today.
+  CHECK(code_of([&] { h.svc.create(alice, in); }) == errc::permission_denied);
+
+  auto p = h.svc.plan(alice, in);
+  REQUIRE(p.groups.size() == 2);
+  const auto& read = p.groups[0];
+  CHECK(read.flow == "auto-read");
+  CHECK(read.automatic);
+  CHECK(read.approvers.empty());
+  CHECK(read.integration == "pg");
+  CHECK(read.resource_type == "database");
+  CHECK(read.resources == std::vector<std::string>{"appdb", "other"});
+  CHECK(read.permissions == std::vector<std::string>{"read_only"});
+  CHECK(read.max_duration == 8h);
+  CHECK(read.duration == 1h);  // none asked: the flow's default
+  const auto& write = p.groups[1];
+  CHECK(write.flow == "manual-write");
+  CHECK_FALSE(write.automatic);
+  CHECK(write.approvers == std::vector<std::string>{"approver"});
+  CHECK(write.resources == std::vector<std::string>{"appdb"});
+  CHECK(write.permissions == std::vector<std::string>{"read_write"});
+  CHECK(write.max_duration == 4h);
+  REQUIRE(p.refused.size() == 1);
+  CHECK(p.refused[0].resource == "other");
+  CHECK(p.refused[0].permission == "read_write");
+  CHECK(p.refused[0].reason == "no access flow lets alice request read_write on pg/other");
+
+  // Each group, created as it stands, gets the flow the plan named.
+  for (const auto& g : p.groups) {
+    broker::create_input one;
+    one.integration = g.integration;
+    one.resources = g.resources;
+    one.permissions = g.permissions;
+    one.justification = in.justification;
+    auto r = h.svc.create(alice, one);
+    CHECK(r.flow == g.flow);
+    CHECK(r.units.size() == g.resources.size() * g.permissions.size());
+  }
+  // Nothing was stored by the plan itself: two requests, the ones just created.
+  CHECK(h.svc.list(caller{"admin", true}, broker::list_scope::all, std::nullopt).requests.size() ==
+        2);
+}
+
+TEST_CASE("plan: the duration and justification count as they would in a create") {
+  harness h;
+  const caller bob{"bob", false};
+  broker::create_input in;
+  in.integration = "pg";
+  in.resources = {"appdb"};
+  in.permissions = {"read_only", "read_write"};
+  in.justification = "ticket 7";
+  in.duration = 6h;  // within auto-read's 8 h, over manual-write's 4 h
+  auto p = h.svc.plan(bob, in);
+  REQUIRE(p.groups.size() == 1);
+  CHECK(p.groups[0].flow == "auto-read");
+  CHECK(p.groups[0].duration == 6h);
+  REQUIRE(p.refused.size() == 1);
+  CHECK(p.refused[0].permission == "read_write");
+  CHECK(p.refused[0].reason.find("exceeds the maximum of 4h") != std::string::npos);
+  // A bundle is planned unit by unit like any selection.
+  broker::create_input bundle;
+  bundle.bundle = "both";
+  bundle.justification = "x";
+  auto b = h.svc.plan(bob, bundle);
+  REQUIRE(b.groups.size() == 1);
+  CHECK(b.groups[0].resources == std::vector<std::string>{"appdb", "other"});
+  CHECK(b.refused.empty());
+  // Bad input is refused as a create refuses it.
+  in.resources = {"nope"};
+  CHECK(code_of([&] { (void)h.svc.plan(bob, in); }) == errc::invalid_argument);
+}

@@ -32,8 +32,10 @@ struct api_answer {
 class broker_fixture {
  public:
   /// Starts aponod against `pg` and waits until it is ready; `extra_args` go to aponod --dev
-  /// (e.g. --ssh-target).
-  explicit broker_fixture(const pg_fixture& pg, std::vector<std::string> extra_args = {});
+  /// (e.g. --ssh-target). `binary`: another build of aponod's main (one embedding a test
+  /// front end).
+  explicit broker_fixture(const pg_fixture& pg, std::vector<std::string> extra_args = {},
+                          std::string binary = APONOD_BINARY);
   /// Another replica of `first` (started with the same `--store` among `extra_args`): its own
   /// data dir and port, with first's users, tokens, SSH CA and store key, as replicas share
   /// their config and keys.
@@ -68,6 +70,7 @@ class broker_fixture {
   void wait_ready();
   const pg_fixture& pg_;
   std::vector<std::string> extra_args_;
+  std::string binary_ = APONOD_BINARY;
   std::filesystem::path dir_;
   int port_ = 0;
   std::string url_;

@@ -1,6 +1,6 @@
 // `aponod store migrate`: a broker's SQLite store, populated by a real aponod, copied into
-// PostgreSQL; the counts agree, and a broker started on the copy ends the grant that was active
-// on time.
+// PostgreSQL; the counts agree, a broker started on the copy ends the grant that was active on
+// time, and a portal session signed in before the move still works after it.
 #include <catch2/catch.hpp>
 
 #include <boost/json.hpp>
@@ -59,6 +59,15 @@ TEST_CASE("migrate: SQLite to PostgreSQL, counts equal, an active grant still en
       sqlite_broker.call("alice", "GET", "/api/v1/access-requests/" + active)
           .json.at("ends_at")
           .as_string());
+  // A portal session, which the copy keeps: a browser stays signed in across the move.
+  auto signed_in =
+      raw_https(sqlite_broker, "POST", "/api/v1/browser-session",
+                {{"X-Apono-CSRF", "1"},
+                 {"Origin", sqlite_broker.url()},
+                 {"Content-Type", "application/json"}},
+                R"({"username":"bob","password":")" + sqlite_broker.password("bob") + "\"}");
+  REQUIRE(signed_in.status == 200);
+  const auto cookie = signed_in.headers.at("set-cookie").substr(0, 64);
   REQUIRE(sqlite_broker.stop() == 0);
 
   auto migrated =
@@ -68,6 +77,7 @@ TEST_CASE("migrate: SQLite to PostgreSQL, counts equal, an active grant still en
   REQUIRE(migrated.status == 0);
   CHECK(migrated.output.find("requests: 4 rows") != std::string::npos);
   CHECK(migrated.output.find("units: 4 rows") != std::string::npos);
+  CHECK(migrated.output.find("browser_sessions: 1 rows") != std::string::npos);
   CHECK(migrated.output.find("secrets: 1 open with the keys given") != std::string::npos);
   CHECK(migrated.output.find(store_url) == std::string::npos);  // the URL holds a password
   CHECK(count(pg.psql("SELECT count(*) FROM requests", "apono_store")) == 4);
@@ -91,6 +101,9 @@ TEST_CASE("migrate: SQLite to PostgreSQL, counts equal, an active grant still en
       pg_broker.call("alice", "GET", "/api/v1/access-sessions/" + active + "/access-details");
   REQUIRE(again_details.status == 200);
   CHECK(std::string(again_details.json.at("units").at(0).at("password").as_string()) == password);
+  auto still_signed_in = raw_https(pg_broker, "GET", "/api/v1/session", {{"Cookie", cookie}});
+  CHECK(still_signed_in.status == 200);
+  CHECK(still_signed_in.body.find("\"user\":\"bob\"") != std::string::npos);
 
   REQUIRE(wait_until([&] { return request_status(pg_broker, "alice", active) == "EXPIRED"; }, 60s));
   auto cut = status_changed_at(pg_broker, active, "REVOKING");

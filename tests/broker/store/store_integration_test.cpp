@@ -16,6 +16,7 @@
 #include "broker/store/open_store.hpp"
 #include "broker/store/postgres_store.hpp"
 #include "broker/store/sqlite_store.hpp"
+#include "common/secrets.hpp"
 #include "tests/support/pg_fixture.hpp"
 #include "tests/support/process.hpp"
 
@@ -538,6 +539,86 @@ TEST_CASE("authorization codes are taken at most once and never after they expir
   CHECK_FALSE(twice);
 }
 
+TEST_CASE("browser sessions: found by hash, touched at most once an interval, swept when ended") {
+  database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
+  INFO("store: " << db.kind);
+  auto s = db.open();
+  const std::string secret = "a-browser-session-secret-that-never-reaches-the-store";
+  const auto hash = common::sha256_hex(secret);
+  s->transact(
+      [&](store_tx& tx) { tx.insert_browser_session(hash, "alice", t0, t0 + 12h, t0 - 30min); });
+  auto found = s->find_browser_session(hash);
+  REQUIRE(found);
+  CHECK(found->user == "alice");
+  CHECK(found->created_at == t0);
+  CHECK(found->last_seen_at == t0);
+  CHECK(found->expires_at == t0 + 12h);
+  CHECK_FALSE(s->find_browser_session(common::sha256_hex("another secret")));
+
+  // A use within the interval writes nothing; one after it moves last_seen_at, and only forward.
+  CHECK_FALSE(s->touch_browser_session(hash, t0 + 30s, 1min));
+  CHECK(s->find_browser_session(hash)->last_seen_at == t0);
+  CHECK(s->touch_browser_session(hash, t0 + 90s, 1min));
+  CHECK(s->find_browser_session(hash)->last_seen_at == t0 + 90s);
+  CHECK_FALSE(s->touch_browser_session(hash, t0 + 60s, 1min));
+  CHECK(s->find_browser_session(hash)->last_seen_at == t0 + 90s);
+  CHECK_FALSE(s->touch_browser_session(common::sha256_hex("unknown"), t0 + 1h, 1min));
+
+  // An ended session is still found (the caller decides it ended and says so) until a sign-in
+  // sweeps it out: one past its absolute end, one idle for too long; a live one stays.
+  const auto idle = common::sha256_hex("idle"), live = common::sha256_hex("live");
+  s->transact([&](store_tx& tx) {
+    tx.insert_browser_session(idle, "bob", t0 + 1h, t0 + 13h, t0);
+    tx.insert_browser_session(live, "bob", t0 + 2h, t0 + 14h, t0);
+  });
+  CHECK(s->touch_browser_session(live, t0 + 12h, 1min));
+  CHECK(s->find_browser_session(hash));
+  CHECK(s->find_browser_session(idle));
+  s->transact([&](store_tx& tx) {
+    tx.insert_browser_session(common::sha256_hex("new"), "carol", t0 + 12h, t0 + 24h,
+                              t0 + 12h - 30min);
+  });
+  CHECK_FALSE(s->find_browser_session(hash));  // at its absolute end
+  CHECK_FALSE(s->find_browser_session(idle));  // last seen at t0 + 1h, idle since
+  CHECK(s->find_browser_session(live));
+  CHECK(s->find_browser_session(common::sha256_hex("new")));
+
+  // Signing out deletes it, once.
+  bool first = false, second = true;
+  s->transact([&](store_tx& tx) { first = tx.delete_browser_session(live); });
+  s->transact([&](store_tx& tx) { second = tx.delete_browser_session(live); });
+  CHECK(first);
+  CHECK_FALSE(second);
+  CHECK_FALSE(s->find_browser_session(live));
+  // The same hash twice is a bug in the caller: refused, not silently merged.
+  CHECK_THROWS(s->transact([&](store_tx& tx) {
+    tx.insert_browser_session(common::sha256_hex("new"), "bob", t0 + 12h, t0 + 24h, t0);
+  }));
+
+  // The row holds the hash, the user and times: no column holds the secret.
+  const auto sql = "SELECT * FROM browser_sessions";
+  std::string rows;
+  if (db.kind == "postgresql") {
+    rows = server().psql(sql, db.where.url.substr(db.where.url.rfind('/') + 1));
+  } else {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open_v2(db.where.path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) ==
+            SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(raw, sql, -1, &st, nullptr) == SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW)
+      for (int i = 0; i < sqlite3_column_count(st); ++i)
+        if (const auto* text = sqlite3_column_text(st, i))
+          rows += std::string(reinterpret_cast<const char*>(text)) + "|";
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+  }
+  CHECK(rows.find(common::sha256_hex("new")) != std::string::npos);
+  CHECK(rows.find("carol") != std::string::npos);
+  CHECK(rows.find(secret) == std::string::npos);
+  CHECK(rows.find("never-reaches") == std::string::npos);
+}
+
 TEST_CASE("counts for /metrics, and what survives a restart") {
   database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
   INFO("store: " << db.kind);
@@ -564,9 +645,9 @@ TEST_CASE("counts for /metrics, and what survives a restart") {
   CHECK(s->count_stuck_revocations(3) == 1);
   CHECK(s->count_stuck_revocations(5) == 0);
   if (db.kind == "postgresql")
-    CHECK(dynamic_cast<broker::postgres_store&>(*s).schema_version() == 3);
+    CHECK(dynamic_cast<broker::postgres_store&>(*s).schema_version() == 4);
   else
-    CHECK(dynamic_cast<broker::sqlite_store&>(*s).schema_version() == 4);
+    CHECK(dynamic_cast<broker::sqlite_store&>(*s).schema_version() == 5);
 }
 
 // Replicas: two store objects on one PostgreSQL database are two aponod processes.
