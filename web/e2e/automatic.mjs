@@ -2,13 +2,13 @@
 // flow), sees it ACTIVE, reveals the password and connects with psql, revokes, and the page
 // shows REVOKED within 1 s of the broker recording it.
 import {
-  api,
   check,
   context,
-  env,
   launch,
+  openRequest,
   pageStatus,
   psql,
+  requestThroughForm,
   signIn,
   statusChangedAt,
   waitFor,
@@ -16,90 +16,51 @@ import {
 
 export default async function () {
   const browser = await launch();
-  try {
-    const page = await (await context(browser)).newPage();
-    await signIn(page, 'alice');
+  const page = await (await context(browser)).newPage();
+  await signIn(page, 'alice');
 
-    await page.goto(env.url + '/requests/new');
-    const integrations = await api('alice', 'GET', '/api/v1/integrations');
-    const pg = (integrations.json ?? []).find((i) => i.type === 'postgresql');
-    check(pg, `no postgresql integration in ${integrations.text}`);
-    await page.getByTestId('integration').selectOption(pg.id);
-    await waitFor(
-      async () => (await page.getByTestId('resource-type').locator('option').count()) > 1,
-      10_000,
-      'resource types',
-    );
-    await page.getByTestId('resource-type').selectOption({ index: 1 });
-    await page.locator('[data-testid="resources-option"][value="appdb"]').check();
-    await page.locator('[data-testid="permissions-option"][value="read_only"]').check();
-    await page.getByTestId('duration').fill('1h');
-    await page.getByTestId('justification').fill('e2e: read the orders table');
-    // The plan says which flow applies before anything is submitted.
-    await waitFor(
-      async () => (await page.getByTestId('plan-group').count()) === 1,
-      10_000,
-      'one flow group in the plan',
-      async () => await page.getByTestId('checkout').innerText(),
-    );
-    await page.getByTestId('submit-request').click();
-    const created = page.getByTestId('created-requests').locator('a');
-    await waitFor(
-      async () => (await created.count()) === 1,
-      10_000,
-      'the created request',
-      async () => await page.getByTestId('checkout').innerText(),
-    );
-    const id = (await created.first().innerText()).trim();
-    check(/^AR-\d+$/.test(id), `created request id: ${id}`);
-    await created.first().click();
-    await waitFor(
-      async () => (await pageStatus(page)) === 'ACTIVE',
-      20_000,
-      `${id} ACTIVE on its page`,
-      () => pageStatus(page),
-    );
+  const id = await requestThroughForm(page, 'alice', {
+    resource: 'appdb',
+    permission: 'read_only',
+    duration: '1h',
+    justification: 'e2e: read the orders table',
+  });
+  await openRequest(page, id, 'ACTIVE');
 
-    // Credentials stay hidden until revealed.
-    check(
-      (await page.getByTestId('credential-password').count()) === 0,
-      'the password is on the page before Reveal',
-    );
-    await page.getByTestId('reveal-credentials').click();
-    const pw = page.getByTestId('credential-password');
-    await waitFor(async () => (await pw.count()) === 1, 10_000, 'the revealed password');
-    const user = (await page.getByTestId('credential-username').first().innerText()).trim();
-    const password = (await pw.innerText()).trim();
-    const r = psql(user, password, 'appdb', 'SELECT 42');
-    check(
-      r.status === 0 && r.out.trim() === '42',
-      `psql with the revealed password: ${r.status} ${r.out}`,
-    );
-    await page.getByTestId('hide-credentials').click();
-    check(
-      !(await page.content()).includes(password),
-      'the password is still in the page after Hide',
-    );
+  // Credentials stay hidden until revealed.
+  check(
+    (await page.getByTestId('credential-password').count()) === 0,
+    'the password is on the page before Reveal',
+  );
+  await page.getByTestId('reveal-credentials').click();
+  const pw = page.getByTestId('credential-password');
+  await waitFor(async () => (await pw.count()) === 1, 10_000, 'the revealed password');
+  const user = (await page.getByTestId('credential-username').first().innerText()).trim();
+  const password = (await pw.innerText()).trim();
+  const r = psql(user, password, 'appdb', 'SELECT 42');
+  check(
+    r.status === 0 && r.out.trim() === '42',
+    `psql with the revealed password: ${r.status} ${r.out}`,
+  );
+  await page.getByTestId('hide-credentials').click();
+  check(!(await page.content()).includes(password), 'the password is still in the page after Hide');
 
-    await page.getByTestId('revoke').click();
-    await page.getByTestId('revoke-reason').fill('e2e: done');
-    await page.getByTestId('revoke-dialog-confirm').click();
-    await waitFor(
-      async () => (await pageStatus(page)) === 'REVOKED',
-      10_000,
-      `${id} REVOKED on its page`,
-      () => pageStatus(page),
-    );
-    const shownAt = Date.now();
-    const revokedAt = await statusChangedAt(id, 'REVOKED');
-    console.log(`REVOKED shown ${shownAt - revokedAt} ms after the broker recorded it`);
-    check(
-      shownAt - revokedAt <= 1000,
-      `REVOKED shown ${shownAt - revokedAt} ms after the broker recorded it (bound 1 s)`,
-    );
-    const after = psql(user, password, 'appdb', 'SELECT 1');
-    check(after.status !== 0, `psql still works after the revoke: ${after.out}`);
-  } finally {
-    await browser.close();
-  }
+  await page.getByTestId('revoke').click();
+  await page.getByTestId('revoke-reason').fill('e2e: done');
+  await page.getByTestId('revoke-dialog-confirm').click();
+  await waitFor(
+    async () => (await pageStatus(page)) === 'REVOKED',
+    10_000,
+    `${id} REVOKED on its page`,
+    () => pageStatus(page),
+  );
+  const shownAt = Date.now();
+  const revokedAt = await statusChangedAt(id, 'REVOKED');
+  console.log(`REVOKED shown ${shownAt - revokedAt} ms after the broker recorded it`);
+  check(
+    shownAt - revokedAt <= 1000,
+    `REVOKED shown ${shownAt - revokedAt} ms after the broker recorded it (bound 1 s)`,
+  );
+  const after = psql(user, password, 'appdb', 'SELECT 1');
+  check(after.status !== 0, `psql still works after the revoke: ${after.out}`);
 }

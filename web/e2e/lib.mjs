@@ -35,7 +35,7 @@ function devUser(name) {
 
 /** Debian's Chromium, headless, with nothing reaching past loopback. */
 export async function launch() {
-  return chromium.launch({
+  const b = await chromium.launch({
     executablePath: process.env.APONO_CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     args: [
@@ -49,12 +49,48 @@ export async function launch() {
       '--disable-dev-shm-usage',
     ],
   });
+  browsers.push(b);
+  return b;
 }
+
+/** Every browser launched; run.mjs closes them once the scenario is over. */
+export const browsers = [];
 
 /** A fresh browser context (its own cookies), trusting the broker's dev certificate. */
 export async function context(browser, options = {}) {
   // The broker's certificate is from its own dev CA; this is loopback only.
-  return browser.newContext({ ignoreHTTPSErrors: true, ...options });
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, ...options });
+  const newPage = ctx.newPage.bind(ctx);
+  ctx.newPage = async () => {
+    const p = await newPage();
+    openPages.push(p);
+    p.on('console', (m) => m.type() === 'error' && consoleErrors.push(`${p.url()}: ${m.text()}`));
+    p.on('pageerror', (e) => consoleErrors.push(`${p.url()}: ${e}`));
+    return p;
+  };
+  return ctx;
+}
+
+/** Every page the scenario opened, and what their consoles reported as errors. */
+export const openPages = [];
+export const consoleErrors = [];
+
+/** On failure: each open page's URL, its text, and a screenshot, so the log shows what was seen. */
+export async function describePages(dir) {
+  const out = [];
+  for (const [i, p] of openPages.entries()) {
+    if (p.isClosed()) continue;
+    let text = '';
+    try {
+      text = (await p.locator('body').innerText({ timeout: 2000 })).slice(0, 1500);
+      if (dir) await p.screenshot({ path: `${dir}/page-${i}.png`, fullPage: true, timeout: 5000 });
+    } catch (e) {
+      text += ` (${e.message.split('\n')[0]})`;
+    }
+    out.push(`page ${i} ${p.url()}${dir ? ` (screenshot ${dir}/page-${i}.png)` : ''}:\n${text}`);
+  }
+  if (consoleErrors.length) out.push('console errors:\n' + consoleErrors.join('\n'));
+  return out.join('\n---\n');
 }
 
 /** Signs `user` in on `page` and waits for the signed-in header. */
@@ -191,14 +227,22 @@ export async function requestThroughForm(
     async () => await page.getByTestId('checkout').innerText(),
   );
   await page.getByTestId('submit-request').click();
+  // One request opens its own page; several are listed on the form.
   const created = page.getByTestId('created-requests').locator('a');
-  await waitFor(
-    async () => (await created.count()) >= 1,
-    10_000,
-    'the created request',
-    async () => await page.getByTestId('checkout').innerText(),
+  const id = await waitFor(
+    async () => {
+      const m = /\/requests\/(AR-\d+)$/.exec(new URL(page.url()).pathname);
+      if (m) return m[1];
+      return (await created.count()) >= 1 ? (await created.first().innerText()).trim() : null;
+    },
+    15_000,
+    'the created request (its page, or the list of those made)',
+    async () =>
+      `${page.url()} ${await page
+        .locator('main')
+        .innerText()
+        .catch(() => '')}`.slice(0, 800),
   );
-  const id = (await created.first().innerText()).trim();
   check(/^AR-\d+$/.test(id), `created request id: ${id}`);
   return id;
 }
