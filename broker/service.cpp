@@ -750,8 +750,25 @@ std::vector<status_event> service::events_after(const caller& c, std::int64_t af
     auto& r = cache[ev.request_id];
     if (!r) store_.read([&](store_tx& tx) { r = tx.get_request(ev.request_id); });
     if (!r || !can_see(*cfg, c, *r)) continue;
-    out.push_back({ev.id, ev.at, id_text(ev.request_id), ev.status, ev.action, r->ends_at});
+    out.push_back(
+        {ev.id, ev.at, id_text(ev.request_id), ev.status, ev.action, r->ends_at, ev.actor});
   }
+  return out;
+}
+
+std::int64_t service::feed_position() {
+  return store_.last_audit_id();
+}
+
+std::vector<status_event> service::request_events(const caller& c, std::int64_t id) {
+  auto cfg = config_.get();
+  access_request r;
+  store_.read([&](store_tx& tx) { r = load_visible(tx, *cfg, c, id); });
+  std::vector<status_event> out;
+  // A request has a handful of status changes; 1,000 is far past any real one's count.
+  for (const auto& ev : store_.audit_after(0, id, true, 1000))
+    out.push_back(
+        {ev.id, ev.at, id_text(ev.request_id), ev.status, ev.action, r.ends_at, ev.actor});
   return out;
 }
 

@@ -104,6 +104,7 @@ struct status_event {
   std::string status;                         ///< new request status
   std::string action;                         ///< what caused it
   std::optional<common::time_point> ends_at;  ///< the request's end when known
+  std::string actor;                          ///< who caused it: a user, or `system`
 };
 
 /// Tunables of the lifecycle.
@@ -160,6 +161,11 @@ class service {
   /// position to continue from (it moves past events the caller may not see).
   std::vector<status_event> events_after(const caller& c, std::int64_t after,
                                          std::int64_t& next_after);
+  /// The feed position now: a client starting here sees every later change and no earlier one.
+  std::int64_t feed_position();
+  /// Request `id`'s status changes, oldest first, for whoever may see the request (its
+  /// timeline without the audit log, which is for admins).
+  std::vector<status_event> request_events(const caller& c, std::int64_t id);
   /// Audit events (admins only).
   std::vector<audit_event> audit(const caller& c, std::int64_t after,
                                  std::optional<std::int64_t> request_id, std::size_t limit);

@@ -173,6 +173,7 @@ json::value event_json(const status_event& e) {
                       {"request_id", e.request_id},
                       {"status", e.status},
                       {"action", e.action},
+                      {"actor", e.actor},
                       {"ends_at", e.ends_at ? json::value(common::format_rfc3339(*e.ends_at))
                                             : json::value(nullptr)}};
 }
@@ -270,15 +271,18 @@ json::value plan_json(const request_plan& p) {
   return json::object{{"groups", std::move(groups)}, {"refused", std::move(refused)}};
 }
 
-// Who is signed in, and with a browser session until when.
-json::object session_json(const config& cfg, const caller& who, const portal::session* browser) {
+// Who is signed in, with a browser session until when, and where the event feed stands (a page
+// starts its long-poll there instead of reading the whole history first).
+json::object session_json(const config& cfg, const caller& who, const portal::session* browser,
+                          std::int64_t events_after) {
   const auto* u = cfg.find_user(who.user);
   bool approver = false;
   for (const auto& f : cfg.flows) approver = approver || is_approver(cfg, f, who.user);
   json::object o{{"user", who.user},
                  {"email", u ? u->email : ""},
                  {"admin", who.admin},
-                 {"approver", approver}};
+                 {"approver", approver},
+                 {"events_after", events_after}};
   if (browser) {
     o["idle_timeout_seconds"] = browser->idle_timeout.count();
     o["expires_at"] = common::format_rfc3339(browser->expires_at);
@@ -359,7 +363,7 @@ http::response router::browser_session(const http::request& req) {
       });
   spdlog::info("portal: user '{}' signed in (session {})", s.who.user,
                portal::sessions::session_id(s.hash));
-  auto res = json_response(200, session_json(*config_.get(), s.who, &s));
+  auto res = json_response(200, session_json(*config_.get(), s.who, &s, service_.feed_position()));
   res.headers.emplace_back("Set-Cookie", portal::set_cookie(secret));
   return res;
 }
@@ -485,7 +489,8 @@ http::response router::dispatch(const http::request& req, const std::string& pat
 
   if (top == "session" && seg.size() == 3) {
     if (m != "GET") return method_not_allowed();
-    return json_response(200, session_json(*cfg, who, auth.browser ? &*auth.browser : nullptr));
+    return json_response(200, session_json(*cfg, who, auth.browser ? &*auth.browser : nullptr,
+                                           service_.feed_position()));
   }
   if (top == "session" && seg.size() == 4 && seg[3] == "revoke") {
     if (m != "POST") return method_not_allowed();
@@ -606,6 +611,12 @@ http::response router::dispatch(const http::request& req, const std::string& pat
       return json_response(200, plan_json(service_.plan(who, create_input_of(parse_body(req)))));
     if (seg.size() == 4 && m == "GET")
       return json_response(200, common::to_json(service_.get(who, path_request_id(seg[3]))));
+    if (seg.size() == 5 && seg[4] == "events" && m == "GET") {
+      json::array a;
+      for (const auto& e : service_.request_events(who, path_request_id(seg[3])))
+        a.push_back(event_json(e));
+      return json_response(200, json::object{{"events", std::move(a)}});
+    }
     if (seg.size() == 5 && m == "POST") {
       auto id = path_request_id(seg[3]);
       auto body = parse_body(req);

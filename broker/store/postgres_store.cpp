@@ -932,10 +932,16 @@ std::vector<audit_event> postgres_store::audit_after(std::int64_t after,
   else
     p.null();
   p.add(status_only).add(static_cast<std::int64_t>(limit));
+  // Two statements, so one request's events use audit_request: a generic plan of the
+  // `$2 IS NULL OR request_id = $2` form walks the whole log by id.
   auto r = c->exec(
-      "SELECT id, at, actor, action, request_id, status, detail FROM audit WHERE id > $1 "
-      "AND ($2::bigint IS NULL OR request_id = $2) AND (NOT $3::boolean OR status IS NOT NULL) "
-      "ORDER BY id LIMIT $4",
+      request_id
+          ? "SELECT id, at, actor, action, request_id, status, detail FROM audit "
+            "WHERE request_id = $2 AND id > $1 AND (NOT $3::boolean OR status IS NOT NULL) "
+            "ORDER BY id LIMIT $4"
+          : "SELECT id, at, actor, action, request_id, status, detail FROM audit "
+            "WHERE id > $1 AND $2::bigint IS NULL AND (NOT $3::boolean OR status IS NOT NULL) "
+            "ORDER BY id LIMIT $4",
       p);
   std::vector<audit_event> out;
   for (int i = 0; i < r.size(); ++i) {

@@ -724,10 +724,14 @@ std::vector<audit_event> sqlite_store::audit_after(std::int64_t after,
                                                    bool status_only, std::size_t limit) {
   std::unique_lock<std::mutex> lock;
   auto& r = lock_reader(lock);
-  stmt s(r.c,
-         "SELECT id, at, actor, action, request_id, status, detail FROM audit WHERE id > ?1 "
-         "AND (?2 IS NULL OR request_id = ?2) AND (?3 = 0 OR status IS NOT NULL) "
-         "ORDER BY id LIMIT ?4");
+  // One request's events come by its index: with `?2 IS NULL OR request_id = ?2` the planner,
+  // which cannot know ?2, walks the whole log by id instead.
+  stmt s(r.c, request_id ? "SELECT id, at, actor, action, request_id, status, detail FROM audit "
+                           "WHERE request_id = ?2 AND id > ?1 AND (?3 = 0 OR status IS NOT NULL) "
+                           "ORDER BY id LIMIT ?4"
+                         : "SELECT id, at, actor, action, request_id, status, detail FROM audit "
+                           "WHERE id > ?1 AND ?2 IS NULL AND (?3 = 0 OR status IS NOT NULL) "
+                           "ORDER BY id LIMIT ?4");
   s.bind(1, after);
   if (request_id)
     s.bind(2, *request_id);

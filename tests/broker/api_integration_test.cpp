@@ -274,3 +274,52 @@ TEST_CASE("plan: a selection spanning two flows splits into requests that create
   check_error(b.call("", "POST", "/api/v1/access-requests/plan", selection), 401,
               "unauthenticated");
 }
+
+TEST_CASE("feed: the session tells where the feed stands; a request's own events for its viewers") {
+  pg_fixture pg;
+  pg.psql("CREATE DATABASE appdb");
+  broker_fixture b(pg);
+  const std::string write = R"({"integration":"pg-local","resources":["appdb"],)"
+                            R"("permissions":["read_write"],"justification":"INC-8"})";
+  auto first = b.call("alice", "POST", "/api/v1/access-requests", write);
+  REQUIRE(first.status == 201);
+
+  // Starting at the session's position: later changes only, none of the history before it.
+  auto s = b.call("alice", "GET", "/api/v1/session");
+  INFO(s.body);
+  REQUIRE(s.status == 200);
+  const auto at = s.json.at("events_after").as_int64();
+  CHECK(at > 0);
+  auto quiet = b.call("alice", "GET", "/api/v1/events?timeout=0&after=" + std::to_string(at));
+  INFO(quiet.body);
+  CHECK(quiet.json.at("events").as_array().empty());
+  auto second = b.call("alice", "POST", "/api/v1/access-requests", write);
+  REQUIRE(second.status == 201);
+  const std::string id(second.json.at("id").as_string());
+  auto later = b.call("alice", "GET", "/api/v1/events?timeout=0&after=" + std::to_string(at));
+  INFO(later.body);
+  const auto& evs = later.json.at("events").as_array();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].at("request_id") == id.c_str());
+  CHECK(evs[0].at("action") == "request.created");
+  CHECK(evs[0].at("actor") == "alice");
+
+  // The request's timeline: its status changes only, oldest first, each with who caused it.
+  auto approved = b.call("approver", "POST", "/api/v1/access-requests/" + id + "/approve", "{}");
+  REQUIRE(approved.status == 200);
+  auto mine = b.call("alice", "GET", "/api/v1/access-requests/" + id + "/events");
+  INFO(mine.body);
+  REQUIRE(mine.status == 200);
+  const auto& t = mine.json.at("events").as_array();
+  REQUIRE(t.size() >= 2);
+  CHECK(t[0].at("action") == "request.created");
+  CHECK(t[1].at("action") == "request.approved");
+  CHECK(t[1].at("actor") == "approver");
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    CHECK(t[i].at("request_id") == id.c_str());
+    CHECK(!t[i].at("status").as_string().empty());
+    if (i > 0) CHECK(t[i].at("id").as_int64() > t[i - 1].at("id").as_int64());
+  }
+  // Nobody else's: bob may not see alice's request, so it does not exist for him.
+  check_error(b.call("bob", "GET", "/api/v1/access-requests/" + id + "/events"), 404, "not_found");
+}

@@ -647,6 +647,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
         email: USERS[user]!.email,
         admin: USERS[user]!.admin,
         approver: broker.isApprover(user) || USERS[user]!.admin,
+        events_after: broker.audit.length,
         idle_timeout_seconds: 1800,
         expires_at: iso(Date.now() + 12 * 3600_000),
       },
@@ -675,6 +676,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       email: USERS[user]!.email,
       admin,
       approver: broker.isApprover(user) || admin,
+      events_after: broker.audit.length,
     });
   if (path === '/integrations') return send(res, 200, INTEGRATIONS);
   let m = /^\/integrations\/([^/]+)\/resource-types$/.exec(path);
@@ -730,6 +732,20 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const r = broker.get(user, m[1]!);
     const action = m[2];
     if (!action && method === 'GET') return send(res, 200, publicRequest(r));
+    if (action === 'events' && method === 'GET')
+      return send(res, 200, {
+        events: broker.audit
+          .filter((e) => e.n === r.n && e.status !== null)
+          .map((e) => ({
+            id: e.id,
+            at: e.at,
+            request_id: e.request_id,
+            status: e.status,
+            action: e.action,
+            ends_at: r.ends_at,
+            actor: e.actor,
+          })),
+      });
     const b = await readBody(req);
     const flow = broker.flowOf(r);
     if (action === 'approve' || action === 'reject') {
@@ -814,6 +830,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
           status: e.status,
           action: e.action,
           ends_at: broker.requests.get(e.n!)!.ends_at,
+          actor: e.actor,
         }));
       return { events, next_after: next };
     };

@@ -2,12 +2,12 @@
 // every status on screen follows the broker within a second of a change without a reload.
 // Screens subscribe; the feed fans each batch out in order.
 //
-// Where the feed starts: the broker gives its position with access details only, so on sign-in
-// the feed catches up from 0 with timeout=0 pages until the position stops moving, then waits
-// with timeout=25. Events met while catching up are delivered too, flagged `catchingUp`:
-// consumers apply an event only when it is not older than what they hold (see applyEvent), so
-// replaying history never moves a status backwards, and the request page keeps them as its
-// timeline for callers that may not read the audit log.
+// Where the feed starts: at the position the session's answer gives (`events_after`), read
+// before any list, so no change between the two is missed and none of the history is read
+// again. A broker that does not give it makes the feed catch up from 0 with timeout=0 pages
+// until the position stops moving, then wait with timeout=25. Events met while catching up are
+// delivered too, flagged `catchingUp`: consumers apply an event only when it is not older than
+// what they hold (see applyEvent), so replaying history never moves a status backwards.
 import type { AccessRequest, EventPage, StatusEvent } from './types';
 
 /// One long-poll: the events after `after`, waiting up to `timeout` seconds.

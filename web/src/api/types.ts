@@ -20,6 +20,8 @@ export interface Session {
   email: string;
   admin: boolean;
   approver: boolean;
+  /// The event feed's position when the session was read: the feed starts there.
+  events_after?: number;
   /// Only in the answer to `POST /api/v1/browser-session`.
   idle_timeout_seconds?: number;
   expires_at?: string;
@@ -186,6 +188,8 @@ export interface StatusEvent {
   status: Status;
   action: string;
   ends_at: string | null;
+  /// Who caused it: a user, or `system` (brokers before the field: absent).
+  actor?: string;
 }
 
 export interface EventPage {

@@ -69,7 +69,7 @@ export function App() {
   const signedIn = (session: Session) => {
     setState({ kind: 'signed-in', session });
     // A broker that tells its feed position saves the catch-up from 0.
-    const at = (session as { events_after?: unknown }).events_after;
+    const at = session.events_after;
     void feed.start(typeof at === 'number' ? at : undefined);
     if (parseRoute(location.pathname).name === 'sign-in') navigate('/requests', { replace: true });
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessRequest, StatusEvent } from '../api/types';
-import { actionTitle, fromAudit, fromRequest } from './timeline';
+import { actionTitle, fromAudit, fromRequest, mergeEvents } from './timeline';
 
 const r: AccessRequest = {
   id: 'AR-00012',
@@ -86,6 +86,19 @@ describe('timeline', () => {
     ]);
   });
 
+  it('names who caused a status change when the broker says', () => {
+    const revoked = {
+      id: 9,
+      at: '2026-11-22T16:00:00.000Z',
+      request_id: 'AR-00012',
+      status: 'REVOKING' as const,
+      action: 'request.revoked',
+      ends_at: r.ends_at,
+      actor: 'carol',
+    };
+    expect(fromRequest(r, [revoked]).find((e) => e.title === 'Revoked')?.actor).toBe('carol');
+  });
+
   it('shows the rejection reason', () => {
     const rejected = { ...r, status: 'REJECTED' as const, active_from: null, reason: 'no ticket' };
     expect(fromRequest(rejected, []).at(-1)).toMatchObject({
@@ -93,5 +106,23 @@ describe('timeline', () => {
       actor: 'bob',
       detail: ['reason: no ticket'],
     });
+  });
+});
+
+describe('mergeEvents', () => {
+  const ev = (id: number, action: string) => ({
+    id,
+    at: `2026-11-22T15:0${id}:00.000Z`,
+    request_id: 'AR-00012',
+    status: 'ACTIVE' as const,
+    action,
+    ends_at: null,
+  });
+
+  it('keeps each event once, by feed id, oldest first', () => {
+    const fetched = [ev(1, 'request.created'), ev(3, 'request.active')];
+    const live = [ev(3, 'request.active'), ev(5, 'request.revoked'), ev(2, 'request.approved')];
+    expect(mergeEvents(fetched, live).map((e) => e.id)).toEqual([1, 2, 3, 5]);
+    expect(mergeEvents([], [])).toEqual([]);
   });
 });

@@ -55,7 +55,7 @@ export function fromAudit(events: readonly AuditEvent[]): TimelineEntry[] {
 }
 
 /// The history that can be told without the audit log: the creation, the decision and the
-/// status changes the feed delivered, oldest first.
+/// request's status changes (from `GET .../events` and the live feed), oldest first.
 export function fromRequest(r: AccessRequest, events: readonly StatusEvent[]): TimelineEntry[] {
   const out: TimelineEntry[] = [
     {
@@ -74,7 +74,7 @@ export function fromRequest(r: AccessRequest, events: readonly StatusEvent[]): T
       key: `e${e.id}`,
       at: e.at,
       title: actionTitle(e.action),
-      actor: decided ? r.decided_by : null,
+      actor: e.actor || (decided ? r.decided_by : null),
       status: e.status,
       detail: e.action === 'request.rejected' && r.reason ? [`reason: ${r.reason}`] : [],
     });
@@ -102,4 +102,12 @@ export function fromRequest(r: AccessRequest, events: readonly StatusEvent[]): T
       detail: [],
     });
   return out.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+}
+
+/// The events of both lists once each (by feed id), oldest first: what the broker told about a
+/// request when its page opened, and what the live feed delivered since.
+export function mergeEvents(a: readonly StatusEvent[], b: readonly StatusEvent[]): StatusEvent[] {
+  const byId = new Map<number, StatusEvent>();
+  for (const e of [...a, ...b]) byId.set(e.id, e);
+  return [...byId.values()].sort((x, y) => x.id - y.id);
 }

@@ -1,19 +1,39 @@
-// The request's history, oldest first: from the audit log for admins, else from the live feed
-// and the request. Grows live while the page is open.
+// The request's history, oldest first: from the audit log for admins, else from the request's
+// status changes (its own events endpoint, then the live feed) and the request itself. Grows
+// live while the page is open.
 import { useEffect, useState } from 'preact/hooks';
-import type { AccessRequest, AuditEvent } from '../../../api/types';
+import type { AccessRequest, AuditEvent, StatusEvent } from '../../../api/types';
 import { ApiError } from '../../../api/client';
 import { useSession } from '../../../app/session';
 import { api, feed } from '../../../app/services';
 import { ErrorMessage } from '../../../components/ErrorMessage/ErrorMessage';
-import { fromAudit, fromRequest, type TimelineEntry } from '../../../lib/timeline';
+import { fromAudit, fromRequest, mergeEvents, type TimelineEntry } from '../../../lib/timeline';
 import { localTime } from '../../../lib/time';
 import './Timeline.css';
 
 export function Timeline({ r }: { r: AccessRequest }) {
   const { session } = useSession();
   const [audit, setAudit] = useState<AuditEvent[] | null>(null);
+  const [events, setEvents] = useState<StatusEvent[]>([]);
   const [error, setError] = useState<unknown>(null);
+
+  // Everyone who may see the request may read its status changes; the feed adds later ones.
+  useEffect(() => {
+    if (session.admin) return;
+    const c = new AbortController();
+    api
+      .get<{ events: StatusEvent[] }>(
+        `/access-requests/${encodeURIComponent(r.id)}/events`,
+        c.signal,
+      )
+      .then(
+        (page) => setEvents(page.events),
+        (e) => {
+          if (!c.signal.aborted) setError(e);
+        },
+      );
+    return () => c.abort();
+  }, [r.id, r.updated_at, session.admin]);
 
   // Reloaded whenever the request changes (its updated_at moves with every transition).
   useEffect(() => {
@@ -29,7 +49,9 @@ export function Timeline({ r }: { r: AccessRequest }) {
     return () => c.abort();
   }, [r.id, r.updated_at, session.admin]);
 
-  const entries: TimelineEntry[] = audit ? fromAudit(audit) : fromRequest(r, feed.eventsFor(r.id));
+  const entries: TimelineEntry[] = audit
+    ? fromAudit(audit)
+    : fromRequest(r, mergeEvents(events, feed.eventsFor(r.id)));
   return (
     <section class="card" aria-labelledby="timeline-title">
       <h2 id="timeline-title">Timeline</h2>
@@ -59,7 +81,7 @@ export function Timeline({ r }: { r: AccessRequest }) {
         <p class="field__hint">
           {session.admin
             ? 'The audit log could not be read; this is what the live feed saw.'
-            : 'Status changes as seen by this page; the full audit log is for admins.'}
+            : 'Status changes of this request; the full audit log is for admins.'}
         </p>
       )}
     </section>
