@@ -4,6 +4,8 @@
 // in a sanitizer build, the bound is looser so the suite passes every time.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/browser_scenario.hpp"
 #include "tests/support/pg_fixture.hpp"
@@ -14,5 +16,7 @@ TEST_CASE("portal: first-load bytes within budget, My requests with 1,000 reques
   pg_fixture pg;
   pg.psql("CREATE DATABASE appdb");
   broker_fixture b(pg);
-  run_scenario("budget", b, pg, {{"APONO_E2E_INTERACTIVE_MS", "3000"}});
+  // scripts/bench/portal sets the target's own bound (and the number of runs) for its runs.
+  const char* bound = std::getenv("APONO_E2E_INTERACTIVE_MS");
+  run_scenario("budget", b, pg, {{"APONO_E2E_INTERACTIVE_MS", bound ? bound : "3000"}});
 }
