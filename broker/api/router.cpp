@@ -290,6 +290,37 @@ json::object session_json(const config& cfg, const caller& who, const portal::se
   return o;
 }
 
+json::array names_json(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.push_back(json::value(s));
+  return a;
+}
+
+json::object principals_json(const principals& p) {
+  return json::object{{"users", names_json(p.users)}, {"groups", names_json(p.groups)}};
+}
+
+// The access flows as configured, in config order: what GET /api/v1/access-flows answers.
+json::array flows_json(const config& cfg) {
+  json::array out;
+  for (const auto& f : cfg.flows) {
+    json::array targets;
+    for (const auto& t : f.targets)
+      targets.push_back(json::object{{"integration", t.integration},
+                                     {"resources", names_json(t.resources)},
+                                     {"permissions", names_json(t.permissions)}});
+    out.push_back(json::object{{"name", f.name},
+                               {"approval", f.automatic ? "automatic" : "manual"},
+                               {"requestors", principals_json(f.requestors)},
+                               {"approvers", principals_json(f.approvers)},
+                               {"targets", std::move(targets)},
+                               {"max_duration_seconds", f.max_duration.count()},
+                               {"default_duration_seconds", f.default_duration.count()},
+                               {"justification_required", f.justification_required}});
+  }
+  return out;
+}
+
 api_error cross_site() {
   return api_error(errc::permission_denied, "cross-site request refused");
 }
@@ -685,6 +716,13 @@ http::response router::dispatch(const http::request& req, const std::string& pat
     return method_not_allowed();
   }
 
+  if (top == "access-flows" && seg.size() == 3) {
+    if (m != "GET") return method_not_allowed();
+    // Who may request what, and who approves: the policy itself, so for admins only (a
+    // requester sees what it allows them through the catalog and the plan).
+    if (!who.admin) throw api_error(errc::permission_denied, "access flows are for admins");
+    return json_response(200, flows_json(*cfg));
+  }
   if (top == "audit" && seg.size() == 3) {
     if (m != "GET") return method_not_allowed();
     auto after = query_int(query, "after", 0, INT64_MAX).value_or(0);

@@ -323,3 +323,24 @@ TEST_CASE("feed: the session tells where the feed stands; a request's own events
   // Nobody else's: bob may not see alice's request, so it does not exist for him.
   check_error(b.call("bob", "GET", "/api/v1/access-requests/" + id + "/events"), 404, "not_found");
 }
+
+TEST_CASE("access flows: admins read the policy as configured, nobody else does") {
+  pg_fixture pg;
+  broker_fixture b(pg);
+  auto a = b.call("admin", "GET", "/api/v1/access-flows");
+  INFO(a.body);
+  REQUIRE(a.status == 200);
+  const auto& flows = a.json.as_array();
+  const json::object* write = nullptr;
+  for (const auto& f : flows)
+    if (f.at("name") == "engineers-write") write = &f.as_object();
+  REQUIRE(write);
+  CHECK(write->at("approval") == "manual");
+  CHECK(write->at("approvers").at("groups") == json::parse(R"(["approvers"])"));
+  CHECK(write->at("requestors").at("groups") == json::parse(R"(["engineers"])"));
+  CHECK(write->at("targets").as_array().at(0).at("integration") == "pg-local");
+  CHECK(write->at("max_duration_seconds").as_int64() > 0);
+  CHECK(write->at("justification_required").is_bool());
+  check_error(b.call("alice", "GET", "/api/v1/access-flows"), 403, "permission_denied");
+  check_error(b.call("approver", "GET", "/api/v1/access-flows"), 403, "permission_denied");
+}

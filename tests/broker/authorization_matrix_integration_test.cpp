@@ -318,6 +318,10 @@ const std::vector<row> matrix{
    {c403, c403, c403, shown(200), c401, c401}, "api.md: admins"},
   {"GET", "/api/v1/audit", "", subject::none, false, view::none,
    {c403, c403, c403, c200, c401, c401}, "api.md: admins"},
+  {"GET", "/api/v1/access-flows", "", subject::none, false, view::none,
+   {c403, c403, c403, c200, c401, c401}, "api.md Access flows: admins"},
+  {"POST", "/api/v1/access-flows", "{}", subject::none, false, view::none,
+   {c404, c404, c404, c404, c401, c401}, "only GET is served: unknown endpoint"},
 
   // Unknown endpoints.
   {"GET", "/api/v1/nothing", "", subject::none, false, view::none,

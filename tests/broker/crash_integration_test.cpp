@@ -54,10 +54,10 @@ TEST_CASE("crash: recovery expires what came due while down and keeps everything
       },
       2s));
   auto took = std::chrono::steady_clock::now() - t0;
-  INFO("start-up: "
-       << std::chrono::duration_cast<std::chrono::milliseconds>(t0 - t_start).count()
-       << " ms; ready to expired at the target: "
-       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  INFO("start-up: " << std::chrono::duration_cast<std::chrono::milliseconds>(t0 - t_start).count()
+                    << " ms; ready to expired at the target: "
+                    << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                    << " ms");
   // What came due while down is the first pass's work: at once, plus the revoke itself.
   CHECK(took < 4s);
 

@@ -698,6 +698,23 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     );
   }
   if (path === '/bundles') return send(res, 200, BUNDLES);
+  if (path === '/access-flows') {
+    if (!admin) throw new HttpError(403, 'permission_denied', 'access flows are for admins');
+    return send(
+      res,
+      200,
+      FLOWS.map((f) => ({
+        name: f.name,
+        approval: f.automatic ? 'automatic' : 'manual',
+        requestors: { users: [], groups: ['engineers'] },
+        approvers: { users: f.approvers, groups: [] },
+        targets: [{ integration: f.integration, resources: ['*'], permissions: f.permissions }],
+        max_duration_seconds: f.max,
+        default_duration_seconds: Math.min(3600, f.max),
+        justification_required: true,
+      })),
+    );
+  }
   if (path === '/access-requests/plan' && method === 'POST')
     return send(res, 200, broker.plan(user, await readBody(req)));
   if (path === '/access-requests' && method === 'POST') {

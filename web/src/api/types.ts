@@ -60,6 +60,23 @@ export interface Bundle {
   targets: BundleTarget[];
 }
 
+export interface Principals {
+  users: string[];
+  groups: string[];
+}
+
+/// An access flow as configured (`GET /api/v1/access-flows`, admins only).
+export interface AccessFlow {
+  name: string;
+  approval: 'automatic' | 'manual';
+  requestors: Principals;
+  approvers: Principals;
+  targets: BundleTarget[];
+  max_duration_seconds: number;
+  default_duration_seconds: number;
+  justification_required: boolean;
+}
+
 export interface AccessUnit {
   id: number;
   integration: string;

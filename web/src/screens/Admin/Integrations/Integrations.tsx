@@ -1,8 +1,9 @@
-// A read-only view of the catalog as the API shows it to this admin: integrations with their
-// resource types, resources and permissions (fetched when opened), and bundles. The API does
-// not expose access flows; they live in the broker's config file.
+// A read-only view of the policy as the broker runs it: integrations with their resource types,
+// resources and permissions (fetched when opened), the access flows (who may request what, how
+// it is approved, for how long) and bundles. Changes are made in the broker's config file.
 import { useState } from 'preact/hooks';
-import type { Bundle, CatalogItem, Integration } from '../../../api/types';
+import type { AccessFlow, Bundle, CatalogItem, Integration, Principals } from '../../../api/types';
+import { formatDuration } from '../../../lib/duration';
 import { useLoad } from '../../../app/hooks';
 import { api } from '../../../app/services';
 import { ErrorMessage } from '../../../components/ErrorMessage/ErrorMessage';
@@ -24,6 +25,67 @@ function Catalog({ i }: { i: Integration }) {
   );
 }
 
+/// `alice, bob; groups engineers`, or `nobody`.
+export function principalsText(p: Principals): string {
+  const parts = [];
+  if (p.users.length) parts.push(p.users.join(', '));
+  if (p.groups.length)
+    parts.push(`group${p.groups.length === 1 ? '' : 's'} ${p.groups.join(', ')}`);
+  return parts.join('; ') || 'nobody';
+}
+
+function Flows() {
+  const flows = useLoad((s) => api.get<AccessFlow[]>('/access-flows', s), []);
+  return (
+    <>
+      <h2>Access flows</h2>
+      <ErrorMessage error={flows.error} />
+      {flows.data?.length === 0 && (
+        <p class="muted">No access flows: nobody can request anything.</p>
+      )}
+      <ul class="integration-list" data-testid="flow-list">
+        {(flows.data ?? []).map((f) => (
+          <li key={f.name} data-testid={`flow-${f.name}`}>
+            <strong>{f.name}</strong>{' '}
+            <span
+              class={`approval-mode approval-mode--${f.approval === 'automatic' ? 'auto' : 'manual'}`}
+            >
+              {f.approval === 'automatic' ? 'automatic' : 'needs approval'}
+            </span>
+            <dl class="facts">
+              <dt>Who may request</dt>
+              <dd>{principalsText(f.requestors)}</dd>
+              {f.approval === 'manual' && (
+                <>
+                  <dt>Approvers</dt>
+                  <dd>{principalsText(f.approvers)}</dd>
+                </>
+              )}
+              <dt>What</dt>
+              <dd>
+                <ul>
+                  {f.targets.map((t, k) => (
+                    <li key={k}>
+                      {t.integration}: {t.resources.join(', ')} ({t.permissions.join(', ')})
+                    </li>
+                  ))}
+                </ul>
+              </dd>
+              <dt>Duration</dt>
+              <dd>
+                {formatDuration(f.default_duration_seconds)} unless asked, at most{' '}
+                {formatDuration(f.max_duration_seconds)}
+              </dd>
+              <dt>Justification</dt>
+              <dd>{f.justification_required ? 'required' : 'optional'}</dd>
+            </dl>
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
 export function Integrations() {
   const integrations = useLoad((s) => api.get<Integration[]>('/integrations', s), []);
   const bundles = useLoad((s) => api.get<Bundle[]>('/bundles', s), []);
@@ -31,9 +93,8 @@ export function Integrations() {
   return (
     <>
       <p class="notice">
-        Access flows (who may request what, approvers, maximum durations) are set in the broker's
-        configuration file and are not exposed by the API; this page shows the catalog they allow
-        you.
+        Read only: integrations, access flows and bundles are set in the broker's configuration
+        file.
       </p>
       <h2>Integrations</h2>
       <ErrorMessage error={integrations.error} />
@@ -60,6 +121,7 @@ export function Integrations() {
           </li>
         ))}
       </ul>
+      <Flows />
       <h2>Bundles</h2>
       <ErrorMessage error={bundles.error} />
       {bundles.data?.length === 0 && <p class="muted">No bundles.</p>}

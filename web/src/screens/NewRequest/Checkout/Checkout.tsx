@@ -52,9 +52,7 @@ export function Checkout(props: Props) {
                 <li key={i} class="checkout__group" data-testid="plan-group">
                   <p class="checkout__flow">
                     <strong>{s.flow}</strong>{' '}
-                    <span
-                      class={`checkout__mode checkout__mode--${s.automatic ? 'auto' : 'manual'}`}
-                    >
+                    <span class={`approval-mode approval-mode--${s.automatic ? 'auto' : 'manual'}`}>
                       {s.automatic ? 'automatic' : 'needs approval'}
                     </span>
                   </p>
