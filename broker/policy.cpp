@@ -179,4 +179,20 @@ bool is_approver(const config& cfg, const access_flow_config& flow, std::string_
   return cfg.matches(flow.approvers, user);
 }
 
+std::vector<std::string> approver_names(const config& cfg, const access_flow_config& flow,
+                                        std::string_view requester) {
+  std::vector<std::string> out;
+  if (flow.automatic) return out;
+  auto add = [&](const std::string& user) {
+    if (user != requester && std::find(out.begin(), out.end(), user) == out.end())
+      out.push_back(user);
+  };
+  for (const auto& u : flow.approvers.users) add(u);
+  for (const auto& name : flow.approvers.groups)
+    for (const auto& grp : cfg.groups)
+      if (grp.name == name)
+        for (const auto& m : grp.members) add(m);
+  return out;
+}
+
 }  // namespace apono::broker

@@ -53,4 +53,11 @@ struct flow_choice {
 [[nodiscard]] bool is_approver(const config& cfg, const access_flow_config& flow,
                                std::string_view user);
 
+/// Who may approve a request of `requester` under `flow`: its approver users, then its approver
+/// groups' members, each once, without the requester (nobody approves their own request).
+/// Empty for an automatic flow.
+[[nodiscard]] std::vector<std::string> approver_names(const config& cfg,
+                                                      const access_flow_config& flow,
+                                                      std::string_view requester);
+
 }  // namespace apono::broker

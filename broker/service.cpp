@@ -348,18 +348,7 @@ request_plan service::plan(const caller& c, const create_input& in) {
     g.integration = chosen[i].unit->integration;
     g.resource_type = chosen[i].unit->resource_type;
     g.permissions = permissions_of(chosen[i].unit->resource);
-    if (!f.automatic) {
-      auto add = [&](const std::string& user) {
-        if (user != c.user &&
-            std::find(g.approvers.begin(), g.approvers.end(), user) == g.approvers.end())
-          g.approvers.push_back(user);
-      };
-      for (const auto& u : f.approvers.users) add(u);
-      for (const auto& name : f.approvers.groups)
-        for (const auto& grp : cfg->groups)
-          if (grp.name == name)
-            for (const auto& m : grp.members) add(m);
-    }
+    g.approvers = approver_names(*cfg, f, c.user);
     for (std::size_t j = i; j < chosen.size(); ++j) {
       if (done[j] || !same_target(j)) continue;
       const auto& resource = chosen[j].unit->resource;

@@ -178,9 +178,24 @@ json::value event_json(const status_event& e) {
                                             : json::value(nullptr)}};
 }
 
-json::array requests_json(const std::vector<common::access_request>& rs) {
+json::array strings_json(const std::vector<std::string>& v) {
   json::array a;
-  for (const auto& r : rs) a.push_back(common::to_json(r));
+  for (const auto& s : v) a.emplace_back(s);
+  return a;
+}
+
+// A request as the API shows it: the stored request, and who may approve it under its flow as
+// configured now (absent when the flow is gone from the config).
+json::value request_json(const config& cfg, const common::access_request& r) {
+  auto v = common::to_json(r);
+  if (const auto* f = cfg.find_flow(r.flow))
+    v.get_object()["approvers"] = strings_json(approver_names(cfg, *f, r.requester));
+  return v;
+}
+
+json::array requests_json(const config& cfg, const std::vector<common::access_request>& rs) {
+  json::array a;
+  for (const auto& r : rs) a.push_back(request_json(cfg, r));
   return a;
 }
 
@@ -237,12 +252,6 @@ create_input create_input_of(const json::object& body) {
   return in;
 }
 
-json::array strings_json(const std::vector<std::string>& v) {
-  json::array a;
-  for (const auto& s : v) a.emplace_back(s);
-  return a;
-}
-
 json::value plan_json(const request_plan& p) {
   json::array groups;
   for (const auto& g : p.groups) {
@@ -290,14 +299,8 @@ json::object session_json(const config& cfg, const caller& who, const portal::se
   return o;
 }
 
-json::array names_json(const std::vector<std::string>& v) {
-  json::array a;
-  for (const auto& s : v) a.push_back(json::value(s));
-  return a;
-}
-
 json::object principals_json(const principals& p) {
-  return json::object{{"users", names_json(p.users)}, {"groups", names_json(p.groups)}};
+  return json::object{{"users", strings_json(p.users)}, {"groups", strings_json(p.groups)}};
 }
 
 // The access flows as configured, in config order: what GET /api/v1/access-flows answers.
@@ -307,8 +310,8 @@ json::array flows_json(const config& cfg) {
     json::array targets;
     for (const auto& t : f.targets)
       targets.push_back(json::object{{"integration", t.integration},
-                                     {"resources", names_json(t.resources)},
-                                     {"permissions", names_json(t.permissions)}});
+                                     {"resources", strings_json(t.resources)},
+                                     {"permissions", strings_json(t.permissions)}});
     out.push_back(json::object{{"name", f.name},
                                {"approval", f.automatic ? "automatic" : "manual"},
                                {"requestors", principals_json(f.requestors)},
@@ -600,11 +603,11 @@ http::response router::dispatch(const http::request& req, const std::string& pat
       auto in = create_input_of(parse_body(req));
       auto r = service_.create(who, in);
       if (in.dry_run) {
-        auto v = common::to_json(r);
+        auto v = request_json(*cfg, r);
         v.get_object()["id"] = nullptr;
         return json_response(200, json::object{{"valid", true}, {"request", v}});
       }
-      return json_response(201, common::to_json(r));
+      return json_response(201, request_json(*cfg, r));
     }
     if (seg.size() == 3 && m == "GET") {
       auto days = query_int(query, "days", 1, 3650);
@@ -623,7 +626,7 @@ http::response router::dispatch(const http::request& req, const std::string& pat
         page.before_id = parse_cursor(cur->second);
       auto listed = service_.list(
           who, scope, days ? std::optional<int>(static_cast<int>(*days)) : std::nullopt, page);
-      auto res = json_response(200, requests_json(listed.requests));
+      auto res = json_response(200, requests_json(*cfg, listed.requests));
       // The body stays a plain array, as clients from before paging expect; the way on is in
       // headers (RFC 8288 Link, and the bare cursor for clients that do not parse links).
       if (listed.next_before) {
@@ -641,7 +644,7 @@ http::response router::dispatch(const http::request& req, const std::string& pat
     if (seg.size() == 4 && seg[3] == "plan" && m == "POST")
       return json_response(200, plan_json(service_.plan(who, create_input_of(parse_body(req)))));
     if (seg.size() == 4 && m == "GET")
-      return json_response(200, common::to_json(service_.get(who, path_request_id(seg[3]))));
+      return json_response(200, request_json(*cfg, service_.get(who, path_request_id(seg[3]))));
     if (seg.size() == 5 && seg[4] == "events" && m == "GET") {
       json::array a;
       for (const auto& e : service_.request_events(who, path_request_id(seg[3])))
@@ -655,17 +658,17 @@ http::response router::dispatch(const http::request& req, const std::string& pat
       if (action == "approve") {
         reject_unknown_fields(body, {"comment"});
         (void)get_string(body, "comment");  // not kept, but checked like every field
-        return json_response(200, common::to_json(service_.approve(who, id)));
+        return json_response(200, request_json(*cfg, service_.approve(who, id)));
       }
       if (action == "reject") {
         reject_unknown_fields(body, {"reason"});
-        return json_response(200,
-                             common::to_json(service_.reject(who, id, get_string(body, "reason"))));
+        return json_response(
+            200, request_json(*cfg, service_.reject(who, id, get_string(body, "reason"))));
       }
       if (action == "revoke") {
         reject_unknown_fields(body, {"reason"});
-        return json_response(200,
-                             common::to_json(service_.revoke(who, id, get_string(body, "reason"))));
+        return json_response(
+            200, request_json(*cfg, service_.revoke(who, id, get_string(body, "reason"))));
       }
       if (action == "reset-credentials") {
         reject_unknown_fields(body, {});
@@ -673,9 +676,9 @@ http::response router::dispatch(const http::request& req, const std::string& pat
       }
       if (action == "request-again") {
         reject_unknown_fields(body, {"justification", "duration", "duration_seconds"});
-        return json_response(
-            201, common::to_json(service_.request_again(who, id, get_string(body, "justification"),
-                                                        get_duration(body))));
+        return json_response(201, request_json(*cfg, service_.request_again(
+                                                         who, id, get_string(body, "justification"),
+                                                         get_duration(body))));
       }
     }
     return method_not_allowed();

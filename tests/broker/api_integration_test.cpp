@@ -344,3 +344,26 @@ TEST_CASE("access flows: admins read the policy as configured, nobody else does"
   check_error(b.call("alice", "GET", "/api/v1/access-flows"), 403, "permission_denied");
   check_error(b.call("approver", "GET", "/api/v1/access-flows"), 403, "permission_denied");
 }
+
+TEST_CASE("a request names who may approve it under its flow, never its requester") {
+  pg_fixture pg;
+  pg.psql("CREATE DATABASE appdb");
+  broker_fixture b(pg);
+  auto manual = b.call("alice", "POST", "/api/v1/access-requests",
+                       R"({"integration":"pg-local","resources":["appdb"],)"
+                       R"("permissions":["read_write"],"justification":"INC-9"})");
+  INFO(manual.body);
+  REQUIRE(manual.status == 201);
+  CHECK(manual.json.at("approvers") == json::parse(R"(["approver"])"));
+  const std::string id(manual.json.at("id").as_string());
+  auto seen = b.call("approver", "GET", "/api/v1/access-requests/" + id);
+  CHECK(seen.json.at("approvers") == json::parse(R"(["approver"])"));
+  auto automatic = b.call("alice", "POST", "/api/v1/access-requests",
+                          R"({"integration":"pg-local","resources":["appdb"],)"
+                          R"("permissions":["read_only"],"justification":"INC-9"})");
+  REQUIRE(automatic.status == 201);
+  CHECK(automatic.json.at("approvers").as_array().empty());
+  auto listed = b.call("alice", "GET", "/api/v1/access-requests");
+  REQUIRE(listed.status == 200);
+  for (const auto& r : listed.json.as_array()) CHECK(r.at("approvers").is_array());
+}
