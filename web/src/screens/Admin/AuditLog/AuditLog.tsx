@@ -201,7 +201,7 @@ export function AuditLog() {
                   )}
                 </td>
                 <td>{e.status ?? ''}</td>
-                <td class="wrap-anywhere mono">
+                <td class="wrap-anywhere mono audit-detail">
                   {Object.keys(e.detail ?? {}).length ? JSON.stringify(e.detail) : ''}
                 </td>
               </tr>
