@@ -28,6 +28,16 @@ void event_hub::stop() {
   for (const auto& t : waiters_) net::post(t->get_executor(), [t] { t->cancel(); });
 }
 
+bool event_hub::stopped() const {
+  std::lock_guard lock(mutex_);
+  return stopped_;
+}
+
+std::size_t event_hub::waiting() const {
+  std::lock_guard lock(mutex_);
+  return waiters_.size();
+}
+
 net::awaitable<void> event_hub::wait(std::uint64_t seen, std::chrono::milliseconds timeout) {
   auto timer = std::make_shared<net::steady_timer>(co_await net::this_coro::executor, timeout);
   {

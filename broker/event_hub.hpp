@@ -24,6 +24,10 @@ class event_hub {
   boost::asio::awaitable<void> wait(std::uint64_t seen, std::chrono::milliseconds timeout);
   /// Releases every waiter and makes later waits return at once (shutdown).
   void stop();
+  /// True once stop() was called: a long-poll answers with what it has instead of waiting.
+  [[nodiscard]] bool stopped() const;
+  /// How many waits are suspended now (for /metrics, and tests that need a poll to be waiting).
+  [[nodiscard]] std::size_t waiting() const;
 
  private:
   mutable std::mutex mutex_;

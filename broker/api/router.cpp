@@ -443,7 +443,8 @@ net::awaitable<http::response> router::handle(http::request req) {
         events = co_await pool_.run(std::move(read));
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
-        if (!events.empty() || left <= std::chrono::milliseconds{0}) break;
+        // At shutdown the wait returns at once: answer now rather than spin to the deadline.
+        if (!events.empty() || left <= std::chrono::milliseconds{0} || hub_.stopped()) break;
         co_await hub_.wait(seen, left);
       }
       json::array a;
@@ -774,6 +775,9 @@ std::string router::render_metrics() const {
           metrics_.config_reloads.load());
   counter("apono_config_reload_failures_total", "Rejected configuration reloads.",
           metrics_.config_reload_failures.load());
+  out << "# HELP apono_event_polls_waiting Event long-polls waiting for a change.\n"
+         "# TYPE apono_event_polls_waiting gauge\napono_event_polls_waiting "
+      << hub_.waiting() << "\n";
   out << "# HELP apono_requests Access requests by status.\n# TYPE apono_requests gauge\n";
   try {
     for (const auto& [st, n] : store_.count_by_status())
