@@ -90,10 +90,12 @@ export function App() {
     return () => feed.stop();
   }, []);
 
-  // Moves focus to the new screen's heading after in-app navigation, once it is drawn (a
-  // request's page shows its heading when the request has loaded).
+  // Moves focus to the new screen's heading after in-app navigation and after signing in (the
+  // form that had focus is gone), once it is drawn (a request's page shows its heading when the
+  // request has loaded). A page load leaves focus where the browser puts it.
+  const [signIns, setSignIns] = useState(0);
   useEffect(() => {
-    if (path === firstPath.current) return;
+    if (path === firstPath.current && signIns === 0) return;
     firstPath.current = '';
     let tries = 0;
     let t: ReturnType<typeof setTimeout>;
@@ -104,7 +106,7 @@ export function App() {
     };
     t = setTimeout(focus, 0);
     return () => clearTimeout(t);
-  }, [path]);
+  }, [path, signIns]);
 
   if (state.kind === 'loading')
     return (
@@ -112,7 +114,16 @@ export function App() {
         Loading…
       </p>
     );
-  if (state.kind === 'signed-out') return <SignIn message={state.message} onSignedIn={signedIn} />;
+  if (state.kind === 'signed-out')
+    return (
+      <SignIn
+        message={state.message}
+        onSignedIn={(s) => {
+          signedIn(s);
+          setSignIns((n) => n + 1);
+        }}
+      />
+    );
 
   const ctx: SessionState = {
     session: state.session,

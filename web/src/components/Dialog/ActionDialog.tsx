@@ -19,6 +19,8 @@ interface Props {
   testId: string;
   /// False while the fields are not filled in.
   canConfirm?: boolean;
+  /// Where focus goes on close when the opener is gone (see Dialog).
+  returnFocus?: () => HTMLElement | null;
 }
 
 let n = 0;
@@ -34,7 +36,14 @@ export function ActionDialog(props: Props) {
     onClose();
   };
   return (
-    <Dialog open={open} title={title} onClose={close} testId={testId} describedBy={descId}>
+    <Dialog
+      open={open}
+      title={title}
+      onClose={close}
+      testId={testId}
+      describedBy={descId}
+      returnFocus={props.returnFocus}
+    >
       <form
         onSubmit={async (e) => {
           e.preventDefault();

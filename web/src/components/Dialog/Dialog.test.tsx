@@ -113,3 +113,56 @@ describe('initial focus', () => {
     await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId('danger-cancel')));
   });
 });
+
+describe('focus on close', () => {
+  it('goes to returnFocus when the opener left the page with the decision', async () => {
+    const Row = () => {
+      const [decided, setDecided] = useState(false);
+      const [open, setOpen] = useState(false);
+      return (
+        <div>
+          {decided ? (
+            <p tabIndex={-1} data-testid="results">
+              Approved
+            </p>
+          ) : (
+            <button onClick={() => setOpen(true)}>Approve AR-00012</button>
+          )}
+          <ActionDialog
+            open={open}
+            title="Approve AR-00012?"
+            confirmLabel="Approve"
+            testId="approve-dialog"
+            returnFocus={() => screen.queryByTestId('results')}
+            onConfirm={async () => setDecided(true)}
+            onClose={() => setOpen(false)}
+          >
+            <p>sure?</p>
+          </ActionDialog>
+        </div>
+      );
+    };
+    render(<Row />);
+    const opener = screen.getByText('Approve AR-00012');
+    opener.focus();
+    fireEvent.click(opener);
+    fireEvent.submit((await screen.findByTestId('approve-dialog-confirm')).closest('form')!);
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId('results')));
+  });
+});
+
+describe('Tab', () => {
+  it('wraps around inside the open dialog, both ways', async () => {
+    render(<Harness action={async () => {}} />);
+    fireEvent.click(screen.getByText('Reject', { selector: 'button' }));
+    const reason = await screen.findByLabelText('Reason');
+    fireEvent.input(reason, { target: { value: 'no ticket' } });
+    const confirm = screen.getByTestId('reject-dialog-confirm');
+    await waitFor(() => expect(confirm).toHaveProperty('disabled', false));
+    confirm.focus();
+    fireEvent.keyDown(confirm, { key: 'Tab' });
+    expect(document.activeElement).toBe(reason);
+    fireEvent.keyDown(reason, { key: 'Tab', shiftKey: true });
+    expect(document.activeElement).toBe(confirm);
+  });
+});

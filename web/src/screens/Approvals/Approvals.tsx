@@ -24,6 +24,10 @@ import { ApprovalTable } from './ApprovalTable/ApprovalTable';
 import { DecisionResults } from './DecisionResults/DecisionResults';
 import { type Outcome, decideAll, summary } from './DecisionResults/bulk';
 
+// A decided row leaves the list with the button that opened its dialog: focus goes to what the
+// decision did.
+const resultsFocus = () => document.querySelector<HTMLElement>('[data-testid="decision-results"]');
+
 const act = (id: string, action: 'approve' | 'reject', body?: unknown) =>
   api.post<AccessRequest>(`/access-requests/${encodeURIComponent(id)}/${action}`, body);
 
@@ -178,6 +182,7 @@ function Pending() {
         }
         confirmLabel={d && d.ids.length > 1 ? `Approve ${d.ids.length}` : 'Approve'}
         testId="approve-dialog"
+        returnFocus={resultsFocus}
         onClose={() => setDialog(null)}
         onConfirm={() => run('approve', d?.ids ?? [])}
       >
@@ -198,6 +203,7 @@ function Pending() {
         danger
         canConfirm={reason.trim() !== ''}
         testId="reject-dialog"
+        returnFocus={resultsFocus}
         onClose={() => setDialog(null)}
         onConfirm={() => run('reject', d?.ids ?? [])}
       >

@@ -7,6 +7,7 @@ import { useFeed } from '../../../app/hooks';
 import { api, feed } from '../../../app/services';
 import { ErrorMessage } from '../../../components/ErrorMessage/ErrorMessage';
 import { Link } from '../../../components/Link/Link';
+import { TableWrap } from '../../../components/TableWrap/TableWrap';
 import { actionTitle } from '../../../lib/timeline';
 import { localTime } from '../../../lib/time';
 import { auditOptions, filterAudit, mergeAudit } from './auditFilter';
@@ -170,7 +171,7 @@ export function AuditLog() {
           ? 'Loading the audit log…'
           : `${shown.length} of ${events.length} entries loaded${applied ? ` for ${applied}` : ''}, newest first.`}
       </p>
-      <div class="table-wrap">
+      <TableWrap label="Audit log">
         <table class="table" data-testid="audit-table">
           <caption class="visually-hidden">Audit log</caption>
           <thead>
@@ -208,7 +209,7 @@ export function AuditLog() {
             ))}
           </tbody>
         </table>
-      </div>
+      </TableWrap>
       {olderFrom !== null && (
         <div class="button-row load-more">
           <button

@@ -3,6 +3,7 @@
 import type { AccessRequest } from '../../../api/types';
 import { useNow } from '../../../app/hooks';
 import { Link } from '../../../components/Link/Link';
+import { TableWrap } from '../../../components/TableWrap/TableWrap';
 import { formatDuration } from '../../../lib/duration';
 import { integrationLabel } from '../../../lib/requestFilter';
 import { allState } from '../../../lib/selection';
@@ -25,7 +26,7 @@ export function ApprovalTable(p: Props) {
   const ids = p.requests.map((r) => r.id);
   const all = allState(p.selected, ids);
   return (
-    <div class="table-wrap">
+    <TableWrap label="Requests waiting for your decision">
       <table class="table approval-table" data-testid="approval-table">
         <caption class="visually-hidden">Requests waiting for your decision</caption>
         <thead>
@@ -119,6 +120,6 @@ export function ApprovalTable(p: Props) {
           ))}
         </tbody>
       </table>
-    </div>
+    </TableWrap>
   );
 }

@@ -10,6 +10,7 @@ export function DecisionResults({ verb, outcomes }: { verb: string; outcomes: Ou
       class={`notice ${failed ? 'notice--warn' : ''}`}
       role={failed ? 'alert' : 'status'}
       data-testid="decision-results"
+      tabIndex={-1}
     >
       <p>{summary(verb, outcomes)}</p>
       <ul>

@@ -7,6 +7,7 @@ import type { AccessRequest } from '../../../api/types';
 import { useNow } from '../../../app/hooks';
 import { Link } from '../../../components/Link/Link';
 import { StatusBadge } from '../../../components/StatusBadge/StatusBadge';
+import { TableWrap } from '../../../components/TableWrap/TableWrap';
 import { TimeLeft } from '../../../components/TimeLeft/TimeLeft';
 import { formatDuration } from '../../../lib/duration';
 import { integrationLabel } from '../../../lib/requestFilter';
@@ -127,7 +128,7 @@ export function RequestTable(props: Props) {
   const { requests, caption, showRequester = false, lead, testId } = props;
   const drawn = useProgressiveCount(requests.length, props.resetKey ?? '');
   return (
-    <div class="table-wrap">
+    <TableWrap label={caption}>
       <table class="table request-table" data-testid={testId ?? 'request-table'}>
         <caption class="visually-hidden">{caption}</caption>
         {/* Fixed column widths: the browser lays out a thousand rows without measuring them. */}
@@ -164,6 +165,6 @@ export function RequestTable(props: Props) {
           Showing {drawn} of {requests.length}…
         </p>
       )}
-    </div>
+    </TableWrap>
   );
 }

@@ -1,13 +1,16 @@
 // A request's access units, one per (resource, permission), each with its own status and the
-// last error the broker met granting or removing it (`apono requests describe`'s table).
+// last error the broker met granting or removing it (`apono requests describe`'s table); one
+// card per unit on a phone.
 import type { AccessRequest } from '../../../api/types';
 import { StatusBadge } from '../../../components/StatusBadge/StatusBadge';
+import { TableWrap } from '../../../components/TableWrap/TableWrap';
+import './UnitsTable.css';
 
 export function UnitsTable({ r }: { r: AccessRequest }) {
   const bundle = !!r.bundle;
   return (
-    <div class="table-wrap">
-      <table class="table" data-testid="units-table">
+    <TableWrap label={`Access units of ${r.id}`}>
+      <table class="table units-table" data-testid="units-table">
         <caption class="visually-hidden">Access units of {r.id}</caption>
         <thead>
           <tr>
@@ -21,17 +24,21 @@ export function UnitsTable({ r }: { r: AccessRequest }) {
         <tbody>
           {r.units.map((u) => (
             <tr key={u.id} data-testid={`unit-${u.resource}-${u.permission}`}>
-              {bundle && <td>{u.integration}</td>}
-              <td class="wrap-anywhere">{u.resource}</td>
-              <td>{u.permission}</td>
-              <td>
+              {bundle && <td data-label="Integration">{u.integration}</td>}
+              <td data-label="Resource" class="wrap-anywhere">
+                {u.resource}
+              </td>
+              <td data-label="Permission">{u.permission}</td>
+              <td data-label="Status">
                 <StatusBadge status={u.status} />
               </td>
-              <td class="wrap-anywhere">{u.last_error ?? ''}</td>
+              <td data-label="Last error" class="wrap-anywhere">
+                {u.last_error}
+              </td>
             </tr>
           ))}
         </tbody>
       </table>
-    </div>
+    </TableWrap>
   );
 }
