@@ -1,7 +1,7 @@
-// The portal's accessibility (issue 15, must show 5) in a real browser against a real aponod and
-// PostgreSQL: axe-core on every screen in both themes and at desktop and phone sizes, and the
-// new-request and approval flows done with the keyboard alone.
-#include <catch2/catch.hpp>
+// The catalog the portal's accessibility suites run against (issue 15, must show 5): one
+// PostgreSQL and one aponod per case, shared by the axe suites and the keyboard suite, each its
+// own test file so each runs well within ctest's limit under a sanitizer build.
+#pragma once
 
 #include <fstream>
 #include <memory>
@@ -9,13 +9,10 @@
 #include <vector>
 
 #include "tests/support/broker_fixture.hpp"
-#include "tests/support/browser_scenario.hpp"
 #include "tests/support/pg_fixture.hpp"
 #include "tests/support/process.hpp"
 
-using namespace apono::test;
-
-namespace {
+namespace apono::test {
 
 // A catalog with enough in it that the screens look as they do in use: more databases than the
 // resource picker shows without a search box, and a second integration, so the form's first
@@ -64,22 +61,4 @@ struct catalog_stack {
   }
 };
 
-}  // namespace
-
-// One size per case (each in both themes), so neither nears the time limit.
-TEST_CASE(
-    "portal: axe finds nothing serious or critical on any screen at 1280x800, light and dark") {
-  catalog_stack s;
-  run_scenario("accessibility", *s.b, s.pg, {{"APONO_A11Y_SIZES", "desktop"}});
-}
-
-TEST_CASE(
-    "portal: axe finds nothing serious or critical on any screen at 390x844, light and dark") {
-  catalog_stack s;
-  run_scenario("accessibility", *s.b, s.pg, {{"APONO_A11Y_SIZES", "phone"}});
-}
-
-TEST_CASE("portal: a request made and another approved and rejected with the keyboard alone") {
-  catalog_stack s;
-  run_scenario("keyboard", *s.b, s.pg);
-}
+}  // namespace apono::test
