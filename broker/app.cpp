@@ -19,7 +19,7 @@
 #include "broker/http/server.hpp"
 #include "broker/metrics.hpp"
 #include "broker/notify/dispatcher.hpp"
-#include "broker/notify/webhook_channel.hpp"
+#include "broker/notify/webhook/webhook_channel.hpp"
 #include "broker/provision/aws_provisioner.hpp"
 #include "broker/provision/kubernetes_provisioner.hpp"
 #include "broker/provision/postgres_provisioner.hpp"

@@ -12,7 +12,7 @@
 
 #include "broker/config_reader.hpp"
 #include "broker/notify/events.hpp"
-#include "broker/notify/signing.hpp"
+#include "broker/notify/webhook/signing.hpp"
 
 namespace apono::broker::notify {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <boost/json.hpp>
 
-#include "broker/notify/signing.hpp"
+#include "broker/notify/webhook/signing.hpp"
 #include "common/secrets.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/cli_fixture.hpp"

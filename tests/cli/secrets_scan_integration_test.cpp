@@ -38,7 +38,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "broker/notify/signing.hpp"
+#include "broker/notify/webhook/signing.hpp"
 #include "common/http_client.hpp"
 #include "common/secrets.hpp"
 #include "tests/support/broker_fixture.hpp"

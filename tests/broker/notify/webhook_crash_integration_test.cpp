@@ -12,7 +12,7 @@
 #include <random>
 #include <set>
 
-#include "broker/notify/signing.hpp"
+#include "broker/notify/webhook/signing.hpp"
 #include "common/secrets.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/webhook_receiver.hpp"

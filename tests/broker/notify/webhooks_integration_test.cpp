@@ -10,7 +10,7 @@
 #include <iostream>
 #include <map>
 
-#include "broker/notify/signing.hpp"
+#include "broker/notify/webhook/signing.hpp"
 #include "common/secrets.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/webhook_receiver.hpp"

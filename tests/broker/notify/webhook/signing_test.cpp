@@ -1,6 +1,6 @@
 // Standard Webhooks signatures: the spec's reference vector and a second one made with the
 // `standardwebhooks` npm package (1.3.0), secrets' limits, and rotation.
-#include "broker/notify/signing.hpp"
+#include "broker/notify/webhook/signing.hpp"
 
 #include <catch2/catch.hpp>
 

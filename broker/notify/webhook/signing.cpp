@@ -1,5 +1,5 @@
 // HMAC-SHA256 signatures of webhooks, with OpenSSL through common/secrets.
-#include "broker/notify/signing.hpp"
+#include "broker/notify/webhook/signing.hpp"
 
 #include "common/secrets.hpp"
 

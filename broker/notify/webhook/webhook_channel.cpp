@@ -1,12 +1,12 @@
 // One webhook attempt with the common HTTP client, on a connection of its own: attempts are
 // rare enough that keeping connections would only hold sockets to receivers.
-#include "broker/notify/webhook_channel.hpp"
+#include "broker/notify/webhook/webhook_channel.hpp"
 
 #include <charconv>
 #include <ctime>
 #include <exception>
 
-#include "broker/notify/signing.hpp"
+#include "broker/notify/webhook/signing.hpp"
 #include "common/http_client.hpp"
 
 namespace apono::broker::notify {
