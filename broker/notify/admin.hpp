@@ -17,7 +17,7 @@ namespace apono::broker::notify {
 struct endpoint_view {
   std::string name;                               ///< configured name
   std::string channel;                            ///< `webhook`
-  std::string url;                                ///< without its query (see webhook_config)
+  std::string url;                                ///< scheme, host and port (see webhook_config)
   std::vector<std::string> events;                ///< the filter
   std::optional<common::time_point> disabled_at;  ///< when it was disabled; none: enabled
   std::string disabled_reason;                    ///< why

@@ -65,7 +65,8 @@ void read_url(const config_reader& r, const YAML::Node& n, const std::string& ct
   std::string path(u.encoded_path());
   if (path.empty()) path = "/";
   w.target = path + (u.has_query() ? "?" + std::string(u.encoded_query()) : "");
-  w.shown_url = w.origin + path;
+  // A path can carry a token as well as a query (chat services put theirs in either).
+  w.shown_url = w.origin + (w.target == "/" ? "/" : "/...");
 }
 
 void read_secrets(const config_reader& r, const YAML::Node& n, const std::string& ctx,

@@ -23,8 +23,8 @@ struct webhook_config {
   std::string name;       ///< unique; names the endpoint in the API, the store and the logs
   std::string origin;     ///< `scheme://host:port`, what the HTTP client connects to
   std::string target;     ///< path and query, the request line's target
-  std::string shown_url;  ///< scheme, host, port and path, without the query (which may carry
-                          ///< a token): what the API shows; logs name the endpoint only
+  std::string shown_url;  ///< scheme, host and port, `/...` for a path or query (either may
+                          ///< carry a token): what the API shows; logs name the endpoint only
   std::vector<std::string> keys;    ///< the decoded `whsec_` secrets, in config order (secret)
   std::vector<std::string> events;  ///< the filter: event types or prefixes (`request.*`)
   std::filesystem::path ca_file;    ///< PEM CA to verify the endpoint with; empty: the system's

@@ -63,9 +63,9 @@ TEST_CASE("apono admin: deliveries and endpoints, for admins only") {
   login(admin, b, "admin");
   auto endpoints = ok(admin, {"admin", "endpoints"});
   CHECK(endpoints.out.find("NAME") == 0);
-  // Columns padded to the widest cell: gone's URL is two characters longer.
-  CHECK(endpoints.out.find("\nok    webhook  " + receiver.url("/ok") +
-                           "    request.created  enabled\n") != std::string::npos);
+  // The URL without its path, which can carry a token.
+  CHECK(endpoints.out.find("\nok    webhook  " + receiver.url("/...") +
+                           "  request.created  enabled\n") != std::string::npos);
   CHECK(endpoints.out.find("disabled since ") != std::string::npos);
   CHECK(endpoints.out.find("the receiver answered 410 Gone to msg_") != std::string::npos);
 

@@ -69,12 +69,13 @@ TEST_CASE("webhooks are read with their URL split, secrets decoded and filters k
   CHECK(siem.name == "siem");
   CHECK(siem.origin == "https://siem.example.com:8443");
   CHECK(siem.target == "/hooks/apono?token=abc");
-  CHECK(siem.shown_url == "https://siem.example.com:8443/hooks/apono");
+  CHECK(siem.shown_url == "https://siem.example.com:8443/...");
   CHECK(siem.keys == std::vector<std::string>{std::string(32, 'a'), std::string(24, 'b')});
   CHECK(siem.events == std::vector<std::string>{"audit.*", "request.created"});
   const auto& local = n.webhooks[1];
   CHECK(local.origin == "http://127.0.0.1:9000");
   CHECK(local.target == "/");
+  CHECK(local.shown_url == "http://127.0.0.1:9000/");
   CHECK(local.events == std::vector<std::string>{"request.*"});
   CHECK(n.find_webhook("local") == &local);
   CHECK(n.find_webhook("nope") == nullptr);
