@@ -766,6 +766,35 @@ TEST_CASE("notifications: the cursor, deliveries once each, their round-trip and
   });
 }
 
+TEST_CASE("notifications: a store upgraded with history starts its cursor at the end") {
+  database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
+  INFO("store: " << db.kind);
+  std::int64_t last = 0;
+  {
+    auto s = db.open();
+    auto r = make_request("alice");
+    insert(*s, r);
+    s->transact([&](store_tx& tx) {
+      for (int i = 0; i < 3; ++i) last = tx.append_audit(event(r.id, "request.created"));
+    });
+  }
+  // Back to the schema before notifications, history kept; the next start upgrades it.
+  const std::string down =
+      "DROP TABLE notify_cursor; DROP TABLE deliveries; DROP TABLE notify_endpoints; ";
+  if (db.kind == "postgresql") {
+    (void)server().psql(down + "DELETE FROM apono_schema WHERE version = 5",
+                        db.where.url.substr(db.where.url.rfind('/') + 1));
+  } else {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(db.where.path.c_str(), &raw) == SQLITE_OK);
+    CHECK(sqlite3_exec(raw, (down + "PRAGMA user_version = 5").c_str(), nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  auto s = db.open();
+  s->read([&](store_tx& tx) { CHECK(tx.notify_cursor() == last); });
+}
+
 TEST_CASE("notifications: due deliveries in order per endpoint and request, claimed once") {
   database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
   INFO("store: " << db.kind);
