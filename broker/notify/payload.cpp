@@ -71,9 +71,12 @@ json::object request_data(std::string_view type, const audit_event& ev,
   for (const auto& u : r.units)
     units.push_back(json::object{
         {"integration", u.integration}, {"resource", u.resource}, {"permission", u.permission}});
+  // An automatic flow approves as the request is made: its approval is the flow's, not the
+  // requester's.
+  const bool auto_approval = type == "request.approved" && ev.action == "request.created";
   json::object d{{"request_id", id},
                  {"status", ev.status.empty() ? json::value(nullptr) : json::value(ev.status)},
-                 {"actor", ev.actor},
+                 {"actor", auto_approval ? std::string("automatic") : ev.actor},
                  {"requester", r.requester},
                  {"integration", text_or_null(r.integration)},
                  {"resource_type", text_or_null(r.resource_type)},

@@ -177,6 +177,9 @@ TEST_CASE("a request's whole life reaches a standardwebhooks verifier, in order,
   const auto* auto_approved = find(got, "/requests", automatic, "request.approved");
   REQUIRE(auto_approved);
   CHECK(auto_approved->json.at("data").at("approval") == "automatic");
+  CHECK(auto_approved->json.at("data").at("actor") == "automatic");
+  CHECK(find(got, "/requests", automatic, "request.created")->json.at("data").at("actor") ==
+        "alice");
   // Nothing the broker holds secret: no password of the grant, no token.
   for (const auto& r : got) CHECK(r.body.find("password") == std::string::npos);
 
