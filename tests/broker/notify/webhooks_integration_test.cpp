@@ -9,6 +9,7 @@
 
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "broker/notify/webhook/signing.hpp"
 #include "common/secrets.hpp"
@@ -130,6 +131,10 @@ TEST_CASE("a request's whole life reaches a standardwebhooks verifier, in order,
     INFO(id << ": received\n" << receiver.describe());
     CHECK(types_for(got, "/requests", id) == types);
   }
+
+  // Nothing failed and nothing was killed: each webhook-id came exactly once.
+  std::set<std::string> ids;
+  for (const auto& r : got) CHECK(ids.insert(r.id).second);
 
   // Every delivery: POSTed JSON, both signatures there, and each secret alone verifies it.
   for (const auto& r : got) {
