@@ -1,5 +1,6 @@
 // Wiring of aponod. The io_context runs on a few threads because some API calls (credential
-// reset) wait on a target; everything shared is thread-safe.
+// reset) wait on a target; everything shared is thread-safe. The scheduler and the notification
+// dispatcher run beside the API, each woken by every committed change.
 #include "broker/app.hpp"
 
 #include <spdlog/spdlog.h>
@@ -17,6 +18,8 @@
 #include "broker/event_hub.hpp"
 #include "broker/http/server.hpp"
 #include "broker/metrics.hpp"
+#include "broker/notify/dispatcher.hpp"
+#include "broker/notify/webhook/webhook_channel.hpp"
 #include "broker/provision/aws_provisioner.hpp"
 #include "broker/provision/kubernetes_provisioner.hpp"
 #include "broker/provision/postgres_provisioner.hpp"
@@ -78,9 +81,11 @@ struct app::impl {
             {{"postgresql", &pg}, {"ssh", &ssh_hosts}, {"aws", &aws}, {"kubernetes", &kube}}, clock,
             stats, {}, [this] { changed(); }),
         sched(st, svc, clock, cfg->server.provision_workers),
+        notifier(st, holder, clock, stats, {{"webhook", &webhooks}}),
         routes(holder, svc, st, stats, hub, [this] { return st.ping() && sched.running(); }) {
     svc.set_ssh_ca(&ssh_ca);
     routes.set_ssh_ca(&ssh_ca);
+    routes.on_notifications_change([this] { notifier.wake(); });
     // Another replica committed a change: our long-polls and scheduler look again.
     st.on_remote_change([this] { changed(); });
   }
@@ -89,6 +94,7 @@ struct app::impl {
 
   void changed() {
     sched.wake();
+    notifier.wake();
     hub.notify();
   }
 
@@ -127,6 +133,8 @@ struct app::impl {
   ssh::user_ca ssh_ca;
   service svc;
   scheduler sched;
+  notify::webhook_channel webhooks{clock};
+  notify::dispatcher notifier;
   api::router routes;
   std::function<void(const std::string&, const std::filesystem::path&)> listening;
 };
@@ -173,6 +181,7 @@ int app::run() {
   net::io_context ioc;
   http::server srv(ioc, opts, [&m](http::request req) { return m.routes.handle(std::move(req)); });
   m.sched.start();
+  m.notifier.start();
 
   net::signal_set stop_signals(ioc, SIGINT, SIGTERM);
   net::signal_set hup(ioc, SIGHUP);
@@ -201,6 +210,7 @@ int app::run() {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
   ioc.run();
   for (auto& t : pool) t.join();
+  m.notifier.stop();
   m.sched.stop();
   spdlog::info("aponod stopped");
   return 0;

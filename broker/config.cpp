@@ -87,6 +87,14 @@
 //     - name: analytics-readers        # required, unique
 //       targets:                       # exact resource and permission names
 //         - {integration: pg-local, resources: [analytics], permissions: [read_only]}
+//   notifications:                     # read by notify/notify_config.cpp
+//     webhooks:
+//       - name: siem                   # required, unique
+//         url: https://siem.example.com/hooks/apono   # https; http:// for loopback only
+//         secrets: [whsec_...]         # or secret_files: [/etc/apono/siem.whsec]
+//         events: ["audit.*"]          # names or prefixes (request.*); unknown ones fail
+//     timeout: 10s                     # per attempt
+//     retry: {initial: 1s, max: 10m, max_age: 24h, jitter: true}
 //
 // Unknown and duplicate keys are errors so that a typo never silently becomes a default.
 // Sections are read in dependency order (users before groups before flows), whatever their
@@ -111,6 +119,8 @@
 #include <sstream>
 #include <utility>
 
+#include "broker/config_reader.hpp"
+#include "broker/notify/notify_config.hpp"
 #include "common/duration.hpp"
 #include "common/secrets.hpp"
 
@@ -118,29 +128,6 @@ namespace apono::broker {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Messages quote keys and names from the file, and a YAML scalar may hold any control
-// character (a CR, an escape sequence): written as \xNN, they cannot split the one-line
-// `FILE:LINE: message` or forge a line in the log of a SIGHUP reload.
-std::string one_line(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u != 0x7f) {
-      out += c;
-      continue;
-    }
-    constexpr std::string_view hex = "0123456789abcdef";
-    out.append("\\x").append(1, hex[u >> 4]).append(1, hex[u & 0xf]);
-  }
-  return out;
-}
-
-// A string read from the file, with where it was for messages about it later.
-struct located {
-  std::string value;
-  YAML::Mark mark;
-};
 
 constexpr std::string_view supported_types = "postgresql, ssh, aws, kubernetes";
 // What OpenSSH's sshd understands (PROTOCOL.certkeys); anything else would be ignored there.
@@ -170,19 +157,6 @@ bool is_ssh_name(std::string_view s) {
 const std::set<std::string, std::less<>> log_levels = {"trace", "debug", "info", "warn", "error"};
 const std::set<std::string, std::less<>> sslmodes = {"disable", "allow",     "prefer",
                                                      "require", "verify-ca", "verify-full"};
-
-bool given(const YAML::Node& n) {
-  return n.IsDefined() && !n.IsNull();
-}
-
-std::string join(std::initializer_list<std::string_view> words) {
-  std::string out;
-  for (auto w : words) {
-    if (!out.empty()) out += ", ";
-    out += w;
-  }
-  return out;
-}
 
 // Parses a decimal port; nullopt unless it is all digits and in 1..65535.
 std::optional<int> parse_port(std::string_view s) {
@@ -230,9 +204,9 @@ std::optional<pg_endpoint> parse_admin_url(const std::string& url) {
 }
 
 // Turns a parsed YAML tree into a config, or throws config_error at the first problem.
-class loader {
+class loader : public config_reader {
  public:
-  explicit loader(fs::path path) : path_(std::move(path)), file_(path_.string()) {}
+  explicit loader(fs::path path) : config_reader(path.string()), path_(std::move(path)) {}
 
   std::shared_ptr<const config> load(const YAML::Node& root) {
     auto cfg = std::make_shared<config>();
@@ -241,7 +215,7 @@ class loader {
       if (!root.IsMap()) fail(root, "", "expected a mapping at the top level");
       check_keys(root, "",
                  {"server", "store", "portal", "users", "groups", "integrations", "access_flows",
-                  "bundles"});
+                  "bundles", "notifications"});
     }
     // Lookups on an empty document yield undefined nodes, so every section takes its default.
     const YAML::Node top = root;
@@ -264,124 +238,11 @@ class loader {
     for_each_item(top["bundles"], "bundles", [&](const YAML::Node& n, std::size_t i) {
       cfg->bundles.push_back(read_bundle(n, i));
     });
+    cfg->notifications = notify::read_notifications(*this, top["notifications"]);
     return cfg;
   }
 
  private:
-  [[noreturn]] void fail(const YAML::Mark& mark, std::string_view context,
-                         std::string_view message) const {
-    // Only the empty document has no mark; line 1 is as good a place as any for it.
-    int line = mark.is_null() ? 1 : mark.line + 1;
-    std::string text = file_ + ":" + std::to_string(line) + ": ";
-    if (!context.empty()) text.append(context).append(": ");
-    text.append(message);
-    throw config_error(one_line(text));
-  }
-  [[noreturn]] void fail(const YAML::Node& at, std::string_view context,
-                         std::string_view message) const {
-    fail(at.Mark(), context, message);
-  }
-
-  // Every key of `map` must be a string, appear once and, unless `any_name`, be in `allowed`.
-  void check_keys(const YAML::Node& map, std::string_view context,
-                  std::initializer_list<std::string_view> allowed, bool any_name = false) const {
-    std::set<std::string, std::less<>> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node key = it->first;
-      if (!key.IsScalar()) fail(key, context, "expected a string key");
-      const std::string& k = key.Scalar();
-      if (!any_name && std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
-        fail(key, context, "unknown key '" + k + "' (expected " + join(allowed) + ")");
-      }
-      if (!seen.insert(k).second) fail(key, context, "duplicate key '" + k + "'");
-    }
-  }
-
-  void expect_map(const YAML::Node& n, std::string_view context) const {
-    if (!n.IsMap()) fail(n, context, "expected a mapping");
-  }
-
-  // Calls `f(item, index)` for each element of an optional list section.
-  template <class F>
-  void for_each_item(const YAML::Node& list, std::string_view context, F f) const {
-    if (!given(list)) return;
-    if (!list.IsSequence()) fail(list, context, "expected a list");
-    for (std::size_t i = 0; i < list.size(); ++i) f(list[i], i);
-  }
-
-  std::string scalar(const YAML::Node& n, std::string_view context, std::string_view key) const {
-    if (!n.IsScalar()) fail(n, context, std::string(key) + ": expected a string");
-    return n.Scalar();
-  }
-
-  std::optional<std::string> optional_string(const YAML::Node& map, std::string_view context,
-                                             const std::string& key) const {
-    const YAML::Node n = map[key];
-    if (!given(n)) return std::nullopt;
-    return scalar(n, context, key);
-  }
-
-  located required_string(const YAML::Node& map, std::string_view context,
-                          const std::string& key) const {
-    const YAML::Node n = map[key];
-    if (!given(n)) fail(map, context, "'" + key + "' is required");
-    auto value = scalar(n, context, key);
-    if (value.empty()) fail(n, context, "'" + key + "' must not be empty");
-    return {std::move(value), n.Mark()};
-  }
-
-  std::optional<bool> optional_bool(const YAML::Node& map, std::string_view context,
-                                    const std::string& key) const {
-    const YAML::Node n = map[key];
-    if (!given(n)) return std::nullopt;
-    bool value = false;
-    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, value)) {
-      fail(n, context, key + ": expected true or false");
-    }
-    return value;
-  }
-
-  std::optional<int> optional_int(const YAML::Node& map, std::string_view context,
-                                  const std::string& key, int lo, int hi) const {
-    const YAML::Node n = map[key];
-    if (!given(n)) return std::nullopt;
-    long long value = 0;
-    const std::string* text = n.IsScalar() ? &n.Scalar() : nullptr;
-    if (!text || text->empty() ||
-        std::from_chars(text->data(), text->data() + text->size(), value).ptr !=
-            text->data() + text->size()) {
-      fail(n, context, key + ": expected an integer");
-    }
-    if (value < lo || value > hi) {
-      fail(n, context,
-           key + ": must be between " + std::to_string(lo) + " and " + std::to_string(hi));
-    }
-    return static_cast<int>(value);
-  }
-
-  // A list of non-empty strings; `single_ok` also takes one bare string.
-  std::vector<located> string_list(const YAML::Node& n, std::string_view context,
-                                   std::string_view key, bool single_ok = false) const {
-    std::vector<located> out;
-    if (!given(n)) return out;
-    if (single_ok && n.IsScalar()) {
-      out.push_back({n.Scalar(), n.Mark()});
-    } else if (n.IsSequence()) {
-      for (const auto& item : n) {
-        if (!item.IsScalar()) {
-          fail(item, context, std::string(key) + ": expected a list of strings");
-        }
-        out.push_back({item.Scalar(), item.Mark()});
-      }
-    } else {
-      fail(n, context, std::string(key) + ": expected a list of strings");
-    }
-    for (const auto& item : out) {
-      if (item.value.empty()) fail(item.mark, context, std::string(key) + ": empty string");
-    }
-    return out;
-  }
-
   // Remembers a name in `seen` and rejects a second one.
   void unique(std::map<std::string, YAML::Mark, std::less<>>& seen, const located& name,
               std::string_view kind) const {
@@ -1101,18 +962,6 @@ class loader {
     return targets;
   }
 
-  std::chrono::seconds duration(const YAML::Node& n, std::string_view ctx,
-                                const std::string& key) const {
-    auto text = scalar(n, ctx, key);
-    auto d = common::parse_duration(text);
-    if (!d) {
-      fail(n, ctx,
-           key + ": cannot read '" + text +
-               "' as a duration (e.g. 8h, 45m, 1h30m, 90s, or 0.75 for hours; at most 366d)");
-    }
-    return *d;
-  }
-
   access_flow_config read_flow(const YAML::Node& n, std::size_t index) {
     expect_map(n, numbered("access flow", index));
     const std::string ctx = label(n, "name", "access flow", index);
@@ -1190,7 +1039,6 @@ class loader {
   }
 
   fs::path path_;
-  std::string file_;
   const config* cfg_ = nullptr;  // for integration lookups once integrations are read
   std::map<std::string, YAML::Mark, std::less<>> users_, groups_, integrations_, flows_, bundles_;
   std::map<std::string, std::string, std::less<>> token_owners_;  // hash -> user name

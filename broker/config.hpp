@@ -1,4 +1,5 @@
-// The broker's YAML configuration: users, groups, integrations, access flows and bundles.
+// The broker's YAML configuration: users, groups, integrations, access flows, bundles and
+// notifications.
 #pragma once
 
 #include <chrono>
@@ -10,6 +11,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "broker/notify/notify_config.hpp"
 
 namespace apono::broker {
 
@@ -158,6 +161,7 @@ struct config {
   std::vector<integration_config> integrations;
   std::vector<access_flow_config> flows;
   std::vector<bundle_config> bundles;
+  notify::notifications_config notifications;  ///< webhooks and how deliveries are retried
 
   /// The integration with `id`, or null.
   [[nodiscard]] const integration_config* find_integration(std::string_view id) const;

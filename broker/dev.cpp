@@ -240,12 +240,13 @@ std::filesystem::path prepare_dev(const dev_options& o) {
     }
     if (!extra.IsMap())
       throw std::runtime_error("--dev-extra " + o.extra.string() +
-                               ": expected a mapping with integrations and access_flows");
+                               ": expected a mapping with integrations, access_flows or "
+                               "notifications");
     for (const auto& kv : extra) {
       auto key = kv.first.as<std::string>();
-      if (key != "integrations" && key != "access_flows")
+      if (key != "integrations" && key != "access_flows" && key != "notifications")
         throw std::runtime_error("--dev-extra " + o.extra.string() + ": unknown key '" + key +
-                                 "' (only integrations and access_flows are added)");
+                                 "' (only integrations, access_flows and notifications are added)");
     }
   }
   if (!o.ssh_target.empty() && o.ssh_host_key.empty())
@@ -346,6 +347,9 @@ std::filesystem::path prepare_dev(const dev_options& o) {
     << std::vector<std::string>{"read_only"};
   y << YAML::EndMap << YAML::EndSeq;
   y << YAML::EndMap << YAML::EndSeq;
+  // The extra file's notifications section as it is; the loader checks it like any config's.
+  if (extra.IsDefined() && extra.IsMap() && extra["notifications"])
+    y << YAML::Key << "notifications" << YAML::Value << extra["notifications"];
   y << YAML::EndMap;
 
   auto path = o.data_dir / "aponod.yaml";

@@ -17,7 +17,8 @@ struct dev_options {
   std::string ssh_target{};        ///< HOST:PORT of an sshd trusting the CA; empty: no ssh
   std::string ssh_host_key{};      ///< that sshd's host public key, "ssh-ed25519 AAAA..."
   std::string ssh_login{};         ///< the account granted there (default: root)
-  std::filesystem::path extra{};   ///< YAML whose `integrations` and `access_flows` are added
+  std::filesystem::path extra{};   ///< YAML whose `integrations` and `access_flows` are added,
+                                   ///< and whose `notifications` section is taken
   std::string store{};      ///< `postgresql://...` to keep state there; empty: SQLite in data_dir
   std::string token_ttl{};  ///< life of login tokens (`30s`, `12h`); empty: the default
   std::string portal_idle_timeout{};      ///< portal.idle_timeout (`3s`); empty: the default

@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
                  "dev mode: postgresql://... (or sqlite:PATH) to keep the broker's state in");
   std::filesystem::path dev_extra;
   cli.add_option("--dev-extra", dev_extra,
-                 "dev mode: YAML whose integrations and access_flows are added to the sample")
+                 "dev mode: YAML whose integrations and access_flows are added to the sample, "
+                 "and whose notifications section is used")
       ->check(CLI::ExistingFile);
   cli.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->capture_default_str();

@@ -27,6 +27,8 @@ void setup_completion(CLI::App& app, global_options& g, io& streams);
 /// `apono` with no arguments: the interactive flow (cmd_interactive.cpp). Returns the exit
 /// status; without a terminal on stdin it says to use flags and returns 2.
 int run_interactive(const global_options& g, io& streams);
+/// `admin deliveries list|show|redeliver`, `admin endpoints list|test|enable` (cmd_admin.cpp).
+void setup_admin(CLI::App& app, global_options& g, io& streams);
 /// `version` (cmd_version.cpp).
 void setup_version(CLI::App& app, global_options& g, io& streams);
 

@@ -199,6 +199,7 @@ struct http_client::impl {
     out.status = static_cast<int>(res.result_int());
     out.content_type = std::string(res[http::field::content_type]);
     out.next_cursor = std::string(res["X-Next-Cursor"]);
+    out.retry_after = std::string(res[http::field::retry_after]);
     out.body = std::move(res.body());
     if (!res.keep_alive()) disconnect();
     co_return out;

@@ -17,6 +17,7 @@ struct http_result {
   std::string body;           ///< response body
   std::string content_type;   ///< Content-Type header
   std::string next_cursor{};  ///< X-Next-Cursor: a list has another page, which starts here
+  std::string retry_after{};  ///< Retry-After as sent (seconds or an HTTP date), empty if none
 };
 
 /// Client settings.

@@ -116,8 +116,8 @@ constexpr std::string_view password_scheme = "pbkdf2-sha256";
 constexpr std::size_t password_salt_size = 16;
 constexpr std::size_t password_hash_size = 32;
 
-// Standard base64 with padding, the form Python's base64.b64encode and `openssl base64` print,
-// so a hash can be made without this program.
+}  // namespace
+
 std::string base64(std::string_view data) {
   std::string out(4 * ((data.size() + 2) / 3), '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -127,7 +127,6 @@ std::string base64(std::string_view data) {
   return out;
 }
 
-// Strict standard base64: padding required, nothing else tolerated; nullopt otherwise.
 std::optional<std::string> unbase64(std::string_view text) {
   if (text.empty() || text.size() % 4 != 0) return std::nullopt;
   std::string out;
@@ -161,6 +160,19 @@ std::optional<std::string> unbase64(std::string_view text) {
   }
   return out;
 }
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  std::string out(32, '\0');
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+           reinterpret_cast<unsigned char*>(out.data()), &len) == nullptr ||
+      len != out.size())
+    throw std::runtime_error("HMAC-SHA-256 failed");
+  return out;
+}
+
+namespace {
 
 struct password_hash {
   int iterations = 0;

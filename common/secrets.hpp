@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,13 @@ namespace apono::common {
 [[nodiscard]] std::string sha256_hex(std::string_view data);
 /// Unpadded base64url of `data`.
 [[nodiscard]] std::string base64url(std::string_view data);
+/// Standard base64 of `data`, with padding (what Python's base64.b64encode and `openssl base64`
+/// print).
+[[nodiscard]] std::string base64(std::string_view data);
+/// Strict standard base64 decoding: padding required, nothing else tolerated; nullopt otherwise.
+[[nodiscard]] std::optional<std::string> unbase64(std::string_view text);
+/// HMAC-SHA256 of `data` under `key`: 32 raw bytes.
+[[nodiscard]] std::string hmac_sha256(std::string_view key, std::string_view data);
 /// Compares without an early exit, so timing does not reveal the first differing byte.
 [[nodiscard]] bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 

@@ -727,6 +727,8 @@ http::response router::dispatch(const http::request& req, const std::string& pat
     if (!who.admin) throw api_error(errc::permission_denied, "access flows are for admins");
     return json_response(200, flows_json(*cfg));
   }
+  if (top == "notifications") return notifications_.handle(req, seg, query, who);
+
   if (top == "audit" && seg.size() == 3) {
     if (m != "GET") return method_not_allowed();
     auto after = query_int(query, "after", 0, INT64_MAX).value_or(0);
@@ -778,6 +780,13 @@ std::string router::render_metrics() const {
   out << "# HELP apono_event_polls_waiting Event long-polls waiting for a change.\n"
          "# TYPE apono_event_polls_waiting gauge\napono_event_polls_waiting "
       << hub_.waiting() << "\n";
+  out << "# HELP apono_notification_deliveries_total Notification attempts by channel and "
+         "outcome.\n# TYPE apono_notification_deliveries_total counter\n";
+  constexpr const char* outcomes[] = {"delivered", "retried", "dead"};
+  for (std::size_t c = 0; c < notify_channels.size(); ++c)
+    for (std::size_t o = 0; o < 3; ++o)
+      out << "apono_notification_deliveries_total{channel=\"" << notify_channels[c]
+          << "\",outcome=\"" << outcomes[o] << "\"} " << metrics_.deliveries[c][o].load() << "\n";
   out << "# HELP apono_requests Access requests by status.\n# TYPE apono_requests gauge\n";
   try {
     for (const auto& [st, n] : store_.count_by_status())
@@ -785,6 +794,25 @@ std::string router::render_metrics() const {
     out << "# HELP apono_revocations_stuck Units that failed to revoke 3+ times and are still "
            "REVOKING.\n# TYPE apono_revocations_stuck gauge\napono_revocations_stuck "
         << store_.count_stuck_revocations(3) << "\n";
+    const auto d = store_.count_deliveries();
+    out << "# HELP apono_notification_deliveries_pending Notifications not yet delivered or dead.\n"
+           "# TYPE apono_notification_deliveries_pending gauge\n"
+           "apono_notification_deliveries_pending "
+        << d.pending << "\n";
+    const auto age = d.oldest_pending ? std::max<std::int64_t>(
+                                            0, std::chrono::duration_cast<std::chrono::seconds>(
+                                                   clock_.now() - *d.oldest_pending)
+                                                   .count())
+                                      : 0;
+    out << "# HELP apono_notification_oldest_pending_seconds Age of the oldest pending "
+           "notification.\n# TYPE apono_notification_oldest_pending_seconds gauge\n"
+           "apono_notification_oldest_pending_seconds "
+        << age << "\n";
+    out << "# HELP apono_notification_endpoints_disabled Notification endpoints disabled (410 "
+           "Gone) until an admin enables them.\n"
+           "# TYPE apono_notification_endpoints_disabled gauge\n"
+           "apono_notification_endpoints_disabled "
+        << d.endpoints_disabled << "\n";
   } catch (const std::exception& e) {
     spdlog::error("metrics: {}", e.what());
   }

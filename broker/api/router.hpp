@@ -9,6 +9,7 @@
 #include <span>
 
 #include "broker/api/login.hpp"
+#include "broker/api/notifications.hpp"
 #include "broker/api/work_pool.hpp"
 #include "broker/config_holder.hpp"
 #include "broker/event_hub.hpp"
@@ -38,6 +39,9 @@ class router {
   void set_portal_assets(std::span<const portal::asset> assets) {
     portal_files_ = portal::files(assets);
   }
+  /// Calls `f` after an admin's notification change (a test, a redelivery, an enable) so the
+  /// dispatcher acts on it at once.
+  void on_notifications_change(std::function<void()> f) { notifications_.on_change(std::move(f)); }
 
  private:
   /// Who is calling, and with what.
@@ -64,6 +68,7 @@ class router {
   common::system_clock clock_;
   login login_{config_, store_, clock_};
   portal::sessions sessions_{config_, store_, clock_};
+  notifications notifications_{config_, store_, clock_};
   portal::files portal_files_;
   // Blocking work of every request: 16 threads keep a slow target call (credential reset,
   // cloud credentials) from holding up the rest; 4,096 waiting is beyond any one broker's

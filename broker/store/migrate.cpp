@@ -24,6 +24,7 @@ struct table_map {
   std::vector<const char*> to;
   std::vector<bool> boolean;
   bool has_sequence;
+  bool replace{};  // the target's migration made rows of its own (the notify cursor): drop them
 };
 
 const std::vector<table_map>& tables() {
@@ -70,6 +71,26 @@ const std::vector<table_map>& tables() {
        {"hash", "user", "created_at", "last_seen_at", "expires_at"},
        {"hash", "username", "created_at", "last_seen_at", "expires_at"},
        std::vector<bool>(5, false),
+       false},
+      {"notify_cursor",
+       {"id", "last_audit_id"},
+       {"id", "last_audit_id"},
+       std::vector<bool>(2, false),
+       false,
+       true},
+      {"deliveries",
+       {"id", "endpoint", "channel", "audit_id", "request_id", "event_type", "webhook_id",
+        "payload", "status", "attempts", "next_attempt_at", "give_up_at", "last_error",
+        "last_http_status", "created_at", "delivered_at"},
+       {"id", "endpoint", "channel", "audit_id", "request_id", "event_type", "webhook_id",
+        "payload", "status", "attempts", "next_attempt_at", "give_up_at", "last_error",
+        "last_http_status", "created_at", "delivered_at"},
+       std::vector<bool>(16, false),
+       true},
+      {"notify_endpoints",
+       {"name", "disabled_at", "disabled_reason"},
+       {"name", "disabled_at", "disabled_reason"},
+       std::vector<bool>(3, false),
        false},
   };
   return t;
@@ -206,6 +227,7 @@ migration_report migrate_sqlite_to_postgres(const std::filesystem::path& sqlite_
         insert += (i ? ",$" : "$") + std::to_string(i + 1);
       insert += ")";
       std::int64_t copied = 0;
+      if (t.replace) dst.exec(std::string("DELETE FROM ") + t.name);
       src.each(std::string("SELECT ") + join(t.from) + " FROM " + t.name + " ORDER BY rowid",
                [&](std::vector<std::optional<std::string>>& v) {
                  for (std::size_t i = 0; i < v.size(); ++i)

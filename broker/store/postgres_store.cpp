@@ -120,6 +120,40 @@ CREATE TABLE browser_sessions(
   last_seen_at BIGINT NOT NULL,
   expires_at BIGINT NOT NULL);
 )sql",
+    // Notifications: the fan-out's cursor into the audit trail (starting at its end, so no
+    // history is replayed; its row lock lets one replica fan out at a time), the deliveries it
+    // makes, and the endpoints disabled (410 Gone).
+    R"sql(
+CREATE TABLE notify_cursor(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  last_audit_id BIGINT NOT NULL);
+INSERT INTO notify_cursor(id, last_audit_id) SELECT 1, coalesce(max(id), 0) FROM audit;
+CREATE TABLE deliveries(
+  id BIGSERIAL PRIMARY KEY,
+  endpoint TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  audit_id BIGINT NOT NULL,
+  request_id BIGINT,
+  event_type TEXT NOT NULL,
+  webhook_id TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL,
+  give_up_at BIGINT NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
+  last_http_status INTEGER NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  delivered_at BIGINT,
+  UNIQUE(endpoint, audit_id, event_type));
+CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+CREATE INDEX deliveries_pending_order ON deliveries(endpoint, request_id, id)
+  WHERE status = 'pending';
+CREATE TABLE notify_endpoints(
+  name TEXT PRIMARY KEY,
+  disabled_at BIGINT,
+  disabled_reason TEXT NOT NULL DEFAULT '');
+)sql",
 };
 
 // Advisory lock keys. Session-level locks of the two-int form and of the one-bigint form do
@@ -127,7 +161,8 @@ CREATE TABLE browser_sessions(
 // range of their own ("APON" in the high half).
 constexpr std::int64_t migrate_lock_key = 0x41504F4E0001LL;
 constexpr std::int64_t audit_lock_key = 0x41504F4E0002LL;
-constexpr std::int64_t claim_key_base = 0x41504F4E00000000LL;  // + the unit id
+constexpr std::int64_t claim_key_base = 0x41504F4E00000000LL;           // + the unit id
+constexpr std::int64_t delivery_claim_key_base = 0x41504F4400000000LL;  // + the delivery id
 
 constexpr const char* notify_channel = "apono_changes";
 
@@ -329,7 +364,7 @@ constexpr const char* request_columns =
     "end_reason, flow, automatic, created_at, updated_at, active_from, ends_at, decided_by, "
     "reason";
 
-common::access_request read_request(const rows& r, int i) {
+common::access_request request_row(const rows& r, int i) {
   common::access_request q;
   q.id = r.i64(i, 0);
   q.requester = r.text(i, 1);
@@ -356,6 +391,44 @@ std::string id_array(const std::vector<std::int64_t>& ids) {
   std::string out = "{";
   for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
   return out + "}";
+}
+
+constexpr const char* delivery_columns =
+    "id, endpoint, channel, audit_id, request_id, event_type, webhook_id, payload, status, "
+    "attempts, next_attempt_at, give_up_at, last_error, last_http_status, created_at, "
+    "delivered_at";
+
+delivery read_delivery(const rows& r, int i) {
+  delivery d;
+  d.id = r.i64(i, 0);
+  d.endpoint = r.text(i, 1);
+  d.channel = r.text(i, 2);
+  d.audit_id = r.i64(i, 3);
+  d.request_id = r.is_null(i, 4) ? 0 : r.i64(i, 4);
+  d.event_type = r.text(i, 5);
+  d.webhook_id = r.text(i, 6);
+  d.payload = r.text(i, 7);
+  d.status = r.text(i, 8);
+  d.attempts = static_cast<int>(r.i64(i, 9));
+  d.next_attempt_at = common::from_unix_ms(r.i64(i, 10));
+  d.give_up_at = common::from_unix_ms(r.i64(i, 11));
+  d.last_error = r.text(i, 12);
+  d.last_http_status = static_cast<int>(r.i64(i, 13));
+  d.created_at = common::from_unix_ms(r.i64(i, 14));
+  d.delivered_at = r.opt_time(i, 15);
+  return d;
+}
+
+audit_event read_audit_row(const rows& r, int i) {
+  audit_event ev;
+  ev.id = r.i64(i, 0);
+  ev.at = common::from_unix_ms(r.i64(i, 1));
+  ev.actor = r.text(i, 2);
+  ev.action = r.text(i, 3);
+  ev.request_id = r.is_null(i, 4) ? 0 : r.i64(i, 4);
+  ev.status = r.text(i, 5);
+  ev.detail = r.text(i, 6);
+  return ev;
 }
 
 // Fills in the units of every request in `rs` with one query, however many there are.
@@ -425,7 +498,7 @@ class postgres_store::tx final : public store_tx {
       p.null();
     auto r = c_.exec(sql.c_str(), p);
     std::vector<common::access_request> out;
-    for (int i = 0; i < r.size(); ++i) out.push_back(read_request(r, i));
+    for (int i = 0; i < r.size(); ++i) out.push_back(request_row(r, i));
     load_units(c_, out);
     return out;
   }
@@ -642,13 +715,134 @@ class postgres_store::tx final : public store_tx {
            1;
   }
 
+  std::optional<common::access_request> read_request(std::int64_t id) override {
+    return fetch(id, "");
+  }
+
+  std::vector<audit_event> read_audit(std::int64_t after, std::size_t limit) override {
+    auto r = c_.exec(
+        "SELECT id, at, actor, action, request_id, status, detail FROM audit WHERE id > $1 "
+        "ORDER BY id LIMIT $2",
+        params().add(after).add(static_cast<std::int64_t>(limit)));
+    std::vector<audit_event> out;
+    for (int i = 0; i < r.size(); ++i) out.push_back(read_audit_row(r, i));
+    return out;
+  }
+
+  std::int64_t notify_cursor() override {
+    auto r = c_.exec(write_ ? "SELECT last_audit_id FROM notify_cursor WHERE id = 1 FOR UPDATE"
+                            : "SELECT last_audit_id FROM notify_cursor WHERE id = 1");
+    return r.size() ? r.i64(0, 0) : 0;
+  }
+
+  void set_notify_cursor(std::int64_t audit_id) override {
+    (void)c_.exec("UPDATE notify_cursor SET last_audit_id = $1 WHERE id = 1",
+                  params().add(audit_id));
+  }
+
+  bool insert_delivery(delivery& d) override {
+    params p;
+    p.add(d.endpoint).add(d.channel).add(d.audit_id);
+    if (d.request_id)
+      p.add(d.request_id);
+    else
+      p.null();
+    p.add(d.event_type).add(d.webhook_id).add(d.payload).add(d.status);
+    p.add(std::int64_t{d.attempts}).add(d.next_attempt_at).add(d.give_up_at).add(d.last_error);
+    p.add(std::int64_t{d.last_http_status}).add(d.created_at).add(d.delivered_at);
+    auto r = c_.exec(
+        "INSERT INTO deliveries(endpoint, channel, audit_id, request_id, event_type, webhook_id, "
+        "payload, status, attempts, next_attempt_at, give_up_at, last_error, last_http_status, "
+        "created_at, delivered_at) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) "
+        "ON CONFLICT(endpoint, audit_id, event_type) DO NOTHING RETURNING id",
+        p);
+    if (r.size() == 0) return false;
+    d.id = r.i64(0, 0);
+    return true;
+  }
+
+  std::optional<delivery> get_delivery(std::int64_t id) override {
+    std::string sql = std::string("SELECT ") + delivery_columns + " FROM deliveries WHERE id = $1";
+    auto r = c_.exec(sql.c_str(), params().add(id));
+    if (r.size() == 0) return std::nullopt;
+    return read_delivery(r, 0);
+  }
+
+  void update_delivery(const delivery& d) override {
+    auto r = c_.exec(
+        "UPDATE deliveries SET status=$1, attempts=$2, next_attempt_at=$3, give_up_at=$4, "
+        "last_error=$5, last_http_status=$6, delivered_at=$7 WHERE id=$8",
+        params()
+            .add(d.status)
+            .add(std::int64_t{d.attempts})
+            .add(d.next_attempt_at)
+            .add(d.give_up_at)
+            .add(d.last_error)
+            .add(std::int64_t{d.last_http_status})
+            .add(d.delivered_at)
+            .add(d.id));
+    if (r.affected() != 1) throw std::runtime_error("store: no delivery " + std::to_string(d.id));
+  }
+
+  std::vector<delivery> list_deliveries(const delivery_filter& f) override {
+    std::string sql = std::string("SELECT ") + delivery_columns +
+                      " FROM deliveries WHERE ($1::text IS NULL OR status = $1)"
+                      " AND ($2::text IS NULL OR endpoint = $2) AND ($3::bigint IS NULL OR id < $3)"
+                      " ORDER BY id DESC LIMIT $4";
+    params p;
+    if (f.status)
+      p.add(*f.status);
+    else
+      p.null();
+    if (f.endpoint)
+      p.add(*f.endpoint);
+    else
+      p.null();
+    if (f.before_id)
+      p.add(*f.before_id);
+    else
+      p.null();
+    p.add(static_cast<std::int64_t>(f.limit));
+    auto r = c_.exec(sql.c_str(), p);
+    std::vector<delivery> out;
+    for (int i = 0; i < r.size(); ++i) out.push_back(read_delivery(r, i));
+    return out;
+  }
+
+  std::vector<endpoint_state> endpoint_states() override {
+    auto r =
+        c_.exec("SELECT name, disabled_at, disabled_reason FROM notify_endpoints ORDER BY name");
+    std::vector<endpoint_state> out;
+    for (int i = 0; i < r.size(); ++i)
+      out.push_back({r.text(i, 0), r.opt_time(i, 1), r.text(i, 2)});
+    return out;
+  }
+
+  void set_endpoint_state(const std::string& name, std::optional<common::time_point> at,
+                          const std::string& reason) override {
+    (void)c_.exec(
+        "INSERT INTO notify_endpoints(name, disabled_at, disabled_reason) VALUES($1, $2, $3) "
+        "ON CONFLICT(name) DO UPDATE SET disabled_at = $2, disabled_reason = $3",
+        params().add(name).add(at).add(at ? reason : std::string()));
+  }
+
+  std::int64_t end_pending_deliveries(const std::string& endpoint,
+                                      const std::string& reason) override {
+    return c_
+        .exec(
+            "UPDATE deliveries SET status = 'dead', last_error = $1 WHERE endpoint = $2 AND "
+            "status = 'pending'",
+            params().add(reason).add(endpoint))
+        .affected();
+  }
+
  private:
   std::optional<common::access_request> fetch(std::int64_t id, const char* lock) {
     std::string sql =
         std::string("SELECT ") + request_columns + " FROM requests WHERE id = $1" + lock;
     auto r = c_.exec(sql.c_str(), params().add(id));
     if (r.size() == 0) return std::nullopt;
-    std::vector<common::access_request> one{read_request(r, 0)};
+    std::vector<common::access_request> one{request_row(r, 0)};
     load_units(c_, one);
     return std::move(one.front());
   }
@@ -809,6 +1003,7 @@ due_work postgres_store::find_due(common::time_point now, common::time_point sta
       // scheduler's in-flight set until they are released.
       claim_conn_.reset();
       claimed_.clear();
+      claimed_deliveries_.clear();
     }
     if (!claim_conn_) claim_conn_ = connect();
     std::vector<std::int64_t> held(claimed_.begin(), claimed_.end());
@@ -840,6 +1035,78 @@ due_work postgres_store::find_due(common::time_point now, common::time_point sta
       params().add(stale_before));
   for (int i = 0; i < s.size(); ++i) w.requests_stale.push_back(s.i64(i, 0));
   return w;
+}
+
+std::vector<delivery> postgres_store::find_due_deliveries(common::time_point now,
+                                                          std::size_t limit) {
+  std::lock_guard lock(claim_mutex_);
+  if (claim_conn_ && !claim_conn_->healthy()) {
+    claim_conn_.reset();
+    claimed_.clear();
+    claimed_deliveries_.clear();
+  }
+  if (!claim_conn_) claim_conn_ = connect();
+  std::vector<std::int64_t> held(claimed_deliveries_.begin(), claimed_deliveries_.end());
+  // As find_due's units: candidates first, then a lock try on each, so every lock taken is a
+  // row returned; what this session holds already is left out (its locks are re-entrant).
+  std::string sql = std::string("WITH due AS MATERIALIZED (SELECT ") + delivery_columns +
+                    " FROM deliveries d WHERE status = 'pending' AND next_attempt_at <= $1"
+                    " AND NOT (id = ANY($2::bigint[]))"
+                    " AND NOT EXISTS (SELECT 1 FROM notify_endpoints e WHERE e.name = d.endpoint"
+                    "  AND e.disabled_at IS NOT NULL)"
+                    " AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.status = 'pending'"
+                    "  AND p.endpoint = d.endpoint AND p.request_id = d.request_id AND p.id < d.id)"
+                    " ORDER BY next_attempt_at, id LIMIT $4)"
+                    " SELECT * FROM due WHERE pg_try_advisory_lock($3::bigint + id)"
+                    " ORDER BY next_attempt_at, id";
+  auto r = claim_conn_->exec(sql.c_str(), params()
+                                              .add(common::to_unix_ms(now))
+                                              .add(id_array(held))
+                                              .add(delivery_claim_key_base)
+                                              .add(static_cast<std::int64_t>(limit)));
+  std::vector<delivery> out;
+  for (int i = 0; i < r.size(); ++i) {
+    out.push_back(read_delivery(r, i));
+    claimed_deliveries_.insert(out.back().id);
+  }
+  return out;
+}
+
+void postgres_store::release_delivery(std::int64_t id) {
+  std::lock_guard lock(claim_mutex_);
+  if (claimed_deliveries_.erase(id) == 0 || !claim_conn_) return;
+  try {
+    (void)claim_conn_->exec("SELECT pg_advisory_unlock($1::bigint + $2)",
+                            params().add(delivery_claim_key_base).add(id));
+  } catch (const store_unavailable&) {
+    // The connection is gone and its locks with it; the next find reconnects.
+  }
+}
+
+std::optional<common::time_point> postgres_store::next_delivery_due() {
+  auto c = acquire(options_.acquire_timeout);
+  // Only what could be claimed (see the SQLite store).
+  auto r = c->exec(
+      "SELECT min(next_attempt_at) FROM deliveries d WHERE status = 'pending'"
+      " AND NOT EXISTS (SELECT 1 FROM notify_endpoints e WHERE e.name = d.endpoint"
+      "  AND e.disabled_at IS NOT NULL)"
+      " AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.status = 'pending'"
+      "  AND p.endpoint = d.endpoint AND p.request_id = d.request_id AND p.id < d.id)");
+  if (r.size() == 0 || r.is_null(0, 0)) return std::nullopt;
+  return common::from_unix_ms(r.i64(0, 0));
+}
+
+delivery_stats postgres_store::count_deliveries() {
+  auto c = acquire(options_.acquire_timeout);
+  auto r = c->exec(
+      "SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending'),"
+      " (SELECT min(created_at) FROM deliveries WHERE status = 'pending'),"
+      " (SELECT count(*) FROM notify_endpoints WHERE disabled_at IS NOT NULL)");
+  delivery_stats out;
+  out.pending = r.i64(0, 0);
+  out.oldest_pending = r.opt_time(0, 1);
+  out.endpoints_disabled = r.i64(0, 2);
+  return out;
 }
 
 void postgres_store::release_unit(std::int64_t unit_id) {

@@ -62,6 +62,11 @@ class postgres_store final : public store {
       const std::string& hash) override;
   bool touch_browser_session(const std::string& hash, common::time_point now,
                              std::chrono::milliseconds min_interval) override;
+  [[nodiscard]] std::vector<delivery> find_due_deliveries(common::time_point now,
+                                                          std::size_t limit) override;
+  void release_delivery(std::int64_t id) override;
+  [[nodiscard]] std::optional<common::time_point> next_delivery_due() override;
+  [[nodiscard]] delivery_stats count_deliveries() override;
   [[nodiscard]] bool ping() override;
   std::size_t reseal_secrets() override;
   /// The schema version after migrations.
@@ -83,8 +88,9 @@ class postgres_store final : public store {
   int open_ = 0;  // connections out of the pool or idle in it
 
   std::mutex claim_mutex_;
-  std::unique_ptr<pg_session> claim_conn_;  // holds this process's unit claims
-  std::set<std::int64_t> claimed_;          // what claim_conn_ holds
+  std::unique_ptr<pg_session> claim_conn_;     // holds this process's unit claims
+  std::set<std::int64_t> claimed_;             // what claim_conn_ holds
+  std::set<std::int64_t> claimed_deliveries_;  // likewise, of deliveries
 
   std::mutex listen_mutex_;
   std::condition_variable listen_cv_;

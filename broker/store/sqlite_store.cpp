@@ -109,6 +109,39 @@ CREATE TABLE browser_sessions(
   last_seen_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL);
 )sql",
+    // Notifications: the fan-out's cursor into the audit trail (starting at its end, so no
+    // history is replayed), the deliveries it makes, and the endpoints disabled (410 Gone).
+    R"sql(
+CREATE TABLE notify_cursor(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  last_audit_id INTEGER NOT NULL);
+INSERT INTO notify_cursor(id, last_audit_id) SELECT 1, coalesce(max(id), 0) FROM audit;
+CREATE TABLE deliveries(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  endpoint TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  audit_id INTEGER NOT NULL,
+  request_id INTEGER,
+  event_type TEXT NOT NULL,
+  webhook_id TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  give_up_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
+  last_http_status INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  delivered_at INTEGER,
+  UNIQUE(endpoint, audit_id, event_type));
+CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+CREATE INDEX deliveries_pending_order ON deliveries(endpoint, request_id, id)
+  WHERE status = 'pending';
+CREATE TABLE notify_endpoints(
+  name TEXT PRIMARY KEY,
+  disabled_at INTEGER,
+  disabled_reason TEXT NOT NULL DEFAULT '');
+)sql",
 };
 
 // A token's last use is written at most this often: an API call should not cost a write.
@@ -255,7 +288,7 @@ constexpr const char* request_columns =
     "end_reason, flow, automatic, created_at, updated_at, active_from, ends_at, decided_by, "
     "reason";
 
-common::access_request read_request(stmt& s) {
+common::access_request request_row(stmt& s) {
   common::access_request r;
   r.id = s.i64(0);
   r.requester = s.text(1);
@@ -305,6 +338,44 @@ void load_units(sqlite_connection& c, std::vector<common::access_request>& rs) {
   }
 }
 
+constexpr const char* delivery_columns =
+    "id, endpoint, channel, audit_id, request_id, event_type, webhook_id, payload, status, "
+    "attempts, next_attempt_at, give_up_at, last_error, last_http_status, created_at, "
+    "delivered_at";
+
+delivery read_delivery(stmt& s, int at = 0) {
+  delivery d;
+  d.id = s.i64(at + 0);
+  d.endpoint = s.text(at + 1);
+  d.channel = s.text(at + 2);
+  d.audit_id = s.i64(at + 3);
+  d.request_id = s.is_null(at + 4) ? 0 : s.i64(at + 4);
+  d.event_type = s.text(at + 5);
+  d.webhook_id = s.text(at + 6);
+  d.payload = s.text(at + 7);
+  d.status = s.text(at + 8);
+  d.attempts = static_cast<int>(s.i64(at + 9));
+  d.next_attempt_at = common::from_unix_ms(s.i64(at + 10));
+  d.give_up_at = common::from_unix_ms(s.i64(at + 11));
+  d.last_error = s.text(at + 12);
+  d.last_http_status = static_cast<int>(s.i64(at + 13));
+  d.created_at = common::from_unix_ms(s.i64(at + 14));
+  d.delivered_at = s.opt_time(at + 15);
+  return d;
+}
+
+audit_event read_audit_row(stmt& s) {
+  audit_event ev;
+  ev.id = s.i64(0);
+  ev.at = common::from_unix_ms(s.i64(1));
+  ev.actor = s.text(2);
+  ev.action = s.text(3);
+  ev.request_id = s.is_null(4) ? 0 : s.i64(4);
+  ev.status = s.text(5);
+  ev.detail = s.text(6);
+  return ev;
+}
+
 }  // namespace
 
 class sqlite_store::tx final : public store_tx {
@@ -319,7 +390,7 @@ class sqlite_store::tx final : public store_tx {
     stmt s(c_, sql.c_str());
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
-    std::vector<common::access_request> one{read_request(s)};
+    std::vector<common::access_request> one{request_row(s)};
     load_units(c_, one);
     return std::move(one.front());
   }
@@ -352,7 +423,7 @@ class sqlite_store::tx final : public store_tx {
     else
       s.bind_null(4);
     std::vector<common::access_request> out;
-    while (s.step()) out.push_back(read_request(s));
+    while (s.step()) out.push_back(request_row(s));
     load_units(c_, out);
     return out;
   }
@@ -557,6 +628,124 @@ class sqlite_store::tx final : public store_tx {
     s.bind(1, hash);
     s.run();
     return sqlite3_changes(db_) == 1;
+  }
+
+  std::optional<common::access_request> read_request(std::int64_t id) override {
+    return get_request(id);
+  }
+
+  std::vector<audit_event> read_audit(std::int64_t after, std::size_t limit) override {
+    stmt s(c_,
+           "SELECT id, at, actor, action, request_id, status, detail FROM audit WHERE id > ? "
+           "ORDER BY id LIMIT ?");
+    s.bind(1, after).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<audit_event> out;
+    while (s.step()) out.push_back(read_audit_row(s));
+    return out;
+  }
+
+  std::int64_t notify_cursor() override {
+    stmt s(c_, "SELECT last_audit_id FROM notify_cursor WHERE id = 1");
+    return s.step() ? s.i64(0) : 0;
+  }
+
+  void set_notify_cursor(std::int64_t audit_id) override {
+    stmt s(c_, "UPDATE notify_cursor SET last_audit_id = ? WHERE id = 1");
+    s.bind(1, audit_id);
+    s.run();
+  }
+
+  bool insert_delivery(delivery& d) override {
+    stmt s(c_,
+           "INSERT INTO deliveries(endpoint, channel, audit_id, request_id, event_type, "
+           "webhook_id, payload, status, attempts, next_attempt_at, give_up_at, last_error, "
+           "last_http_status, created_at, delivered_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+           "ON CONFLICT(endpoint, audit_id, event_type) DO NOTHING");
+    s.bind(1, d.endpoint).bind(2, d.channel).bind(3, d.audit_id);
+    if (d.request_id)
+      s.bind(4, d.request_id);
+    else
+      s.bind_null(4);
+    s.bind(5, d.event_type).bind(6, d.webhook_id).bind(7, d.payload).bind(8, d.status);
+    s.bind(9, std::int64_t{d.attempts}).bind(10, common::to_unix_ms(d.next_attempt_at));
+    s.bind(11, common::to_unix_ms(d.give_up_at)).bind(12, d.last_error);
+    s.bind(13, std::int64_t{d.last_http_status}).bind(14, common::to_unix_ms(d.created_at));
+    s.bind(15, d.delivered_at);
+    s.run();
+    if (sqlite3_changes(db_) != 1) return false;
+    d.id = sqlite3_last_insert_rowid(db_);
+    return true;
+  }
+
+  std::optional<delivery> get_delivery(std::int64_t id) override {
+    std::string sql = std::string("SELECT ") + delivery_columns + " FROM deliveries WHERE id = ?";
+    stmt s(c_, sql.c_str());
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return read_delivery(s);
+  }
+
+  void update_delivery(const delivery& d) override {
+    stmt s(c_,
+           "UPDATE deliveries SET status=?, attempts=?, next_attempt_at=?, give_up_at=?, "
+           "last_error=?, last_http_status=?, delivered_at=? WHERE id=?");
+    s.bind(1, d.status).bind(2, std::int64_t{d.attempts});
+    s.bind(3, common::to_unix_ms(d.next_attempt_at)).bind(4, common::to_unix_ms(d.give_up_at));
+    s.bind(5, d.last_error).bind(6, std::int64_t{d.last_http_status}).bind(7, d.delivered_at);
+    s.bind(8, d.id);
+    s.run();
+    if (sqlite3_changes(db_) != 1)
+      throw std::runtime_error("store: no delivery " + std::to_string(d.id));
+  }
+
+  std::vector<delivery> list_deliveries(const delivery_filter& f) override {
+    std::string sql = std::string("SELECT ") + delivery_columns +
+                      " FROM deliveries WHERE (?1 IS NULL OR status = ?1)"
+                      " AND (?2 IS NULL OR endpoint = ?2) AND (?3 IS NULL OR id < ?3)"
+                      " ORDER BY id DESC LIMIT ?4";
+    stmt s(c_, sql.c_str());
+    if (f.status)
+      s.bind(1, *f.status);
+    else
+      s.bind_null(1);
+    if (f.endpoint)
+      s.bind(2, *f.endpoint);
+    else
+      s.bind_null(2);
+    if (f.before_id)
+      s.bind(3, *f.before_id);
+    else
+      s.bind_null(3);
+    s.bind(4, static_cast<std::int64_t>(f.limit));
+    std::vector<delivery> out;
+    while (s.step()) out.push_back(read_delivery(s));
+    return out;
+  }
+
+  std::vector<endpoint_state> endpoint_states() override {
+    stmt s(c_, "SELECT name, disabled_at, disabled_reason FROM notify_endpoints ORDER BY name");
+    std::vector<endpoint_state> out;
+    while (s.step()) out.push_back({s.text(0), s.opt_time(1), s.text(2)});
+    return out;
+  }
+
+  void set_endpoint_state(const std::string& name, std::optional<common::time_point> at,
+                          const std::string& reason) override {
+    stmt s(c_,
+           "INSERT INTO notify_endpoints(name, disabled_at, disabled_reason) VALUES(?1, ?2, ?3) "
+           "ON CONFLICT(name) DO UPDATE SET disabled_at = ?2, disabled_reason = ?3");
+    s.bind(1, name).bind(2, at).bind(3, at ? reason : std::string());
+    s.run();
+  }
+
+  std::int64_t end_pending_deliveries(const std::string& endpoint,
+                                      const std::string& reason) override {
+    stmt s(c_,
+           "UPDATE deliveries SET status = 'dead', last_error = ? WHERE endpoint = ? AND "
+           "status = 'pending'");
+    s.bind(1, reason).bind(2, endpoint);
+    s.run();
+    return sqlite3_changes(db_);
   }
 
  private:
@@ -841,6 +1030,64 @@ std::size_t sqlite_store::reseal_secrets() {
   // put_unit_state seals what it finds in the clear or under an old key.
   for (auto id : units) transact([&](store_tx& t) { t.put_unit_state(t.get_unit_state(id)); });
   return units.size();
+}
+
+std::vector<delivery> sqlite_store::find_due_deliveries(common::time_point now, std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  std::string sql = std::string("SELECT ") + delivery_columns +
+                    " FROM deliveries d WHERE status = 'pending' AND next_attempt_at <= ?1"
+                    " AND NOT EXISTS (SELECT 1 FROM notify_endpoints e WHERE e.name = d.endpoint"
+                    "  AND e.disabled_at IS NOT NULL)"
+                    " AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.status = 'pending'"
+                    "  AND p.endpoint = d.endpoint AND p.request_id = d.request_id AND p.id < d.id)"
+                    " ORDER BY next_attempt_at, id LIMIT ?2";
+  stmt s(*writer_, sql.c_str());
+  // Claimed ones are still pending and come back: ask for enough to fill the limit past them.
+  s.bind(1, common::to_unix_ms(now))
+      .bind(2, static_cast<std::int64_t>(limit + claimed_deliveries_.size()));
+  std::vector<delivery> out;
+  while (s.step() && out.size() < limit) {
+    auto d = read_delivery(s);
+    // Only this process uses the file, so a claim is a note in memory.
+    if (claimed_deliveries_.insert(d.id).second) out.push_back(std::move(d));
+  }
+  return out;
+}
+
+void sqlite_store::release_delivery(std::int64_t id) {
+  std::lock_guard lock(mutex_);
+  claimed_deliveries_.erase(id);
+}
+
+std::optional<common::time_point> sqlite_store::next_delivery_due() {
+  std::unique_lock<std::mutex> lock;
+  auto& r = lock_reader(lock);
+  // Only what could be claimed: not what waits behind an earlier delivery or a disabled
+  // endpoint, which would otherwise keep the dispatcher polling until that one is due.
+  stmt s(r.c,
+         "SELECT min(next_attempt_at) FROM deliveries d WHERE status = 'pending'"
+         " AND NOT EXISTS (SELECT 1 FROM notify_endpoints e WHERE e.name = d.endpoint"
+         "  AND e.disabled_at IS NOT NULL)"
+         " AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.status = 'pending'"
+         "  AND p.endpoint = d.endpoint AND p.request_id = d.request_id AND p.id < d.id)");
+  if (!s.step() || s.is_null(0)) return std::nullopt;
+  return common::from_unix_ms(s.i64(0));
+}
+
+delivery_stats sqlite_store::count_deliveries() {
+  std::unique_lock<std::mutex> lock;
+  auto& r = lock_reader(lock);
+  stmt s(r.c,
+         "SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending'),"
+         " (SELECT min(created_at) FROM deliveries WHERE status = 'pending'),"
+         " (SELECT count(*) FROM notify_endpoints WHERE disabled_at IS NOT NULL)");
+  delivery_stats out;
+  if (s.step()) {
+    out.pending = s.i64(0);
+    out.oldest_pending = s.opt_time(1);
+    out.endpoints_disabled = s.i64(2);
+  }
+  return out;
 }
 
 bool sqlite_store::ping() {

@@ -50,6 +50,11 @@ class sqlite_store final : public store {
       const std::string& hash) override;
   bool touch_browser_session(const std::string& hash, common::time_point now,
                              std::chrono::milliseconds min_interval) override;
+  [[nodiscard]] std::vector<delivery> find_due_deliveries(common::time_point now,
+                                                          std::size_t limit) override;
+  void release_delivery(std::int64_t id) override;
+  [[nodiscard]] std::optional<common::time_point> next_delivery_due() override;
+  [[nodiscard]] delivery_stats count_deliveries() override;
   [[nodiscard]] bool ping() override;
   std::size_t reseal_secrets() override;
   /// The schema version after migrations.
@@ -67,7 +72,8 @@ class sqlite_store final : public store {
   sqlite3* db_ = nullptr;  // writer_'s
   std::vector<std::unique_ptr<reader>> readers_;
   std::atomic<std::size_t> next_reader_{0};
-  std::set<std::int64_t> claimed_;  // units handed out by find_due and not yet released
+  std::set<std::int64_t> claimed_;             // units handed out by find_due and not yet released
+  std::set<std::int64_t> claimed_deliveries_;  // likewise for find_due_deliveries
 };
 
 }  // namespace apono::broker

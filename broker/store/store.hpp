@@ -1,6 +1,7 @@
 // The broker's persistent state behind a small interface: requests with their units, unit
 // secrets and retry state, the audit trail, the API tokens and one-time authorization codes of
-// browser login and the web portal's browser sessions (only their SHA-256 hashes). All writes
+// browser login, the web portal's browser sessions (only their SHA-256 hashes), and the
+// notification deliveries the dispatcher relays from the audit trail (its outbox). All writes
 // happen in a transaction, and every lifecycle transition writes its audit event in the same
 // transaction.
 //
@@ -98,6 +99,50 @@ struct login_window {
   common::time_point ends{};  ///< when the current window ends (and the count with it)
 };
 
+/// One notification to one endpoint: made by the dispatcher's fan-out from an audit event (in
+/// the same transaction that moves the notify cursor past it), then attempted until delivered or
+/// dead. The payload is fixed when it is made, so every attempt sends the same bytes.
+struct delivery {
+  std::int64_t id = 0;                   ///< assigned by the store, increasing
+  std::string endpoint;                  ///< the endpoint's configured name
+  std::string channel;                   ///< `webhook` (later also `email`, `teams`)
+  std::int64_t audit_id = 0;             ///< the audit event it comes from
+  std::int64_t request_id = 0;           ///< the request it is about; 0 when none
+  std::string event_type;                ///< e.g. `request.approved`, `audit.auth.login`
+  std::string webhook_id;                ///< the idempotency key, the same for every attempt
+  std::string payload;                   ///< the body, as sent
+  std::string status;                    ///< `pending`, `delivered` or `dead`
+  int attempts = 0;                      ///< attempts since it was made (or redelivered)
+  common::time_point next_attempt_at{};  ///< when a pending one is due
+  common::time_point give_up_at{};       ///< after a failure past this instant it is dead
+  std::string last_error{};              ///< why the last attempt failed; never holds a secret
+  int last_http_status = 0;              ///< the last answer's status; 0 when none came
+  common::time_point created_at{};       ///< when the fan-out made it
+  std::optional<common::time_point> delivered_at{};  ///< when a 2xx came back
+};
+
+/// Filter for listing deliveries.
+struct delivery_filter {
+  std::optional<std::string> status;      ///< only this status
+  std::optional<std::string> endpoint;    ///< only this endpoint's
+  std::optional<std::int64_t> before_id;  ///< only ids below this (the next page)
+  std::size_t limit = 100;                ///< at most this many, newest first
+};
+
+/// What the store keeps about an endpoint beyond its config: whether it is disabled.
+struct endpoint_state {
+  std::string name;                               ///< the endpoint
+  std::optional<common::time_point> disabled_at;  ///< when it was disabled; none: enabled
+  std::string disabled_reason;                    ///< why (e.g. the receiver answered 410)
+};
+
+/// Figures for /metrics.
+struct delivery_stats {
+  std::int64_t pending = 0;                            ///< deliveries not yet delivered or dead
+  std::optional<common::time_point> oldest_pending{};  ///< when the oldest of them was made
+  std::int64_t endpoints_disabled = 0;                 ///< endpoints disabled now
+};
+
 /// Reads and writes inside one transaction. Valid only inside the callback of store::transact
 /// or store::read (a read transaction must not write).
 class store_tx {
@@ -157,6 +202,38 @@ class store_tx {
                                       common::time_point idle_before) = 0;
   /// Deletes the browser session with SHA-256 hex `hash`; true when there was one.
   virtual bool delete_browser_session(const std::string& hash) = 0;
+
+  // Notifications: the dispatcher's outbox.
+  /// Like get_request, without locking the request even in a write transaction (the fan-out
+  /// reads what it describes, it decides nothing on it).
+  [[nodiscard]] virtual std::optional<common::access_request> read_request(std::int64_t id) = 0;
+  /// Audit events with id > `after`, oldest first, at most `limit`.
+  [[nodiscard]] virtual std::vector<audit_event> read_audit(std::int64_t after,
+                                                            std::size_t limit) = 0;
+  /// The id of the last audit event the fan-out has passed. In a write transaction the cursor
+  /// is locked until the transaction ends, so one process fans out at a time.
+  [[nodiscard]] virtual std::int64_t notify_cursor() = 0;
+  /// Moves the fan-out's cursor to `audit_id`.
+  virtual void set_notify_cursor(std::int64_t audit_id) = 0;
+  /// Stores `d` (assigning d.id) unless a delivery of the same endpoint, audit event and event
+  /// type exists; true when it was stored.
+  virtual bool insert_delivery(delivery& d) = 0;
+  /// The delivery with `id`, or nullopt.
+  [[nodiscard]] virtual std::optional<delivery> get_delivery(std::int64_t id) = 0;
+  /// Writes a delivery's status, attempts, next_attempt_at, give_up_at, last_error,
+  /// last_http_status and delivered_at.
+  virtual void update_delivery(const delivery& d) = 0;
+  /// Deliveries matching `f`, newest first.
+  [[nodiscard]] virtual std::vector<delivery> list_deliveries(const delivery_filter& f) = 0;
+  /// Every endpoint the store has a state for (ever disabled).
+  [[nodiscard]] virtual std::vector<endpoint_state> endpoint_states() = 0;
+  /// Disables `name` from `at` for `reason`, or enables it when `at` is nullopt.
+  virtual void set_endpoint_state(const std::string& name, std::optional<common::time_point> at,
+                                  const std::string& reason) = 0;
+  /// Marks every pending delivery of `endpoint` dead with `reason` as its last error; returns
+  /// how many.
+  virtual std::int64_t end_pending_deliveries(const std::string& endpoint,
+                                              const std::string& reason) = 0;
 };
 
 /// The store. Thread-safe; callbacks should be short. Failures to reach the database throw
@@ -213,6 +290,18 @@ class store {
   /// now and then, not per call); true when it wrote.
   virtual bool touch_browser_session(const std::string& hash, common::time_point now,
                                      std::chrono::milliseconds min_interval) = 0;
+  /// Pending deliveries due at `now` (next attempt reached, endpoint not disabled, and no
+  /// earlier pending delivery to the same endpoint about the same request), oldest due first, at
+  /// most `limit`; claimed for this process like find_due's units, and ended by
+  /// release_delivery. The attempt must re-read the delivery and check it is still what it got.
+  [[nodiscard]] virtual std::vector<delivery> find_due_deliveries(common::time_point now,
+                                                                  std::size_t limit) = 0;
+  /// Ends this process's claim on a delivery returned by find_due_deliveries.
+  virtual void release_delivery(std::int64_t id) = 0;
+  /// The earliest next attempt of a pending delivery, if any.
+  [[nodiscard]] virtual std::optional<common::time_point> next_delivery_due() = 0;
+  /// Counts for /metrics.
+  [[nodiscard]] virtual delivery_stats count_deliveries() = 0;
   /// A cheap liveness probe of the underlying database.
   [[nodiscard]] virtual bool ping() = 0;
   /// Seals every stored unit secret not sealed with the current key (secrets stored before

@@ -323,6 +323,27 @@ const std::vector<row> matrix{
   {"POST", "/api/v1/access-flows", "{}", subject::none, false, view::none,
    {c404, c404, c404, c404, c401, c401}, "only GET is served: unknown endpoint"},
 
+  // Notifications (admins). The broker has one webhook endpoint, `matrix`, whose receiver is
+  // never up; delivery 1 is its request.created of the first request made here.
+  {"GET", "/api/v1/notifications/endpoints", "", subject::none, false, view::none,
+   {c403, c403, c403, c200, c401, c401}, "api.md Notifications: admins"},
+  {"POST", "/api/v1/notifications/endpoints/matrix/test", "", subject::none, false, view::none,
+   {c403, c403, c403, is(202), c401, c401}, "api.md Notifications: admins"},
+  {"POST", "/api/v1/notifications/endpoints/matrix/enable", "", subject::none, false, view::none,
+   {c403, c403, c403, c200, c401, c401}, "api.md Notifications: admins; enabling an enabled one changes nothing"},
+  {"POST", "/api/v1/notifications/endpoints/nope/test", "", subject::none, false, view::none,
+   {c403, c403, c403, c404, c401, c401}, "api.md Notifications: admins; 404 unknown endpoint"},
+  {"GET", "/api/v1/notifications/deliveries", "", subject::none, false, view::none,
+   {c403, c403, c403, c200, c401, c401}, "api.md Notifications: admins"},
+  {"GET", "/api/v1/notifications/deliveries/1", "", subject::none, false, view::none,
+   {c403, c403, c403, c200, c401, c401}, "api.md Notifications: admins"},
+  {"POST", "/api/v1/notifications/deliveries/1/redeliver", "", subject::none, false, view::none,
+   {c403, c403, c403, c200, c401, c401}, "api.md Notifications: admins"},
+  {"POST", "/api/v1/notifications/deliveries/99999/redeliver", "", subject::none, false,
+   view::none, {c403, c403, c403, c404, c401, c401}, "api.md Notifications: admins; 404 unknown id"},
+  {"GET", "/api/v1/notifications/nothing", "", subject::none, false, view::none,
+   {c404, c404, c404, c404, c401, c401}, "api.md: 404 unknown endpoint; /api/v1 needs a token"},
+
   // Unknown endpoints.
   {"GET", "/api/v1/nothing", "", subject::none, false, view::none,
    {c404, c404, c404, c404, c401, c401}, "api.md: 404 unknown endpoint; /api/v1 needs a token"},
@@ -720,8 +741,15 @@ TEST_CASE("authorization matrix: every endpoint x every kind of caller", "[authz
   const auto client_key = new_ssh_key(keys.path, "client");
   pg_fixture pg;
   pg.psql("CREATE DATABASE appdb");
-  // An ssh integration (never dialled: certificates are signed without reaching the host).
-  broker_fixture b(pg, {"--ssh-target", "127.0.0.1:1", "--ssh-host-key", host_key});
+  // An ssh integration (never dialled: certificates are signed without reaching the host), and
+  // a webhook endpoint whose receiver is never up (its deliveries just wait for their retry).
+  apono::common::write_private_file(
+      keys.path / "extra.yaml",
+      "notifications:\n  webhooks:\n    - name: matrix\n      url: http://127.0.0.1:9/hook\n"
+      "      secrets: [whsec_" +
+          apono::common::base64(std::string(32, 'm')) + "]\n      events: [request.created]\n");
+  broker_fixture b(pg, {"--ssh-target", "127.0.0.1:1", "--ssh-host-key", host_key, "--dev-extra",
+                        (keys.path / "extra.yaml").string()});
 
   matrix_runner m(b, client_key);
   std::vector<std::array<cell, caller_count>> got(matrix.size());

@@ -349,7 +349,7 @@ TEST_CASE("errors name the file, the line and the thing", "[config]") {
   SECTION("unknown top-level key") {
     CHECK(error_of("server: {}\nintegration: []\n") ==
           "test.yaml:2: unknown key 'integration' (expected server, store, portal, users, "
-          "groups, integrations, access_flows, bundles)");
+          "groups, integrations, access_flows, bundles, notifications)");
   }
   SECTION("duplicate top-level key") {
     CHECK(error_of("users: []\nusers: []\n") == "test.yaml:2: duplicate key 'users'");

@@ -38,6 +38,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "broker/notify/webhook/signing.hpp"
 #include "common/http_client.hpp"
 #include "common/secrets.hpp"
 #include "tests/support/broker_fixture.hpp"
@@ -47,6 +48,7 @@
 #include "tests/support/pg_fixture.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sshd_fixture.hpp"
+#include "tests/support/webhook_receiver.hpp"
 
 using namespace apono::test;
 using namespace std::chrono_literals;
@@ -78,6 +80,7 @@ constexpr const char* k_tls_ca_key = "broker: TLS CA private key";
 constexpr const char* k_tls_server_key = "broker: TLS server private key";
 constexpr const char* k_ssh_ca_key = "broker: SSH CA private key";
 constexpr const char* k_store_key = "broker: key for secrets at rest";
+constexpr const char* k_webhook_secret = "broker: webhook signing secret";
 
 const std::string account = "123456789012";
 const std::string role_arn = "arn:aws:iam::123456789012:role/ReadOnly";
@@ -532,6 +535,10 @@ struct e2e_run {
   aws_fixture aws;
   kube_fixture kube;
   sshd_fixture sshd{{"", {{login, {principal}}}, ""}};
+  // Every event of the run, audit included, goes to a receiver whose files (the bodies it got)
+  // are scanned like everything else under the root.
+  const std::string webhook_secret = apono::broker::notify::generate_secret();
+  webhook_receiver receiver{{webhook_secret}, json::object{}};
   std::unique_ptr<broker_fixture> b;
   cli_fixture cli;
 
@@ -569,6 +576,9 @@ struct e2e_run {
     extra += "      - {integration: aws-dev, resources: [\"*\"], permissions: [\"*\"]}\n";
     extra += "      - {integration: k8s-dev, resources: [\"*\"], permissions: [\"*\"]}\n";
     extra += "    approval: automatic\n    max_duration: 8h\n";
+    extra += "notifications:\n  webhooks:\n    - name: everything\n      url: " +
+             receiver.url("/everything") + "\n      secrets: [" + webhook_secret +
+             "]\n      events: [\"*\"]\n";
     apono::common::write_private_file(input_dir() / "extra.yaml", extra);
     b = std::make_unique<broker_fixture>(
         pg, std::vector<std::string>{"--ssh-target", "127.0.0.1:" + std::to_string(sshd.port()),
@@ -648,8 +658,10 @@ struct e2e_run {
   // store may hold an ACTIVE grant's password, so this is where a secret in an audit detail
   // would show.
   void api_answers() {
-    for (const char* target : {"/api/v1/audit?limit=1000", "/api/v1/events?after=0&timeout=0",
-                               "/api/v1/access-requests?scope=all", "/metrics"}) {
+    for (const char* target :
+         {"/api/v1/audit?limit=1000", "/api/v1/events?after=0&timeout=0",
+          "/api/v1/access-requests?scope=all", "/metrics",
+          "/api/v1/notifications/deliveries?limit=500", "/api/v1/notifications/endpoints"}) {
       auto a = b->call("admin", "GET", target);
       CHECK(a.status == 200);
       commands.push_back({std::string("GET ") + target + " (admin)", "", a.body, ""});
@@ -963,8 +975,8 @@ TEST_CASE("secrets issued in a full end-to-end run appear only where they are me
   s.file_rules = {
       {.base = data,
        .path = std::regex("aponod\\.yaml"),
-       .kinds = {k_pg_admin, k_broker_aws, k_broker_kube},
-       .why = "the broker's config holds its own target credentials"},
+       .kinds = {k_pg_admin, k_broker_aws, k_broker_kube, k_webhook_secret},
+       .why = "the broker's config holds its own target credentials and webhook secrets"},
       {.base = data,
        .path = std::regex("dev-credentials\\.json"),
        .kinds = {k_dev_token, k_dev_password},
@@ -987,7 +999,7 @@ TEST_CASE("secrets issued in a full end-to-end run appear only where they are me
        .why = "the key that seals unit secrets in the store"},
       {.base = s.input_dir(),
        .path = std::regex("extra\\.yaml"),
-       .kinds = {k_broker_aws, k_broker_kube},
+       .kinds = {k_broker_aws, k_broker_kube, k_webhook_secret},
        .why = "the --dev-extra config the test wrote for the broker"},
       {.base = s.cli.config_dir(),
        .path = std::regex("config\\.json"),
@@ -1042,6 +1054,17 @@ TEST_CASE("secrets issued in a full end-to-end run appear only where they are me
     const auto url = s.pg.admin_url();
     REQUIRE(std::regex_search(url, m, std::regex("postgres:([^@]+)@")));
     secrets.add(k_pg_admin, m[1], "");
+  }
+  {
+    // `whsec_` + base64: the key bytes behind it are what signs, in any spelling.
+    const auto& whsec = s.webhook_secret;
+    const auto raw = b64_decode(whsec.substr(6));
+    auto p = text_patterns(whsec);
+    p.push_back({whsec.substr(6), "the secret's base64"});
+    p.push_back({raw, "raw key bytes"});
+    p.push_back({hex(raw), "raw key, hex"});
+    add_embedded_base64(p, raw);
+    secrets.add(k_webhook_secret, whsec, "", std::move(p));
   }
   secrets.add(k_broker_aws, s.aws.options().secret_access_key, "");
   secrets.add(k_broker_kube, s.kube.admin_token(), "");
@@ -1278,6 +1301,19 @@ TEST_CASE("secrets issued in a full end-to-end run appear only where they are me
   CHECK(after.status == 1);
   s.apono_ok({"logout"});
   secrets.retire(session_token);  // revoked at the broker; the profile is gone
+
+  // Every notification of the run delivered (the receiver's files hold every body), each
+  // verified with the secret.
+  REQUIRE(wait_until(
+      [&] {
+        auto p = b.call("admin", "GET", "/api/v1/notifications/deliveries?status=pending");
+        return p.status == 200 && p.json.as_array().empty();
+      },
+      60s));
+  const auto delivered = s.receiver.received();
+  CHECK(delivered.size() > 50);
+  for (const auto& w : delivered) CHECK(w.verified == std::vector<bool>{true});
+  std::printf("webhooks: %zu deliveries received and verified\n", delivered.size());
 
   s.api_answers();
   s.checkpoint("all ended, broker running", {s.root.dir.path}, true);

@@ -645,12 +645,252 @@ TEST_CASE("counts for /metrics, and what survives a restart") {
   CHECK(s->count_stuck_revocations(3) == 1);
   CHECK(s->count_stuck_revocations(5) == 0);
   if (db.kind == "postgresql")
-    CHECK(dynamic_cast<broker::postgres_store&>(*s).schema_version() == 4);
+    CHECK(dynamic_cast<broker::postgres_store&>(*s).schema_version() == 5);
   else
-    CHECK(dynamic_cast<broker::sqlite_store&>(*s).schema_version() == 5);
+    CHECK(dynamic_cast<broker::sqlite_store&>(*s).schema_version() == 6);
 }
 
 // Replicas: two store objects on one PostgreSQL database are two aponod processes.
+
+namespace {
+
+// A pending delivery of `type` from audit event `audit` to `endpoint`, about `request`.
+broker::delivery make_delivery(const std::string& endpoint, std::int64_t audit,
+                               std::int64_t request, const std::string& type,
+                               common::time_point due = t0) {
+  broker::delivery d;
+  d.endpoint = endpoint;
+  d.channel = "webhook";
+  d.audit_id = audit;
+  d.request_id = request;
+  d.event_type = type;
+  d.webhook_id = "msg_" + std::to_string(audit) + "_" + endpoint + "_" + type;
+  d.payload = R"({"type":")" + type + R"("})";
+  d.status = "pending";
+  d.next_attempt_at = due;
+  d.give_up_at = due + 24h;
+  d.created_at = due;
+  return d;
+}
+
+std::vector<std::int64_t> ids_of(const std::vector<broker::delivery>& ds) {
+  std::vector<std::int64_t> out;
+  for (const auto& d : ds) out.push_back(d.id);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("notifications: the cursor, deliveries once each, their round-trip and listing") {
+  database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
+  INFO("store: " << db.kind);
+  auto s = db.open();
+  auto r = make_request("alice");
+  insert(*s, r);
+  std::vector<std::int64_t> audit;
+  s->transact([&](store_tx& tx) {
+    audit.clear();
+    CHECK(tx.notify_cursor() == 0);  // a new store: the end of an empty trail
+    for (int i = 0; i < 3; ++i) audit.push_back(tx.append_audit(event(r.id, "request.created")));
+  });
+  s->transact([&](store_tx& tx) {
+    auto evs = tx.read_audit(audit[0], 10);
+    REQUIRE(evs.size() == 2);
+    CHECK(evs[0].id == audit[1]);
+    CHECK(tx.read_audit(0, 1).size() == 1);
+    // Read without a lock: the fan-out describes the request, it decides nothing on it.
+    CHECK(tx.read_request(r.id)->requester == "alice");
+    CHECK_FALSE(tx.read_request(r.id + 100));
+    tx.set_notify_cursor(audit[1]);
+  });
+  s->read([&](store_tx& tx) { CHECK(tx.notify_cursor() == audit[1]); });
+
+  auto first = make_delivery("siem", audit[0], r.id, "request.created");
+  s->transact([&](store_tx& tx) {
+    CHECK(tx.insert_delivery(first));
+    auto again = make_delivery("siem", audit[0], r.id, "request.created");
+    CHECK_FALSE(tx.insert_delivery(again));  // a repeated fan-out changes nothing
+    auto other_type = make_delivery("siem", audit[0], r.id, "audit.request.created");
+    CHECK(tx.insert_delivery(other_type));
+    auto other_endpoint = make_delivery("chat", audit[0], r.id, "request.created");
+    CHECK(tx.insert_delivery(other_endpoint));
+    auto no_request = make_delivery("siem", audit[1], 0, "audit.auth.login");
+    CHECK(tx.insert_delivery(no_request));
+  });
+  CHECK(first.id > 0);
+  s->transact([&](store_tx& tx) {
+    auto d = tx.get_delivery(first.id);
+    REQUIRE(d);
+    CHECK(d->endpoint == "siem");
+    CHECK(d->channel == "webhook");
+    CHECK(d->audit_id == audit[0]);
+    CHECK(d->request_id == r.id);
+    CHECK(d->webhook_id == first.webhook_id);
+    CHECK(d->payload == first.payload);
+    CHECK(d->status == "pending");
+    CHECK(d->next_attempt_at == t0);
+    CHECK(d->give_up_at == t0 + 24h);
+    CHECK_FALSE(d->delivered_at);
+    d->status = "delivered";
+    d->attempts = 2;
+    d->last_error = "the receiver answered HTTP 500";
+    d->last_http_status = 200;
+    d->delivered_at = t0 + 3s;
+    tx.update_delivery(*d);
+    CHECK_FALSE(tx.get_delivery(first.id + 1000));
+  });
+  s->read([&](store_tx& tx) {
+    auto d = tx.get_delivery(first.id);
+    CHECK(d->status == "delivered");
+    CHECK(d->attempts == 2);
+    CHECK(d->last_http_status == 200);
+    CHECK(d->delivered_at == t0 + 3s);
+    broker::delivery_filter f;
+    CHECK(tx.list_deliveries(f).size() == 4);
+    f.endpoint = "siem";
+    auto siem = tx.list_deliveries(f);
+    REQUIRE(siem.size() == 3);
+    CHECK(std::is_sorted(siem.rbegin(), siem.rend(), [](const auto& a, const auto& b) {
+      return a.id < b.id;
+    }));  // newest first
+    f.status = "pending";
+    CHECK(tx.list_deliveries(f).size() == 2);
+    f = {};
+    f.limit = 2;
+    auto page = tx.list_deliveries(f);
+    REQUIRE(page.size() == 2);
+    f.before_id = page.back().id;
+    auto next = tx.list_deliveries(f);
+    CHECK(next.size() == 2);
+    CHECK(next.front().id < page.back().id);
+  });
+}
+
+TEST_CASE("notifications: a store upgraded with history starts its cursor at the end") {
+  database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
+  INFO("store: " << db.kind);
+  std::int64_t last = 0;
+  {
+    auto s = db.open();
+    auto r = make_request("alice");
+    insert(*s, r);
+    s->transact([&](store_tx& tx) {
+      for (int i = 0; i < 3; ++i) last = tx.append_audit(event(r.id, "request.created"));
+    });
+  }
+  // Back to the schema before notifications, history kept; the next start upgrades it.
+  const std::string down =
+      "DROP TABLE notify_cursor; DROP TABLE deliveries; DROP TABLE notify_endpoints; ";
+  if (db.kind == "postgresql") {
+    (void)server().psql(down + "DELETE FROM apono_schema WHERE version = 5",
+                        db.where.url.substr(db.where.url.rfind('/') + 1));
+  } else {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(db.where.path.c_str(), &raw) == SQLITE_OK);
+    CHECK(sqlite3_exec(raw, (down + "PRAGMA user_version = 5").c_str(), nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  auto s = db.open();
+  s->read([&](store_tx& tx) { CHECK(tx.notify_cursor() == last); });
+}
+
+TEST_CASE("notifications: due deliveries in order per endpoint and request, claimed once") {
+  database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
+  INFO("store: " << db.kind);
+  auto s = db.open();
+  auto a = make_request("alice");
+  auto b = make_request("bob");
+  insert(*s, a);
+  insert(*s, b);
+  CHECK_FALSE(s->next_delivery_due());
+  std::vector<broker::delivery> ds{
+      make_delivery("siem", 1, a.id, "request.created", t0 + 5s),  // 0: due later
+      make_delivery("siem", 2, a.id, "request.approved"),          // 1: waits for 0
+      make_delivery("siem", 3, b.id, "request.created"),           // 2: another request
+      make_delivery("chat", 2, a.id, "request.approved"),          // 3: another endpoint
+      make_delivery("siem", 4, 0, "audit.auth.login"),             // 4: about no request
+      make_delivery("siem", 5, 0, "audit.auth.logout"),            // 5: unordered
+      make_delivery("off", 6, b.id, "request.created"),            // 6: a disabled endpoint
+  };
+  s->transact([&](store_tx& tx) {
+    for (auto& d : ds) CHECK(tx.insert_delivery(d));
+    tx.set_endpoint_state("off", t0, "the receiver answered 410 Gone");
+  });
+  CHECK(s->next_delivery_due() == t0);  // not 1's, which waits; not 6's, which is disabled
+  auto due = s->find_due_deliveries(t0, 100);
+  CHECK(ids_of(due) == std::vector<std::int64_t>{ds[2].id, ds[3].id, ds[4].id, ds[5].id});
+  // Claimed: not handed out again until released.
+  CHECK(s->find_due_deliveries(t0, 100).empty());
+  s->release_delivery(ds[2].id);
+  CHECK(ids_of(s->find_due_deliveries(t0, 100)) == std::vector<std::int64_t>{ds[2].id});
+  // 0 comes due; 1 still waits for it, and only comes once 0 is no longer pending.
+  auto later = s->find_due_deliveries(t0 + 5s, 100);
+  CHECK(ids_of(later) == std::vector<std::int64_t>{ds[0].id});
+  s->transact([&](store_tx& tx) {
+    auto d = *tx.get_delivery(ds[0].id);
+    d.status = "dead";
+    tx.update_delivery(d);
+  });
+  CHECK(ids_of(s->find_due_deliveries(t0 + 5s, 100)) == std::vector<std::int64_t>{ds[1].id});
+  CHECK(s->find_due_deliveries(t0 + 5s, 1).size() <= 1);
+
+  // The disabled endpoint: counted, and its pending ones ended; enabled again, it is due.
+  auto stats = s->count_deliveries();
+  CHECK(stats.endpoints_disabled == 1);
+  CHECK(stats.pending == 6);
+  CHECK(stats.oldest_pending == t0);
+  s->transact([&](store_tx& tx) {
+    auto states = tx.endpoint_states();
+    REQUIRE(states.size() == 1);
+    CHECK(states[0].name == "off");
+    CHECK(states[0].disabled_at == t0);
+    CHECK(states[0].disabled_reason == "the receiver answered 410 Gone");
+    CHECK(tx.end_pending_deliveries("off", "endpoint disabled") == 1);
+    CHECK(tx.get_delivery(ds[6].id)->status == "dead");
+    CHECK(tx.get_delivery(ds[6].id)->last_error == "endpoint disabled");
+    tx.set_endpoint_state("off", std::nullopt, "");
+    CHECK_FALSE(tx.endpoint_states()[0].disabled_at);
+  });
+  CHECK(s->count_deliveries().endpoints_disabled == 0);
+  CHECK(s->count_deliveries().pending == 5);
+}
+
+TEST_CASE("replicas: one fans out at a time, and a claimed delivery goes to one replica") {
+  database db("postgresql");
+  auto a = db.open();
+  auto b = db.open();
+  // Two fan-outs at once: the cursor's lock makes the second read what the first wrote.
+  auto step = [&](store& s) {
+    s.transact([&](store_tx& tx) {
+      auto c = tx.notify_cursor();
+      std::this_thread::sleep_for(200ms);
+      tx.set_notify_cursor(c + 1);
+    });
+  };
+  std::thread other([&] { step(*b); });
+  step(*a);
+  other.join();
+  a->read([&](store_tx& tx) { CHECK(tx.notify_cursor() == 2); });
+
+  auto r = make_request("alice");
+  insert(*a, r);
+  auto d1 = make_delivery("siem", 1, r.id, "request.created");
+  auto d2 = make_delivery("siem", 2, 0, "audit.auth.login");
+  a->transact([&](store_tx& tx) {
+    CHECK(tx.insert_delivery(d1));
+    CHECK(tx.insert_delivery(d2));
+  });
+  auto got_a = a->find_due_deliveries(t0, 100);
+  CHECK(got_a.size() == 2);
+  CHECK(b->find_due_deliveries(t0, 100).empty());
+  a->release_delivery(d2.id);
+  CHECK(ids_of(b->find_due_deliveries(t0, 100)) == std::vector<std::int64_t>{d2.id});
+  // A dies holding d1: its claim goes with its connection.
+  a.reset();
+  bool taken = test::wait_until([&] { return !b->find_due_deliveries(t0, 100).empty(); }, 10s);
+  CHECK(taken);
+}
 
 TEST_CASE("replicas: a claimed unit goes to one replica, and to another when the first dies") {
   database db("postgresql");

@@ -1,0 +1,188 @@
+// Reads and checks the `notifications` section: every URL, secret, CA and event name is checked
+// at load, so a typo fails the start or the SIGHUP reload, never a delivery.
+#include "broker/notify/notify_config.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+#include "broker/config_reader.hpp"
+#include "broker/notify/events.hpp"
+#include "broker/notify/webhook/signing.hpp"
+
+namespace apono::broker::notify {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool is_endpoint_name(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::islower(static_cast<unsigned char>(c)) ||
+           std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+std::string secret_message(const std::string& where) {
+  return where +
+         " is not a Standard Webhooks secret: whsec_ and the standard base64 of 24 to 64 random "
+         "bytes (the value is not shown)";
+}
+
+// The URL split for the client, or a failure naming what is wrong with it (never quoting it:
+// a webhook URL can carry a token).
+void read_url(const config_reader& r, const YAML::Node& n, const std::string& ctx, bool allow_http,
+              webhook_config& w) {
+  auto text = r.required_string(n, ctx, "url");
+  auto parsed = boost::urls::parse_absolute_uri(text.value);
+  if (!parsed)
+    r.fail(text.mark, ctx, "url: not an absolute URL such as https://hooks.example.com/apono");
+  const auto& u = *parsed;
+  const std::string scheme(u.scheme());
+  if (scheme != "https" && scheme != "http")
+    r.fail(text.mark, ctx, "url: must start with https:// (or http:// for a loopback address)");
+  if (u.has_userinfo())
+    r.fail(text.mark, ctx, "url: user info (user:password@) is not supported; use secrets");
+  if (u.has_fragment()) r.fail(text.mark, ctx, "url: a #fragment is not sent; remove it");
+  const std::string host(u.host_address());
+  if (host.empty()) r.fail(text.mark, ctx, "url: names no host");
+  if (u.has_port() && (u.port_number() == 0 || u.port().size() > 5))
+    r.fail(text.mark, ctx, "url: port must be between 1 and 65535");
+  if (scheme == "http" && !allow_http && !is_loopback(host))
+    r.fail(text.mark, ctx,
+           "url: plain http:// only to a loopback address; use https://, or set allow_http: true "
+           "to send webhooks unencrypted");
+  const bool v6 = u.host_type() == boost::urls::host_type::ipv6;
+  w.origin = scheme + "://" + (v6 ? "[" + host + "]" : host) +
+             (u.has_port() ? ":" + std::string(u.port()) : "");
+  std::string path(u.encoded_path());
+  if (path.empty()) path = "/";
+  w.target = path + (u.has_query() ? "?" + std::string(u.encoded_query()) : "");
+  // A path can carry a token as well as a query (chat services put theirs in either).
+  w.shown_url = w.origin + (w.target == "/" ? "/" : "/...");
+}
+
+void read_secrets(const config_reader& r, const YAML::Node& n, const std::string& ctx,
+                  webhook_config& w) {
+  std::size_t i = 0;
+  for (const auto& s : r.string_list(n["secrets"], ctx, "secrets", true)) {
+    auto key = parse_secret(s.value);
+    if (!key) r.fail(s.mark, ctx, secret_message("secrets: item " + std::to_string(i + 1)));
+    w.keys.push_back(std::move(*key));
+    ++i;
+  }
+  for (const auto& f : r.string_list(n["secret_files"], ctx, "secret_files", true)) {
+    std::ifstream in(f.value, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.is_open()) r.fail(f.mark, ctx, "secret_files: cannot read " + f.value);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+    auto key = parse_secret(text);
+    if (!key) r.fail(f.mark, ctx, secret_message("secret_files: " + f.value));
+    w.keys.push_back(std::move(*key));
+  }
+  if (w.keys.empty())
+    r.fail(n, ctx,
+           "a secret is required: give secrets: [whsec_...] or secret_files: [FILE] (two during "
+           "a rotation)");
+}
+
+void read_events(const config_reader& r, const YAML::Node& n, const std::string& ctx,
+                 webhook_config& w) {
+  if (!given(n["events"]))
+    r.fail(n, ctx, "'events' is required, e.g. [\"request.*\"] or [\"audit.*\"]");
+  for (auto& e : r.string_list(n["events"], ctx, "events", true)) {
+    if (!is_event_pattern(e.value))
+      r.fail(e.mark, ctx,
+             "events: unknown event '" + e.value +
+                 "' (known: request.created, request.pending_approval, request.approved, "
+                 "request.rejected, request.active, request.expiring_soon, request.expired, "
+                 "request.revoked, request.failed, notification.test, audit.<action>; or a "
+                 "prefix such as request.* or audit.*)");
+    w.events.push_back(std::move(e.value));
+  }
+  if (w.events.empty()) r.fail(n["events"], ctx, "events: give at least one");
+}
+
+webhook_config read_webhook(const config_reader& r, const YAML::Node& n, std::size_t index,
+                            std::set<std::string>& names) {
+  r.expect_map(n, "webhook #" + std::to_string(index + 1));
+  const YAML::Node name_node = n["name"];
+  const std::string ctx =
+      name_node.IsDefined() && name_node.IsScalar() && !name_node.Scalar().empty()
+          ? "webhook '" + name_node.Scalar() + "'"
+          : "webhook #" + std::to_string(index + 1);
+  r.check_keys(n, ctx,
+               {"name", "url", "secrets", "secret_files", "events", "ca_file", "allow_http"});
+  webhook_config w;
+  auto name = r.required_string(n, ctx, "name");
+  if (!is_endpoint_name(name.value))
+    r.fail(name.mark, ctx, "name: use 1 to 64 of a-z, 0-9, - and _");
+  if (!names.insert(name.value).second)
+    r.fail(name.mark, "", "duplicate webhook '" + name.value + "'");
+  w.name = name.value;
+  read_url(r, n, ctx, r.optional_bool(n, ctx, "allow_http").value_or(false), w);
+  read_secrets(r, n, ctx, w);
+  read_events(r, n, ctx, w);
+  if (auto ca = r.optional_string(n, ctx, "ca_file")) {
+    if (w.origin.starts_with("http://"))
+      r.fail(n["ca_file"], ctx, "ca_file: only for an https:// url");
+    std::ifstream f(*ca, std::ios::binary);
+    std::string pem((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (!f.is_open()) r.fail(n["ca_file"], ctx, "ca_file: cannot read " + *ca);
+    if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+      r.fail(n["ca_file"], ctx, "ca_file: " + *ca + " holds no PEM certificate");
+    w.ca_file = fs::absolute(*ca);
+  }
+  return w;
+}
+
+void read_retry(const config_reader& r, const YAML::Node& n, notifications_config& c) {
+  const std::string ctx = "notifications: retry";
+  if (!given(n)) return;
+  r.expect_map(n, ctx);
+  r.check_keys(n, ctx, {"initial", "max", "max_age", "jitter"});
+  if (given(n["initial"])) c.initial_backoff = r.duration(n["initial"], ctx, "initial");
+  if (given(n["max"])) c.max_backoff = r.duration(n["max"], ctx, "max");
+  if (given(n["max_age"])) c.max_age = r.duration(n["max_age"], ctx, "max_age");
+  c.jitter = r.optional_bool(n, ctx, "jitter").value_or(c.jitter);
+  if (c.initial_backoff > c.max_backoff)
+    r.fail(given(n["initial"]) ? n["initial"] : n, ctx, "initial: longer than max");
+}
+
+}  // namespace
+
+const webhook_config* notifications_config::find_webhook(std::string_view name) const {
+  auto it = std::find_if(webhooks.begin(), webhooks.end(),
+                         [&](const webhook_config& w) { return w.name == name; });
+  return it == webhooks.end() ? nullptr : &*it;
+}
+
+notifications_config read_notifications(const config_reader& r, const YAML::Node& n) {
+  notifications_config c;
+  const std::string ctx = "notifications";
+  if (!given(n)) return c;
+  r.expect_map(n, ctx);
+  r.check_keys(n, ctx, {"webhooks", "timeout", "retry", "workers"});
+  if (given(n["timeout"])) {
+    c.timeout = r.duration(n["timeout"], ctx, "timeout");
+    if (c.timeout > std::chrono::minutes{5})
+      r.fail(n["timeout"], ctx, "timeout: at most 5m (a receiver should answer in seconds)");
+  }
+  read_retry(r, n["retry"], c);
+  c.workers = r.optional_int(n, ctx, "workers", 1, 64).value_or(c.workers);
+  std::set<std::string> names;
+  r.for_each_item(n["webhooks"], "notifications: webhooks",
+                  [&](const YAML::Node& item, std::size_t i) {
+                    c.webhooks.push_back(read_webhook(r, item, i, names));
+                  });
+  return c;
+}
+
+}  // namespace apono::broker::notify

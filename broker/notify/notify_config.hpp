@@ -1,0 +1,51 @@
+// The `notifications` section of aponod.yaml: the webhook endpoints (URL, secrets, event
+// filter, CA) and how deliveries are timed (per-attempt timeout, backoff, maximum age).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace YAML {
+class Node;
+}
+
+namespace apono::broker {
+class config_reader;
+}
+
+namespace apono::broker::notify {
+
+/// One webhook endpoint.
+struct webhook_config {
+  std::string name;       ///< unique; names the endpoint in the API, the store and the logs
+  std::string origin;     ///< `scheme://host:port`, what the HTTP client connects to
+  std::string target;     ///< path and query, the request line's target
+  std::string shown_url;  ///< scheme, host and port, `/...` for a path or query (either may
+                          ///< carry a token): what the API shows; logs name the endpoint only
+  std::vector<std::string> keys;    ///< the decoded `whsec_` secrets, in config order (secret)
+  std::vector<std::string> events;  ///< the filter: event types or prefixes (`request.*`)
+  std::filesystem::path ca_file;    ///< PEM CA to verify the endpoint with; empty: the system's
+};
+
+/// The whole section.
+struct notifications_config {
+  std::vector<webhook_config> webhooks;                                ///< endpoints
+  std::chrono::milliseconds timeout{std::chrono::seconds{10}};         ///< one attempt, end to end
+  std::chrono::milliseconds initial_backoff{std::chrono::seconds{1}};  ///< after a first failure
+  std::chrono::milliseconds max_backoff{std::chrono::minutes{10}};     ///< the doubling stops here
+  std::chrono::milliseconds max_age{std::chrono::hours{24}};           ///< then a delivery is dead
+  bool jitter = true;  ///< full jitter: each delay uniform in [0, backoff]
+  int workers = 4;     ///< attempts in flight at once
+
+  /// The webhook named `name`, or null.
+  [[nodiscard]] const webhook_config* find_webhook(std::string_view name) const;
+};
+
+/// Reads the `notifications` section (absent: none) with `r`'s strict getters; throws
+/// config_error naming the file and line. Secrets are never quoted in a message.
+[[nodiscard]] notifications_config read_notifications(const config_reader& r, const YAML::Node& n);
+
+}  // namespace apono::broker::notify
