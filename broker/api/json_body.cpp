@@ -1,8 +1,9 @@
-// Strict JSON request bodies; see the header.
+// The API's JSON bodies: strict parsing of requests, serialized answers; see the header.
 #include "broker/api/json_body.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <set>
 #include <string>
@@ -86,6 +87,13 @@ json::object parse_json_object(std::string_view body) {
     throw api_error(errc::invalid_argument,
                     "key '" + checker.handler().repeated.substr(0, 64) + "' appears twice");
   return std::move(v.get_object());
+}
+
+http::response json_response(int status, const json::value& v) {
+  http::response res;
+  res.status = status;
+  res.body = json::serialize(v);
+  return res;
 }
 
 }  // namespace apono::broker::api

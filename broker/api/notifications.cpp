@@ -18,13 +18,6 @@ using common::errc;
 
 namespace {
 
-http::response json_response(int status, const json::value& v) {
-  http::response res;
-  res.status = status;
-  res.body = json::serialize(v);
-  return res;
-}
-
 json::value time_or_null(const std::optional<common::time_point>& t) {
   return t ? json::value(common::format_rfc3339(*t)) : json::value(nullptr);
 }

@@ -27,13 +27,6 @@ using common::errc;
 
 namespace {
 
-http::response json_response(int status, const json::value& v) {
-  http::response res;
-  res.status = status;
-  res.body = json::serialize(v);
-  return res;
-}
-
 http::response error_response(errc code, std::string_view message) {
   return http::response{
       common::http_status(code), common::error_body(code, message), "application/json", {}};
