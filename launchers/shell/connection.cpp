@@ -56,6 +56,14 @@ outcome connection::next_result(pg_result& out) {
   return outcome::ok;
 }
 
+bool connection::read_idle() {
+  if (conn_ == nullptr || PQconsumeInput(conn_) == 0) return false;
+  // PQconsumeInput only reads; parsing, where an idle connection's notices are handed to the
+  // notice processor, happens in PQisBusy.
+  (void)PQisBusy(conn_);
+  return PQstatus(conn_) != CONNECTION_BAD;
+}
+
 std::string connection::lost_message() const {
   std::string all = PQerrorMessage(conn_);
   return reported_ <= all.size() ? all.substr(reported_) : all;

@@ -50,6 +50,10 @@ class connection {
   /// Waits until the server sends more (Ctrl-C sends a cancel request meanwhile) and reads it;
   /// for COPY TO STDOUT, where PQgetCopyData says to wait.
   [[nodiscard]] outcome read_input();
+  /// Reads what the server sent while no query runs, so that notices (the proxy's warnings
+  /// before the end of access) reach the notice processor now rather than at the next query.
+  /// False once the connection has dropped: the next query reports it, as psql would.
+  [[nodiscard]] bool read_idle();
   /// What libpq said about the dropped connection, e.g. "server closed the connection
   /// unexpectedly ..." (the part no result carried yet).
   [[nodiscard]] std::string lost_message() const;

@@ -128,12 +128,32 @@ editline_input::~editline_input() {
   }
 }
 
-input_status editline_input::read(const std::string& prompt, std::string& line) {
+input_status editline_input::read(const std::string& first_prompt, std::string& line,
+                                  const std::function<std::string()>& refresh) {
+  std::string prompt = first_prompt;
   g_line_done = false;
   g_line.reset();
   rl_callback_handler_install(prompt.c_str(), on_line);
+  bool server_open = static_cast<bool>(read_server_);
   for (;;) {
-    wake w = wait_.wait(fileno(in_), POLLIN);
+    const int side = server_open ? server_fd_() : -1;
+    wake w = wait_.wait(fileno(in_), POLLIN, -1, side);
+    if (w == wake::side_ready) {
+      // A FATAL that cuts the session comes after the grant's end, which wins: the shell
+      // prints the end itself.
+      if (wait_.access_ended()) continue;
+      // Erase the prompt's row, let the notice print on it, then draw the prompt and what was
+      // typed below, cursor where it was (libedit keeps the line in its buffer).
+      std::fputs("\r\033[K", out_);
+      std::fflush(out_);
+      server_open = read_server_();
+      if (refresh) {
+        prompt = refresh();
+        rl_set_prompt(prompt.c_str());
+      }
+      rl_forced_update_display();
+      continue;
+    }
     if (w == wake::access_ended || w == wake::interrupted) {
       rl_callback_handler_remove();
       std::fputc('\n', out_);
@@ -156,6 +176,12 @@ input_status editline_input::read(const std::string& prompt, std::string& line) 
       return input_status::line;
     }
   }
+}
+
+void editline_input::watch_server(std::function<int()> fd_of_server,
+                                  std::function<bool()> read_server) {
+  server_fd_ = std::move(fd_of_server);
+  read_server_ = std::move(read_server);
 }
 
 void editline_input::add_history(const std::string& entry) {

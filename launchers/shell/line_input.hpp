@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,10 +48,17 @@ class editline_input {
   editline_input& operator=(const editline_input&) = delete;
 
   /// Shows `prompt` and waits for a line. On access_ended and interrupted the prompt line has
-  /// been ended with a newline and the terminal restored.
-  [[nodiscard]] input_status read(const std::string& prompt, std::string& line);
+  /// been ended with a newline and the terminal restored. When the line is drawn again after
+  /// the server spoke, `refresh` (if set) gives the prompt anew (its time left has moved on).
+  [[nodiscard]] input_status read(const std::string& prompt, std::string& line,
+                                  const std::function<std::string()>& refresh = {});
   /// Adds an entry (a whole statement, possibly multi-line) to the history.
   void add_history(const std::string& entry);
+  /// While a prompt waits, `read_server` is called whenever the server's descriptor
+  /// (`fd_of_server()`, -1 for none) is readable; what it prints appears above the line being
+  /// typed, which is then drawn again. It returns false when the server is gone, and is not
+  /// called again in that read.
+  void watch_server(std::function<int()> fd_of_server, std::function<bool()> read_server);
 
  private:
   std::FILE* in_;
@@ -58,6 +66,8 @@ class editline_input {
   const waiter& wait_;
   std::filesystem::path history_file_;
   std::vector<std::string> history_;
+  std::function<int()> server_fd_;
+  std::function<bool()> read_server_;
 };
 
 /// $XDG_STATE_HOME/apono/shell_history, else ~/.local/state/apono/shell_history; empty when

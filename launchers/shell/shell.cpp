@@ -103,7 +103,8 @@ bool blank(const std::string& s) {
 }
 
 int run_interactive(shell::session& s, const shell_options& options, const shell::waiter& wait,
-                    PGconn* conn) {
+                    shell::connection& server) {
+  PGconn* conn = server.get();
   std::fprintf(options.out, "apono shell (server %s)\n",
                server_version_text(PQserverVersion(conn)).c_str());
   if (options.watch != nullptr)
@@ -113,13 +114,19 @@ int run_interactive(shell::session& s, const shell_options& options, const shell
   std::fflush(options.out);
 
   shell::editline_input input(options.in, options.out, wait, shell::default_history_file());
+  // psql reads the server only when a query runs, so the proxy's warnings before the end (5
+  // and 1 minutes) would wait for the next query; a user idle at the prompt must see them.
+  // Only while no query runs: COPY FROM STDIN prompts too, and its rows own the connection.
+  input.watch_server(
+      [conn] { return PQtransactionStatus(conn) == PQTRANS_ACTIVE ? -1 : PQsocket(conn); },
+      [&server] { return server.read_idle(); });
   const shell::input_source copy_rows{[&](std::string& l) { return input.read(">> ", l); }, true};
   auto scope = s.use_source(copy_rows);
   shell::statement_splitter splitter = s.make_splitter();
   std::string entry;  // the lines of the current statement, one history entry
   for (;;) {
     std::string line;
-    switch (input.read(s.prompt(splitter), line)) {
+    switch (input.read(s.prompt(splitter), line, [&] { return s.prompt(splitter); })) {
       case input_status::eof:
         std::fputs("\\q\n", options.out);
         return 0;
@@ -205,7 +212,7 @@ int run(const shell_options& options) {
       return s.meta_failed() ? 1 : 0;
     }
     if (!options.file.empty() && options.file != "-") return s.run_file(options.file) ? 0 : 1;
-    if (interactive) return run_interactive(s, options, wait, conn.get());
+    if (interactive) return run_interactive(s, options, wait, conn);
     return run_piped(s, reader);
   } catch (const shell::shell_exit& e) {
     std::fflush(options.out);

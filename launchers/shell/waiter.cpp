@@ -8,15 +8,16 @@
 
 namespace apono::launchers::shell {
 
-wake waiter::wait(int fd, short events, int timeout_ms) const {
+wake waiter::wait(int fd, short events, int timeout_ms, int side_fd) const {
   if (access_ended()) return wake::access_ended;
   // Nothing to wait for: let the caller's next call report why.
   if (fd < 0) return wake::ready;
   const int watch_fd = watch_ != nullptr ? watch_->wait_fd() : -1;
   for (;;) {
     // poll() skips negative descriptors, so absent ones need no special case.
-    pollfd fds[3] = {{fd, events, 0}, {watch_fd, POLLIN, 0}, {interrupt_fd_, POLLIN, 0}};
-    int n = ::poll(fds, 3, timeout_ms);
+    pollfd fds[4] = {
+        {fd, events, 0}, {watch_fd, POLLIN, 0}, {interrupt_fd_, POLLIN, 0}, {side_fd, POLLIN, 0}};
+    int n = ::poll(fds, 4, timeout_ms);
     if (n < 0) {
       if (errno == EINTR) continue;
       return wake::ready;
@@ -29,6 +30,7 @@ wake waiter::wait(int fd, short events, int timeout_ms) const {
       }
       return wake::interrupted;
     }
+    if (fds[0].revents == 0 && fds[3].revents != 0) return wake::side_ready;
     return wake::ready;
   }
 }

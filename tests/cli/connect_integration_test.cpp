@@ -223,6 +223,44 @@ TEST_CASE("a revoke from another terminal cuts open sessions within 1 s") {
   CHECK(status == 3);
 }
 
+TEST_CASE("an idle built-in shell shows the 1-minute warning at the prompt, the typed line kept") {
+  stack s;
+  auto id = s.grant("70s");
+  const auto warn_at = s.ends_at(id) - 60s;
+  tmux_pane builtin;
+  builtin.start(s.in_pane("access connect " + id));
+  builtin.wait_for("appdb=> ");
+  // Half a statement, not sent: the user is typing when the warning comes.
+  const std::string typed = "select 'still here' as typed";
+  builtin.send(typed, true);
+  builtin.wait_for("appdb=> " + typed);
+  require_before_end("the line typed at the prompt", warn_at);
+
+  const std::string warning = "WARNING:  access " + id + " ends in 1 minute, at ";
+  auto screen = builtin.wait_for(warning, 90s);
+  const auto seen = apono::common::system_clock{}.now();
+  std::printf("1-minute warning shown at the idle prompt %lld ms after the 1-minute mark\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(seen - warn_at).count()));
+  INFO(screen);
+  CHECK(seen >= warn_at - 100ms);
+  CHECK(seen < warn_at + 2s);
+  // Above the line being typed, which is drawn again below it with the prompt's new time left.
+  const auto at = screen.find(warning);
+  const auto next_line = screen.find('\n', at);
+  REQUIRE(next_line != std::string::npos);
+  static const std::regex redrawn(
+      R"(^\[(1m00s|[0-9]+s) left\] appdb=> select 'still here' as typed)");
+  CHECK(std::regex_search(screen.substr(next_line + 1), redrawn));
+
+  // The line is still libedit's, not just on the screen: finishing it runs it.
+  builtin.send("; ", true);  // a trailing ';' alone would be tmux's command separator
+  builtin.send("Enter");
+  screen = builtin.wait_for("(1 row)");
+  CHECK(screen.find(" still here\n") != std::string::npos);
+  CHECK(screen.find("EXIT=") == std::string::npos);
+}
+
 TEST_CASE("access proxy: real psql and pgbench, the one-time password, a private dir, Ctrl-C") {
   stack s;
   auto id = s.grant("10m", "read_write");
