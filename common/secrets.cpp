@@ -93,12 +93,16 @@ std::string sha256(std::string_view data) {
 }
 
 std::string sha256_hex(std::string_view data) {
-  static constexpr char hex[] = "0123456789abcdef";
+  return hex(sha256(data));
+}
+
+std::string hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
   std::string out;
-  out.reserve(64);
-  for (unsigned char c : sha256(data)) {
-    out += hex[c >> 4];
-    out += hex[c & 15];
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
   }
   return out;
 }

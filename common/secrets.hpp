@@ -20,6 +20,8 @@ namespace apono::common {
 [[nodiscard]] std::string sha256(std::string_view data);
 /// Lowercase hex SHA-256 of `data`.
 [[nodiscard]] std::string sha256_hex(std::string_view data);
+/// Lower-case hex of any bytes.
+[[nodiscard]] std::string hex(std::string_view bytes);
 /// Unpadded base64url of `data`.
 [[nodiscard]] std::string base64url(std::string_view data);
 /// Standard base64 of `data`, with padding (what Python's base64.b64encode and `openssl base64`

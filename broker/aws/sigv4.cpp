@@ -1,9 +1,6 @@
-// SigV4 over OpenSSL's one-shot HMAC; the steps follow the AWS documentation's
+// SigV4 over common's HMAC-SHA256; the steps follow the AWS documentation's
 // "Create a signed AWS API request" in order, so each can be checked against its test vectors.
 #include "broker/aws/sigv4.hpp"
-
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <cctype>
@@ -13,6 +10,10 @@
 #include "common/secrets.hpp"
 
 namespace apono::broker::aws {
+
+using common::hex;
+using common::hmac_sha256;
+
 namespace {
 
 constexpr std::string_view algorithm = "AWS4-HMAC-SHA256";
@@ -86,26 +87,6 @@ bool is_lower_hex(std::string_view s) {
 }
 
 }  // namespace
-
-std::string hmac_sha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-            reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len))
-    throw std::runtime_error("HMAC-SHA256 failed");
-  return std::string(reinterpret_cast<const char*>(out), len);
-}
-
-std::string hex(std::string_view bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 0xf];
-  }
-  return out;
-}
 
 std::string uri_encode(std::string_view s, bool keep_slash) {
   static constexpr char digits[] = "0123456789ABCDEF";

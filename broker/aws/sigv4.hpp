@@ -48,10 +48,6 @@ struct authorization {
   std::string signature;                    ///< 64 lower-case hex digits
 };
 
-/// Raw 32-byte HMAC-SHA256(key, data).
-[[nodiscard]] std::string hmac_sha256(std::string_view key, std::string_view data);
-/// Lower-case hex of any bytes.
-[[nodiscard]] std::string hex(std::string_view bytes);
 /// AWS's percent-encoding: unreserved characters (A-Z a-z 0-9 - _ . ~) kept, every other byte
 /// as upper-case %XX; `/` kept when `keep_slash`.
 [[nodiscard]] std::string uri_encode(std::string_view s, bool keep_slash = false);

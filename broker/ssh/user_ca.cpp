@@ -23,7 +23,9 @@ namespace apono::broker::ssh {
 namespace {
 
 using common::api_error;
+using common::base64;
 using common::errc;
+using common::unbase64;
 
 template <auto Fn>
 struct deleter {
@@ -98,39 +100,6 @@ std::string public_blob(std::string_view raw_key) {
   put_string(blob, key_type);
   put_string(blob, raw_key);
   return blob;
-}
-
-// --- base64 ---
-
-std::string base64(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()),
-                          static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-bool is_base64_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '/';
-}
-
-// Strict standard base64 with padding. EVP_DecodeBlock alone would skip whitespace and count
-// padding as zero bytes, so the text is checked first and the padding subtracted after.
-std::optional<std::string> unbase64(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  std::size_t pad = 0;
-  while (pad < 2 && text[text.size() - 1 - pad] == '=') ++pad;
-  for (std::size_t i = 0; i < text.size() - pad; ++i)
-    if (!is_base64_char(text[i])) return std::nullopt;
-  std::string out(text.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0 || static_cast<std::size_t>(n) != out.size()) return std::nullopt;
-  out.resize(out.size() - pad);
-  return out;
 }
 
 // --- key lines ---

@@ -31,8 +31,11 @@ TEST_CASE("tokens and passwords are random and well-formed") {
         std::string::npos);
 }
 
-TEST_CASE("sha256 and base64url known answers") {
+TEST_CASE("sha256, HMAC, hex and base64url known answers") {
   CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(hex(hmac_sha256("key", "The quick brown fox jumps over the lazy dog")) ==
+        "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+  CHECK(hex(std::string("\x00\x0f\xa0\xff", 4)) == "000fa0ff");
   CHECK(base64url("") == "");
   CHECK(base64url("f") == "Zg");
   CHECK(base64url("fo") == "Zm8");

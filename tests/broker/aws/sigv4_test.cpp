@@ -94,7 +94,7 @@ TEST_CASE("the IAM ListUsers example of the signing docs, step by step", "[sigv4
   CHECK(aws::string_to_sign("20150830T123600Z", s, creq) ==
         "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/iam/aws4_request\n"
         "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59");
-  CHECK(aws::hex(aws::signing_key(secret, s)) ==
+  CHECK(apono::common::hex(aws::signing_key(secret, s)) ==
         "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9");
   CHECK(aws::signature(m, signed_headers, "20150830T123600Z", s, secret) ==
         "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7");
@@ -314,6 +314,4 @@ TEST_CASE("dates, encodings and forms", "[sigv4]") {
   using pairs = std::vector<std::pair<std::string, std::string>>;
   CHECK(aws::form_decode("a=1&b=x+y%2B&c&&d=") ==
         pairs{{"a", "1"}, {"b", "x y+"}, {"c", ""}, {"d", ""}});
-  CHECK(aws::hex(aws::hmac_sha256("key", "The quick brown fox jumps over the lazy dog")) ==
-        "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
 }
