@@ -13,6 +13,7 @@
 #include <regex>
 
 #include "common/time.hpp"
+#include "tests/support/access_stack.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/cli_fixture.hpp"
 #include "tests/support/endings.hpp"
@@ -23,11 +24,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // The broker's count of event long-polls waiting; -1 when it cannot be read.
 int polls_waiting(broker_fixture& b) {
@@ -54,25 +50,13 @@ std::string value(PGconn* c, const std::string& sql) {
 }  // namespace
 
 TEST_CASE("SIGTERM to aponod with a proxy attached: out within 1 s; the proxy rides the restart") {
-  pg_fixture pg;
-  pg.psql("CREATE DATABASE appdb");
-  broker_fixture b(pg);
-  cli_fixture cli;
-  REQUIRE(cli.apono({"login", "--server", b.url(), "--ca-file", b.ca_file().string(), "--token",
-                     b.token("alice")})
-              .status == 0);
-  auto a = create_request(b, "alice", "appdb", "read_only", "10m");
-  REQUIRE(a.status == 201);
-  std::string id(a.json.at("id").as_string());
-  REQUIRE(wait_until([&] { return request_status(b, "alice", id) == "ACTIVE"; }, 30s));
-
-  temp_dir runtime{"apono-runtime"};
-  auto env = cli.env();
-  env["XDG_RUNTIME_DIR"] = runtime.path.string();
-  auto log = runtime.path / "proxy.log";
+  access_stack s;
+  broker_fixture& b = *s.b;
+  auto id = s.grant("10m");
+  auto log = s.runtime.path / "proxy.log";
   int port = free_port();
   child_process proxy({APONO_BINARY, "access", "proxy", id, "--port", std::to_string(port)}, log,
-                      env);
+                      s.env());
   REQUIRE(
       wait_until([&] { return read_text(log).find("Press Ctrl-C") != std::string::npos; }, 15s));
   auto text = read_text(log);

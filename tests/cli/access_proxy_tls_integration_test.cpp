@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "common/time.hpp"
+#include "tests/support/access_stack.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/cli_fixture.hpp"
 #include "tests/support/endings.hpp"
@@ -22,40 +23,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// A broker over a PostgreSQL with database appdb, and alice logged in.
-struct stack {
-  pg_fixture pg;
-  std::unique_ptr<broker_fixture> b;
-  cli_fixture cli;
-  temp_dir runtime{"apono-runtime"};
+// The common stack, and a directory for the proxies' and clients' output.
+struct stack : access_stack {
   temp_dir logs{"apono-tls-logs"};
-
-  stack() {
-    pg.psql("CREATE DATABASE appdb");
-    pg.psql("CREATE TABLE notes (id int, body text); INSERT INTO notes VALUES (1, 'hello')",
-            "appdb");
-    b = std::make_unique<broker_fixture>(pg);
-    auto login = cli.apono({"login", "--server", b->url(), "--ca-file", b->ca_file().string(),
-                            "--token", b->token("alice")});
-    REQUIRE(login.status == 0);
-  }
-  [[nodiscard]] std::map<std::string, std::string> env() const {
-    auto e = cli.env();
-    e["XDG_RUNTIME_DIR"] = runtime.path.string();
-    return e;
-  }
-  std::string grant(const std::string& duration) {
-    auto a = create_request(*b, "alice", "appdb", "read_only", duration);
-    REQUIRE(a.status == 201);
-    std::string id(a.json.at("id").as_string());
-    REQUIRE(wait_until([&] { return request_status(*b, "alice", id) == "ACTIVE"; }, 30s));
-    return id;
-  }
 };
 
 // `apono access proxy ID --port P` running, and what it printed.
@@ -168,8 +138,7 @@ TEST_CASE("access proxy: psql with sslmode=require and verify-full, plain psql, 
 TEST_CASE("a TLS client is cut at the grant's end with the same message as a plain one") {
   stack s;
   auto id = s.grant("20s");
-  auto d = s.b->call("alice", "GET", "/api/v1/access-requests/" + id);
-  auto ends = *apono::common::parse_rfc3339(d.json.at("ends_at").as_string());
+  auto ends = s.ends_at(id);
   running_proxy p(s, id, "cut");
   const std::string conn = "host=127.0.0.1 port=" + std::to_string(p.port) + " dbname=appdb user=x";
   child_process tls_psql(
