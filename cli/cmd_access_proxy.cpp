@@ -1,5 +1,6 @@
 // `apono access proxy ID`: the local proxy alone, for GUI tools and anything else that
-// speaks PostgreSQL. TCP only on 127.0.0.1 and only with the one-time password it prints;
+// speaks PostgreSQL. TCP only on 127.0.0.1 and only with the one-time password it prints,
+// TLS for clients that ask (verify-full against the local CA whose path it prints);
 // Ctrl-C closes everything; when access ends it says so and exits with status 3.
 #include <poll.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <ostream>
 
+#include "cli/api_client.hpp"
 #include "cli/commands.hpp"
 #include "cli/instructions.hpp"
 #include "cli/local_access.hpp"
@@ -79,7 +81,8 @@ void run_proxy(const proxy_command_options& o, const global_options& g, io& stre
   local.host = "127.0.0.1";
   local.port = port;
   local.password = pw;
-  local.sslmode = "disable";
+  local.sslmode = "verify-full";
+  const auto root = session.tls_root().string();
   {
     std::lock_guard lock(*log_mutex);
     auto& out = streams.out;
@@ -90,9 +93,11 @@ void run_proxy(const proxy_command_options& o, const global_options& g, io& stre
     out << "  Database:  " << u.database << "\n";
     out << "  User:      " << u.username << "\n";
     out << "  Password:  " << pw << "  (one-time, for this proxy only)\n";
-    out << "  SSL mode:  disable  (the proxy encrypts towards the server as " << u.sslmode
-        << " says)\n";
-    out << "  URL:       " << common::postgres_uri(local) << "\n";
+    out << "  SSL mode:  verify-full  (or any other: TLS is offered, not required; the proxy\n"
+        << "             encrypts towards the server as " << u.sslmode << " says)\n";
+    out << "  Root cert: " << root << "  (sslrootcert, the local CA of apono)\n";
+    out << "  URL:       " << common::postgres_uri(local) << "&sslrootcert=" << url_encode(root)
+        << "\n";
     out << "  Socket:    psql "
         << shell_quote("host=" + session.socket_dir().string() + " port=5432 dbname=" + u.database +
                        " user=" + u.username)

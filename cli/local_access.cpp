@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "cli/api_client.hpp"
+#include "cli/local_ca.hpp"
 #include "cli/profiles.hpp"
 #include "common/secrets.hpp"
 
@@ -79,6 +80,11 @@ local_access::local_access(const global_options& g, const local_access_options& 
   if (o.tcp_port) {
     tcp_password_ = common::random_password(24);
     po.tcp_password = tcp_password_;
+    // TLS for the TCP clients that ask (sslmode=require, verify-full); the socket stays plain.
+    auto tls = issue_local_tls(config_dir(), details_.ends_at);
+    tls_root_ = tls.root_cert;
+    po.tls_cert_pem = std::move(tls.cert_chain_pem);
+    po.tls_key_pem = std::move(tls.key_pem);
   }
   po.log = o.log;
 

@@ -52,6 +52,9 @@ class local_access {
   [[nodiscard]] const std::filesystem::path& socket_dir() const { return socket_dir_; }
   /// The one-time password for TCP clients.
   [[nodiscard]] const std::string& tcp_password() const { return tcp_password_; }
+  /// The local CA certificate that signs the TCP listener's TLS (sslrootcert); empty
+  /// without TCP.
+  [[nodiscard]] const std::filesystem::path& tls_root() const { return tls_root_; }
 
  private:
   common::access_details details_;
@@ -63,6 +66,7 @@ class local_access {
   std::filesystem::path socket_dir_;
   bool own_dir_ = false;
   std::string tcp_password_;
+  std::filesystem::path tls_root_;
 };
 
 /// A private directory for this run's sockets: $XDG_RUNTIME_DIR/apono/<id>.XXXXXX, or

@@ -64,6 +64,24 @@ void ensure_socket_dir(const fs::path& dir) {
                              mode_text(st.st_mode) + "); use a 0700 directory");
 }
 
+namespace {
+
+// The local listener's TLS: TLS 1.2 and later, as PostgreSQL 15's ssl_min_protocol_version.
+std::shared_ptr<net::ssl::context> make_local_tls(const proxy_options& o) {
+  auto tls = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
+  boost::system::error_code ec;
+  tls->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                       net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                       net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use,
+                   ec);
+  if (!ec) tls->use_certificate_chain(net::buffer(o.tls_cert_pem), ec);
+  if (!ec) tls->use_private_key(net::buffer(o.tls_key_pem), net::ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("cannot set up TLS for the local listener: " + ec.message());
+  return tls;
+}
+
+}  // namespace
+
 // Reached from grant_watch callbacks, which may outlive the proxy: they hold this, and
 // stop() detaches it.
 struct proxy_link {
@@ -94,6 +112,7 @@ struct proxy_server::impl {
     ctx.tcp_password = options.tcp_password;
     ctx.watch = &watch;
     ctx.log = options.log;
+    if (!options.tls_cert_pem.empty()) ctx.client_tls = make_local_tls(options);
     if (options.upstream.logins.empty()) throw std::runtime_error("the grant has no database");
     if (!options.unix_dir.empty()) {
       ensure_socket_dir(options.unix_dir);

@@ -23,6 +23,10 @@ struct proxy_options {
   int socket_port = 5432;          ///< names the socket `.s.PGSQL.<port>` as psql expects
   std::optional<int> tcp_port;     ///< listen on 127.0.0.1:N (0: any free port); none: no TCP
   std::string tcp_password;        ///< the one-time password TCP clients must give
+  /// PEM certificate (leaf first, then its CA) and key for TLS on the TCP listener; empty:
+  /// TCP clients asking for TLS are answered 'N'. The unix socket never speaks TLS.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;  ///< PEM private key of tls_cert_pem's leaf
   /// Warnings go out when this much is left (each once; skipped when already past).
   std::vector<std::chrono::milliseconds> warnings{std::chrono::minutes{5}, std::chrono::minutes{1}};
   std::function<void(const std::string&)> log;  ///< notable events; may be empty

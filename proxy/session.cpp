@@ -18,6 +18,7 @@
 #include "common/secrets.hpp"
 #include "proxy/pg/encoder.hpp"
 #include "proxy/pg/scram.hpp"
+#include "proxy/pg/startup_rules.hpp"
 
 namespace apono::proxy {
 
@@ -51,10 +52,6 @@ std::int32_t random_key() {
 
 std::uint64_t key_id(std::int32_t pid, std::int32_t key) {
   return (std::uint64_t{static_cast<std::uint32_t>(pid)} << 32) | static_cast<std::uint32_t>(key);
-}
-
-bool truthy(const std::string& v) {
-  return !(v == "false" || v == "off" || v == "no" || v == "0" || v.empty());
 }
 
 }  // namespace
@@ -117,13 +114,31 @@ net::awaitable<pg::decode_status> session::read_client_message(pg::message& m) {
     if (st != pg::decode_status::need_more) co_return st;
     auto space = cbuf_.space();
     if (space.size() == 0) co_return pg::decode_status::bad;  // the limits make this unreachable
-    auto [ec, n] = co_await client_.async_read_some(space, use_tuple);
+    auto [ec, n] = co_await client_read_some(space);
     if (ec) {
       closed_ = true;
       co_return pg::decode_status::bad;
     }
     cbuf_.have += n;
   }
+}
+
+net::awaitable<std::tuple<boost::system::error_code, std::size_t>> session::client_read_some(
+    net::mutable_buffer b) {
+  if (tls_client_) co_return co_await tls_client_->async_read_some(b, use_tuple);
+  co_return co_await client_.async_read_some(b, use_tuple);
+}
+
+net::awaitable<std::tuple<boost::system::error_code, std::size_t>> session::client_write(
+    net::const_buffer b) {
+  if (tls_client_) co_return co_await net::async_write(*tls_client_, b, use_tuple);
+  co_return co_await net::async_write(client_, b, use_tuple);
+}
+
+net::awaitable<void> session::answer_and_close(const std::string& bytes, const std::string& why) {
+  if (ctx_.log) ctx_.log("refused a connection: " + why);
+  if (!closed_ && !bytes.empty()) co_await client_write(net::buffer(bytes));
+  close_all();
 }
 
 net::awaitable<pg::decode_status> session::read_server_message(pg::message& m) {
@@ -142,53 +157,76 @@ net::awaitable<pg::decode_status> session::read_server_message(pg::message& m) {
 
 net::awaitable<void> session::refuse(const std::string& severity, const std::string& code,
                                      const std::string& message) {
-  if (ctx_.log) ctx_.log("refused a connection: " + message);
-  if (closed_) co_return;
   std::string out;
   pg::append_error(out, pg::make_fields(severity, code, message));
-  co_await net::async_write(client_, net::buffer(out), use_tuple);
-  close_all();
+  co_await answer_and_close(out, message);
 }
 
+// PostgreSQL 15's ProcessStartupPacket, answer for answer: what it closes on without a word
+// (a bad length, a client gone before its packet was whole, any CancelRequest) closes here
+// without a word too; what it answers, with which SQLSTATE and text, is answered the same.
 net::awaitable<bool> session::startup() {
   pg::startup_packet sp;
+  bool ssl_done = false;
+  bool gss_done = false;
   for (;;) {
     std::size_t used = 0;
     auto st = pg::decode_startup(cbuf_.pending(), sp, used);
     if (st == pg::decode_status::bad) {
-      co_await refuse("FATAL", "08P01", "invalid startup packet");
+      // PostgreSQL only logs "invalid length of startup packet"; a client that sent
+      // Terminate first, or a port scanner, must not get an error it has no handler for.
+      if (ctx_.log) ctx_.log("closed a connection: invalid length of startup packet");
       co_return false;
     }
     if (st == pg::decode_status::need_more) {
       auto space = cbuf_.space();
       if (space.size() == 0) co_return false;
-      auto [ec, n] = co_await client_.async_read_some(space, use_tuple);
-      if (ec) co_return false;
+      auto [ec, n] = co_await client_read_some(space);
+      if (ec) co_return false;  // gone before the packet was whole: silent, as PostgreSQL
       cbuf_.have += n;
       continue;
     }
     cbuf_.used += used;
     using kind = pg::startup_packet::kind;
-    if (sp.type == kind::ssl_request || sp.type == kind::gssenc_request) {
-      // The local hop is a private socket or loopback: encryption is between us and the
-      // server, so the client is told to go on in the clear.
-      char no = 'N';
-      auto [ec, n] = co_await net::async_write(client_, net::buffer(&no, 1), use_tuple);
-      if (ec) co_return false;
-      continue;
-    }
     if (sp.type == kind::cancel_request) {
       co_await cancel_backend(sp.cancel_pid, sp.cancel_key);
       co_return false;
     }
+    if (sp.type == kind::ssl_request && !ssl_done) {
+      if (!co_await negotiate_tls(ssl_done, gss_done)) co_return false;
+      continue;
+    }
+    if (sp.type == kind::gssenc_request && !gss_done) {
+      // Like a PostgreSQL without GSSAPI, and like every unix socket: encryption, if any,
+      // is TLS on the local hop and the integration's sslmode towards the server.
+      char no = 'N';
+      if (auto [ec, n] = co_await client_write(net::buffer(&no, 1)); ec) co_return false;
+      if (!cbuf_.pending().empty()) {
+        co_await answer_and_close(pg::unencrypted_data_error(false), "unencrypted data");
+        co_return false;
+      }
+      gss_done = true;
+      continue;
+    }
+    // Anything else, including a second SSLRequest, is a StartupMessage whose version the
+    // rules below judge (PostgreSQL reads 1234.5679 as a version too).
+    sp.type = kind::startup;
     break;
   }
 
+  auto verdict = pg::check_startup(sp);
+  if (!verdict.proceed) {
+    co_await answer_and_close(verdict.reply, "the startup packet was refused as PostgreSQL does");
+    co_return false;
+  }
+  if (!verdict.reply.empty()) {
+    if (auto [ec, n] = co_await client_write(net::buffer(verdict.reply)); ec) co_return false;
+  }
   if (ctx_.watch && ctx_.watch->ended()) {
     co_await refuse("FATAL", "28000", ctx_.watch->message());
     co_return false;
   }
-  if (auto repl = sp.param("replication"); repl && truthy(*repl)) {
+  if (verdict.replication) {
     co_await refuse("FATAL", "42501", "replication connections are not part of this grant");
     co_return false;
   }
@@ -211,11 +249,36 @@ net::awaitable<bool> session::startup() {
   co_return co_await login_upstream(*login);
 }
 
+// Answers an SSLRequest: 'S' and a TLS handshake on a TCP listener with a certificate,
+// 'N' elsewhere (the unix socket stays plain, like PostgreSQL's). Bytes that came with the
+// request were never encrypted: PostgreSQL refuses them after the answer (CVE-2021-23214).
+net::awaitable<bool> session::negotiate_tls(bool& ssl_done, bool& gss_done) {
+  const bool tls = tcp_ && ctx_.client_tls != nullptr;
+  const char answer = tls ? 'S' : 'N';
+  if (auto [ec, n] = co_await net::async_write(client_, net::buffer(&answer, 1), use_tuple); ec)
+    co_return false;
+  if (tls) {
+    tls_client_.emplace(client_, *ctx_.client_tls);
+    if (auto [ec] = co_await tls_client_->async_handshake(net::ssl::stream_base::server, use_tuple);
+        ec) {
+      // PostgreSQL logs "could not accept SSL connection" and closes.
+      if (ctx_.log) ctx_.log("closed a connection: TLS handshake failed: " + ec.message());
+      co_return false;
+    }
+  }
+  if (!cbuf_.pending().empty()) {
+    co_await answer_and_close(pg::unencrypted_data_error(true), "unencrypted data");
+    co_return false;
+  }
+  ssl_done = true;
+  gss_done = gss_done || tls;
+  co_return true;
+}
+
 net::awaitable<bool> session::check_password() {
   std::string ask;
   pg::append_auth_cleartext_request(ask);
-  if (auto [ec, n] = co_await net::async_write(client_, net::buffer(ask), use_tuple); ec)
-    co_return false;
+  if (auto [ec, n] = co_await client_write(net::buffer(ask)); ec) co_return false;
   pg::message m;
   auto st = co_await read_client_message(m);
   if (closed_) co_return false;
@@ -245,7 +308,8 @@ net::awaitable<bool> session::login_upstream(const upstream_login& login) {
   std::vector<std::pair<std::string, std::string>> params{{"user", login.username},
                                                           {"database", login.database}};
   for (auto& p : client_params_)
-    if (p.first != "user" && p.first != "database" && p.first != "replication")
+    if (p.first != "user" && p.first != "database" && p.first != "replication" &&
+        !p.first.starts_with("_pq_."))
       params.push_back(std::move(p));
   std::string out;
   pg::append_startup(out, params);
@@ -268,7 +332,7 @@ net::awaitable<bool> session::login_upstream(const upstream_login& login) {
     out.clear();
     if (m.type == 'E' || m.type == 'N' || m.type == 'v') {
       auto raw = raw_message(m);
-      co_await net::async_write(client_, net::buffer(raw), use_tuple);
+      co_await client_write(net::buffer(raw));
       if (m.type == 'E') co_return false;
       continue;
     }
@@ -336,7 +400,7 @@ net::awaitable<bool> session::login_upstream(const upstream_login& login) {
   for (;;) {
     auto st = co_await read_server_message(m);
     if (st != pg::decode_status::ready) {
-      if (!out.empty()) co_await net::async_write(client_, net::buffer(out), use_tuple);
+      if (!out.empty()) co_await client_write(net::buffer(out));
       co_await refuse("FATAL", "08006", "the database closed the connection during login");
       co_return false;
     }
@@ -355,17 +419,16 @@ net::awaitable<bool> session::login_upstream(const upstream_login& login) {
     }
     out += raw_message(m);
     if (m.type == 'E') {
-      co_await net::async_write(client_, net::buffer(out), use_tuple);
+      co_await client_write(net::buffer(out));
       co_return false;
     }
     if (m.type == 'Z') break;
   }
-  if (auto [ec, n] = co_await net::async_write(client_, net::buffer(out), use_tuple); ec)
-    co_return false;
+  if (auto [ec, n] = co_await client_write(net::buffer(out)); ec) co_return false;
   // Anything either side sent early belongs to the relay.
   if (auto rest = sbuf_.pending(); !rest.empty()) {
     (void)tracker_.feed(rest);
-    co_await net::async_write(client_, net::buffer(rest.data(), rest.size()), use_tuple);
+    co_await client_write(net::buffer(rest.data(), rest.size()));
   }
   if (auto rest = cbuf_.pending(); !rest.empty())
     co_await up_.write(net::buffer(rest.data(), rest.size()));
@@ -376,17 +439,27 @@ net::awaitable<bool> session::login_upstream(const upstream_login& login) {
 net::awaitable<void> session::relay() {
   // The hot path talks to the socket or the TLS stream directly, not through
   // upstream_stream's wrappers, which would cost a coroutine frame per read and write.
-  if (up_.tls()) {
-    co_await (client_to_server(up_.tls_stream()) || server_to_client(up_.tls_stream()));
+  if (tls_client_ && up_.tls()) {
+    auto& c = *tls_client_;
+    auto& u = up_.tls_stream();
+    co_await (client_to_server(c, u) || server_to_client(c, u));
+  } else if (tls_client_) {
+    auto& c = *tls_client_;
+    auto& u = up_.socket();
+    co_await (client_to_server(c, u) || server_to_client(c, u));
+  } else if (up_.tls()) {
+    auto& u = up_.tls_stream();
+    co_await (client_to_server(client_, u) || server_to_client(client_, u));
   } else {
-    co_await (client_to_server(up_.socket()) || server_to_client(up_.socket()));
+    auto& u = up_.socket();
+    co_await (client_to_server(client_, u) || server_to_client(client_, u));
   }
 }
 
-template <class Stream>
-net::awaitable<void> session::client_to_server(Stream& up) {
+template <class Client, class Stream>
+net::awaitable<void> session::client_to_server(Client& client, Stream& up) {
   for (;;) {
-    auto [ec, n] = co_await client_.async_read_some(net::buffer(cbuf_.data), use_tuple);
+    auto [ec, n] = co_await client.async_read_some(net::buffer(cbuf_.data), use_tuple);
     if (ec) co_return;
     // After the end nothing more reaches the server, but the relay goes on until the FATAL
     // is out: returning here would close the session before the client was told why.
@@ -396,8 +469,8 @@ net::awaitable<void> session::client_to_server(Stream& up) {
   }
 }
 
-template <class Stream>
-net::awaitable<void> session::server_to_client(Stream& up) {
+template <class Client, class Stream>
+net::awaitable<void> session::server_to_client(Client& client, Stream& up) {
   for (;;) {
     auto [ec, n] = co_await up.async_read_some(net::buffer(sbuf_.data), use_tuple);
     if (ec) break;
@@ -417,7 +490,7 @@ net::awaitable<void> session::server_to_client(Stream& up) {
       std::array<net::const_buffer, 3> parts{net::buffer(sbuf_.data.data(), boundary),
                                              net::buffer(pending),
                                              net::buffer(sbuf_.data.data() + boundary, tail)};
-      std::tie(wec, std::ignore) = co_await net::async_write(client_, parts, use_tuple);
+      std::tie(wec, std::ignore) = co_await net::async_write(client, parts, use_tuple);
       if (ending_) {
         s2c_writing_ = false;
         close_client();  // the FATAL is out; run() closes the server side later
@@ -425,7 +498,7 @@ net::awaitable<void> session::server_to_client(Stream& up) {
       }
     } else {
       std::tie(wec, std::ignore) =
-          co_await net::async_write(client_, net::buffer(sbuf_.data.data(), n), use_tuple);
+          co_await net::async_write(client, net::buffer(sbuf_.data.data(), n), use_tuple);
     }
     s2c_writing_ = false;
     if (wec) co_return;
@@ -436,7 +509,7 @@ net::awaitable<void> session::server_to_client(Stream& up) {
   if (ending_ && !inject_.empty() && tracker_.at_boundary() && !closed_) {
     std::string pending = std::move(inject_);
     inject_.clear();
-    co_await net::async_write(client_, net::buffer(pending), use_tuple);
+    co_await net::async_write(client, net::buffer(pending), use_tuple);
     close_client();
   }
 }
@@ -448,7 +521,7 @@ net::awaitable<void> session::side_write() {
   while (!inject_.empty() && !closed_) {
     std::string pending = std::move(inject_);
     inject_.clear();
-    auto [ec, n] = co_await net::async_write(client_, net::buffer(pending), use_tuple);
+    auto [ec, n] = co_await client_write(net::buffer(pending));
     if (ec) break;
   }
   side_writing_ = false;

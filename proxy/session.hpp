@@ -1,16 +1,19 @@
-// One proxied client connection: the local startup (SSL refused locally, the one-time
-// password on TCP, the database checked against the grant), the upstream login with the
-// short-lived credentials, then bytes both ways until either side closes or access ends.
+// One proxied client connection: the local startup (answered as PostgreSQL 15 answers it;
+// TLS for TCP clients that ask, the one-time password on TCP, the database checked against
+// the grant), the upstream login with the short-lived credentials, then bytes both ways until
+// either side closes or access ends.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -49,8 +52,10 @@ struct proxy_counters {
 /// What every session of one proxy shares. Lives on the proxy's single I/O thread: only
 /// that thread touches the maps.
 struct proxy_context {
-  upstream_endpoint upstream;                   ///< the server and the logins
-  std::shared_ptr<net::ssl::context> tls;       ///< client TLS context for the server
+  upstream_endpoint upstream;              ///< the server and the logins
+  std::shared_ptr<net::ssl::context> tls;  ///< client TLS context for the server
+  /// Server TLS context for TCP clients that send SSLRequest; null: they are answered 'N'.
+  std::shared_ptr<net::ssl::context> client_tls;
   std::string tcp_password;                     ///< what TCP clients must give
   grant_watch* watch = nullptr;                 ///< the grant
   std::function<void(const std::string&)> log;  ///< one line per notable event; may be empty
@@ -81,10 +86,16 @@ class session : public std::enable_shared_from_this<session> {
   net::awaitable<bool> check_password();
   net::awaitable<bool> login_upstream(const upstream_login& login);
   net::awaitable<void> relay();
-  template <class Stream>
-  net::awaitable<void> client_to_server(Stream& up);
-  template <class Stream>
-  net::awaitable<void> server_to_client(Stream& up);
+  template <class Client, class Stream>
+  net::awaitable<void> client_to_server(Client& client, Stream& up);
+  template <class Client, class Stream>
+  net::awaitable<void> server_to_client(Client& client, Stream& up);
+  net::awaitable<bool> negotiate_tls(bool& ssl_done, bool& gss_done);
+  net::awaitable<std::tuple<boost::system::error_code, std::size_t>> client_read_some(
+      net::mutable_buffer b);
+  net::awaitable<std::tuple<boost::system::error_code, std::size_t>> client_write(
+      net::const_buffer b);
+  net::awaitable<void> answer_and_close(const std::string& bytes, const std::string& why);
   net::awaitable<void> side_write();
   void close_client();
   net::awaitable<void> refuse(const std::string& severity, const std::string& code,
@@ -95,6 +106,8 @@ class session : public std::enable_shared_from_this<session> {
 
   proxy_context& ctx_;
   net::generic::stream_protocol::socket client_;
+  // Made only when a TCP client asks for TLS; plain clients never pay for an SSL object.
+  std::optional<net::ssl::stream<net::generic::stream_protocol::socket&>> tls_client_;
   bool tcp_;
   upstream_stream up_;
   net::steady_timer deadline_;   // bounds the startup phase, then the final FATAL

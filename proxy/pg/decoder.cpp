@@ -39,17 +39,33 @@ bool read_cstring(bytes in, std::size_t& pos, std::string_view& out) noexcept {
   return true;
 }
 
-/// StartupMessage parameters: name/value pairs, then a NUL that must be the last byte.
+/// The length of the string at `pos`, up to a NUL or the end of `in`: PostgreSQL reads the
+/// packet into a buffer with one extra zero byte, so a string may end at the packet's end.
+std::size_t string_length(bytes in, std::size_t pos) noexcept {
+  if (pos >= in.size()) return 0;
+  const auto* start = in.data() + pos;
+  const auto* nul = static_cast<const std::uint8_t*>(std::memchr(start, 0, in.size() - pos));
+  return nul ? static_cast<std::size_t>(nul - start) : in.size() - pos;
+}
+
+/// StartupMessage parameters, scanned exactly as PostgreSQL 15 scans them (name/value pairs
+/// until an empty name or a name without room for a value), so the same packets pass: the
+/// layout is good when the scan stops exactly at the last byte.
 bool parse_startup_params(bytes in, startup_packet& out) {
-  std::size_t pos = 0;
-  while (true) {
-    if (pos >= in.size()) return false;  // the final NUL is missing
-    if (in[pos] == 0) return pos + 1 == in.size();
-    std::string_view name;
-    std::string_view value;
-    if (!read_cstring(in, pos, name) || !read_cstring(in, pos, value)) return false;
-    out.params.emplace_back(std::string(name), std::string(value));
+  std::size_t offset = 0;
+  const std::size_t len = in.size();
+  while (offset < len) {
+    if (in[offset] == 0) break;  // the terminator
+    const std::size_t name_len = string_length(in, offset);
+    const std::size_t value_at = offset + name_len + 1;
+    if (value_at >= len) break;  // no value
+    const std::size_t value_len = string_length(in, value_at);
+    out.params.emplace_back(
+        std::string(reinterpret_cast<const char*>(in.data() + offset), name_len),
+        std::string(reinterpret_cast<const char*>(in.data() + value_at), value_len));
+    offset = value_at + value_len + 1;
   }
+  return len > 0 && offset == len - 1;
 }
 
 }  // namespace
@@ -61,36 +77,33 @@ std::int32_t read_i32(const std::uint8_t* p) noexcept {
 }
 
 std::optional<std::string> startup_packet::param(std::string_view name) const {
-  for (const auto& [k, v] : params)
-    if (k == name) return v;
+  // The last one, as PostgreSQL reads a name given twice.
+  for (auto it = params.rbegin(); it != params.rend(); ++it)
+    if (it->first == name) return it->second;
   return std::nullopt;
 }
 
 decode_status decode_startup(bytes in, startup_packet& out, std::size_t& used) noexcept {
+  constexpr std::uint64_t max_total = max_startup_length + 4;
   if (in.size() < 4) {
     auto b = partial_length(in.data(), in.size());
-    if (b.low > max_startup_length || b.high < 8) return decode_status::bad;
+    if (b.low > max_total || b.high < 8) return decode_status::bad;
     return decode_status::need_more;
   }
   const std::int32_t length = read_i32(in.data());
-  if (length < 8 || static_cast<std::size_t>(length) > max_startup_length)
-    return decode_status::bad;
+  if (length < 8 || static_cast<std::uint64_t>(length) > max_total) return decode_status::bad;
   const auto len = static_cast<std::size_t>(length);
   if (in.size() < 8) return decode_status::need_more;
 
-  // The code decides the layout, so a wrong fixed length or version fails before the rest
-  // arrives.
   const std::int32_t code = read_i32(in.data() + 4);
   startup_packet::kind type = startup_packet::kind::startup;
-  if (code == ssl_request_code || code == gssenc_request_code) {
-    if (len != 8) return decode_status::bad;
-    type = code == ssl_request_code ? startup_packet::kind::ssl_request
-                                    : startup_packet::kind::gssenc_request;
+  if (code == ssl_request_code) {
+    type = startup_packet::kind::ssl_request;
+  } else if (code == gssenc_request_code) {
+    type = startup_packet::kind::gssenc_request;
   } else if (code == cancel_request_code) {
     if (len != 16) return decode_status::bad;
     type = startup_packet::kind::cancel_request;
-  } else if ((code >> 16) != 3) {
-    return decode_status::bad;  // protocol 2.0, or a request code we do not know
   }
   if (in.size() < len) return decode_status::need_more;
 
@@ -101,8 +114,8 @@ decode_status decode_startup(bytes in, startup_packet& out, std::size_t& used) n
     if (type == startup_packet::kind::cancel_request) {
       p.cancel_pid = read_i32(in.data() + 8);
       p.cancel_key = read_i32(in.data() + 12);
-    } else if (type == startup_packet::kind::startup) {
-      if (!parse_startup_params(in.subspan(8, len - 8), p)) return decode_status::bad;
+    } else if (type == startup_packet::kind::startup && (code >> 16) == 3) {
+      p.layout_ok = parse_startup_params(in.subspan(8, len - 8), p);
     }
     out = std::move(p);
   } catch (const std::bad_alloc&) {

@@ -21,7 +21,8 @@ inline constexpr std::int32_t protocol_3_0 = 196608;           ///< StartupMessa
 inline constexpr std::int32_t ssl_request_code = 80877103;     ///< SSLRequest
 inline constexpr std::int32_t gssenc_request_code = 80877104;  ///< GSSENCRequest
 inline constexpr std::int32_t cancel_request_code = 80877102;  ///< CancelRequest
-/// PostgreSQL's own limit for a startup packet (MAX_STARTUP_PACKET_LENGTH).
+/// PostgreSQL's own limit for a startup packet after its length word
+/// (MAX_STARTUP_PACKET_LENGTH): the whole packet is at most 10,004 bytes.
 inline constexpr std::size_t max_startup_length = 10000;
 /// Authentication-phase messages are small; anything bigger is a broken or hostile peer.
 inline constexpr std::size_t max_auth_message_length = 64 * 1024;
@@ -43,7 +44,13 @@ struct startup_packet {
   std::vector<std::pair<std::string, std::string>> params;
   std::int32_t cancel_pid = 0;  ///< CancelRequest: the backend pid
   std::int32_t cancel_key = 0;  ///< CancelRequest: the secret key
-  /// The value of parameter `name`, or nullopt.
+  /// StartupMessage of major version 3: the parameters ended with a terminator exactly at
+  /// the last byte, as PostgreSQL checks it. When false, `params` holds those read before the
+  /// layout broke (PostgreSQL acts on them before it complains). Other versions: false, and
+  /// no parameters are read.
+  bool layout_ok = false;
+  /// The value of parameter `name` (the last, when given twice, as PostgreSQL takes it), or
+  /// nullopt.
   [[nodiscard]] std::optional<std::string> param(std::string_view name) const;
 };
 
@@ -53,11 +60,14 @@ struct message {
   bytes body;     ///< the body after the 4-byte length
 };
 
-/// Decodes the startup packet at the front of `in` (4-byte length, 4-byte code, rest).
-/// Lengths under 8 or over max_startup_length, a StartupMessage whose version is not 3.x,
-/// unterminated strings, a parameter without a value or without the final NUL, and a
-/// CancelRequest/SSLRequest/GSSENCRequest of the wrong length are `bad`, as soon as the bytes
-/// that show it have arrived. `out` and `used` are written only when `ready`.
+/// Decodes the startup packet at the front of `in` (4-byte length, 4-byte code, rest), with
+/// PostgreSQL 15's framing rules (ProcessStartupPacket): `bad` is exactly what PostgreSQL
+/// closes on without a word, namely a length under 8 or over 4 + max_startup_length (as soon
+/// as the length bytes show it) and a CancelRequest that is not 16 bytes. Every other packet
+/// is `ready` once whole, whatever its version or layout: a wrong version or a broken
+/// parameter list is answered with an error, so the caller decides (`protocol`,
+/// `layout_ok`). SSLRequest and GSSENCRequest are recognised by their code at any length, as
+/// PostgreSQL does. `out` and `used` are written only when `ready`.
 [[nodiscard]] decode_status decode_startup(bytes in, startup_packet& out,
                                            std::size_t& used) noexcept;
 

@@ -133,6 +133,24 @@ error_fields make_fields(std::string_view severity, std::string_view code, std::
   return f;
 }
 
+void append_negotiate_protocol_version(std::string& out, std::int32_t newest_minor,
+                                       const std::vector<std::string>& unrecognized) {
+  const auto at = begin_message(out, 'v');
+  append_i32(out, (3 << 16) | newest_minor);
+  append_i32(out, static_cast<std::int32_t>(unrecognized.size()));
+  for (const auto& name : unrecognized) append_cstring(out, name);
+  end_message(out, at);
+}
+
+void append_error_v2(std::string& out, std::string_view severity, std::string_view message) {
+  out.push_back('E');
+  out.append(severity);
+  out.append(":  ");
+  out.append(message);
+  out.push_back('\n');
+  out.push_back('\0');
+}
+
 void append_backend_key(std::string& out, backend_key k) {
   const auto at = begin_message(out, 'K');
   append_i32(out, k.pid);

@@ -40,6 +40,13 @@ void append_notice(std::string& out, const error_fields& fields);
 [[nodiscard]] error_fields make_fields(std::string_view severity, std::string_view code,
                                        std::string_view message, std::string_view detail = {},
                                        std::string_view hint = {});
+/// NegotiateProtocolVersion: the newest minor version of protocol 3 spoken, and the
+/// `_pq_.` options not recognised.
+void append_negotiate_protocol_version(std::string& out, std::int32_t newest_minor,
+                                       const std::vector<std::string>& unrecognized);
+/// An error as PostgreSQL sends it to a client that asked for protocol 1.x or 2.x: 'E',
+/// then "SEVERITY:  message\n" and a NUL, without a length word.
+void append_error_v2(std::string& out, std::string_view severity, std::string_view message);
 /// BackendKeyData.
 void append_backend_key(std::string& out, backend_key k);
 /// ParameterStatus.

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/time.hpp"
+#include "tests/support/access_stack.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/cli_fixture.hpp"
 #include "tests/support/endings.hpp"
@@ -29,47 +30,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A broker over a PostgreSQL with database appdb, and alice logged in.
-struct stack {
-  pg_fixture pg;
-  std::unique_ptr<broker_fixture> b;
-  cli_fixture cli;
-  temp_dir runtime{"apono-runtime"};
-
-  stack() {
-    pg.psql("CREATE DATABASE appdb");
-    pg.psql("CREATE TABLE notes (id int, body text); INSERT INTO notes VALUES (1, 'hello')",
-            "appdb");
-    b = std::make_unique<broker_fixture>(pg);
-    auto login = cli.apono({"login", "--server", b->url(), "--ca-file", b->ca_file().string(),
-                            "--token", b->token("alice")});
-    REQUIRE(login.status == 0);
-  }
-  // Every run gets a private XDG_RUNTIME_DIR, so the test sees the run directories.
-  [[nodiscard]] std::map<std::string, std::string> env() const {
-    auto e = cli.env();
-    e["XDG_RUNTIME_DIR"] = runtime.path.string();
-    return e;
-  }
-  cli_result apono(const std::vector<std::string>& args) const {
-    return cli.apono(args, {}, {{"XDG_RUNTIME_DIR", runtime.path.string()}});
-  }
-  // An ACTIVE read-only grant on appdb for `duration`; returns its id.
-  std::string grant(const std::string& duration, const std::string& permission = "read_only") {
-    auto a = create_request(*b, "alice", "appdb", permission, duration);
-    REQUIRE(a.status == 201);
-    std::string id(a.json.at("id").as_string());
-    // The dev config approves read_only by itself; anything more needs the approver.
-    if (permission != "read_only")
-      REQUIRE(b->call("approver", "POST", "/api/v1/access-requests/" + id + "/approve").status ==
-              200);
-    REQUIRE(wait_until([&] { return request_status(*b, "alice", id) == "ACTIVE"; }, 30s));
-    return id;
-  }
-  apono::common::time_point ends_at(const std::string& id) {
-    auto d = b->call("alice", "GET", "/api/v1/access-requests/" + id);
-    return *apono::common::parse_rfc3339(d.json.at("ends_at").as_string());
-  }
+// The common stack, and a tmux pane's command line for apono.
+struct stack : access_stack {
   // The shell command for a tmux pane: apono with our environment, then how it ended.
   [[nodiscard]] std::string in_pane(const std::string& args) const {
     std::string cmd = "env";
@@ -77,11 +39,6 @@ struct stack {
     return cmd + " " + quote(APONO_BINARY) + " " + args + "; " + report_exit + "; sleep 60";
   }
 };
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 }  // namespace
 
@@ -180,8 +137,8 @@ TEST_CASE("a 20-second grant: shells and psql are cut within 1 s of the end, the
   }
   CHECK(busy_builtin_status == 3);
   CHECK(busy_psql_status == 3);
-  CHECK(read_file(logs.path / "builtin.log").find(expired) != std::string::npos);
-  CHECK(read_file(logs.path / "psql.log").find(expired) != std::string::npos);
+  CHECK(read_text(logs.path / "builtin.log").find(expired) != std::string::npos);
+  CHECK(read_text(logs.path / "psql.log").find(expired) != std::string::npos);
 
   // Afterwards: the broker gives no details, and the server refuses the old login.
   auto again = s.apono({"access", "connect", id, "-c", "select 1"});
@@ -270,8 +227,8 @@ TEST_CASE("access proxy: real psql and pgbench, the one-time password, a private
   child_process proxy({APONO_BINARY, "access", "proxy", id, "--port", std::to_string(port)}, log,
                       s.env());
   REQUIRE(
-      wait_until([&] { return read_file(log).find("Press Ctrl-C") != std::string::npos; }, 10s));
-  auto text = read_file(log);
+      wait_until([&] { return read_text(log).find("Press Ctrl-C") != std::string::npos; }, 10s));
+  auto text = read_text(log);
   INFO(text);
   std::smatch m;
   REQUIRE(std::regex_search(text, m, std::regex("Password: +(\\S+)")));
@@ -364,8 +321,8 @@ TEST_CASE("access proxy: real psql and pgbench, the one-time password, a private
 
   proxy.signal(SIGINT);
   CHECK(proxy.wait(15s) == 0);
-  CHECK(read_file(log).find("Proxy stopped.") != std::string::npos);
-  CHECK(read_file(log).find(db_password) == std::string::npos);
+  CHECK(read_text(log).find("Proxy stopped.") != std::string::npos);
+  CHECK(read_text(log).find(db_password) == std::string::npos);
   CHECK_FALSE(fs::exists(socket_dir));
 
   auto open_dir = logs.path / "shared";

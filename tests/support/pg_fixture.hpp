@@ -27,6 +27,10 @@ class pg_fixture {
   [[nodiscard]] std::string ca_pem() const;
   /// The TCP port.
   [[nodiscard]] int port() const { return port_; }
+  /// The server's unix socket (local connections are trusted).
+  [[nodiscard]] std::filesystem::path socket_path() const {
+    return dir_ / (".s.PGSQL." + std::to_string(port_));
+  }
   /// Superuser connection URI, e.g. postgresql://postgres:PW@127.0.0.1:PORT/postgres.
   [[nodiscard]] std::string admin_url(const std::string& db = "postgres") const;
   /// Runs SQL as the superuser with psql; returns stdout (unaligned, tuples only); throws

@@ -157,46 +157,64 @@ TEST_CASE("startup packets with impossible lengths are bad, early when possible"
   CHECK(startup_status(be32(0)) == decode_status::bad);
   CHECK(startup_status(be32(4)) == decode_status::bad);
   CHECK(startup_status(be32(7)) == decode_status::bad);
-  CHECK(startup_status(be32(max_startup_length + 1)) == decode_status::bad);
-  // A prefix of the length field already rules these out.
+  // PostgreSQL's limit is on the packet after its length word.
+  CHECK(startup_status(be32(max_startup_length + 5)) == decode_status::bad);
+  CHECK(startup_status(be32(max_startup_length + 4)) == decode_status::need_more);
+  // A prefix of the length field already rules these out; Terminate ('X') is one of them.
   CHECK(startup_status("\x80"s) == decode_status::bad);
   CHECK(startup_status("\x01"s) == decode_status::bad);
+  CHECK(startup_status("X"s + be32(4)) == decode_status::bad);
   CHECK(startup_status("\x00\x00\x00"s) == decode_status::need_more);
   CHECK(startup_status("\x00\x01"s) == decode_status::bad);  // at least 65536
   CHECK(startup_status(""s) == decode_status::need_more);
 
   // Exactly at the limit is allowed.
-  std::string name(max_startup_length - 8 - 4, 'x');
+  std::string name(max_startup_length + 4 - 8 - 4, 'x');
   const std::string at_limit = untyped(0x00030000, name + "\0v\0\0"s);
-  REQUIRE(at_limit.size() == max_startup_length);
+  REQUIRE(at_limit.size() == max_startup_length + 4);
   CHECK(startup_status(at_limit) == decode_status::ready);
 }
 
-TEST_CASE("fixed-length requests of the wrong length are bad as soon as the code arrives") {
-  CHECK(startup_status(be32(12) + be32(ssl_request_code)) == decode_status::bad);
-  CHECK(startup_status(be32(9) + be32(gssenc_request_code)) == decode_status::bad);
+TEST_CASE("only a CancelRequest has a fixed length; SSL and GSS requests are known by code") {
   CHECK(startup_status(be32(8) + be32(cancel_request_code)) == decode_status::bad);
   CHECK(startup_status(be32(20) + be32(cancel_request_code) + std::string(12, 'x')) ==
         decode_status::bad);
   CHECK(startup_status(be32(12) + be32(cancel_request_code)) == decode_status::bad);
+  // PostgreSQL answers these whatever their length, and skips the rest of the packet.
+  CHECK(only_startup(be32(12) + be32(ssl_request_code) + be32(0)).type ==
+        startup_packet::kind::ssl_request);
+  CHECK(only_startup(be32(9) + be32(gssenc_request_code) + "x").type ==
+        startup_packet::kind::gssenc_request);
 }
 
-TEST_CASE("protocol 2.0 and unknown request codes are bad") {
-  CHECK(startup_status(untyped(0x00020000, "user\0a\0\0"s)) == decode_status::bad);
-  CHECK(startup_status(be32(100) + be32(0x00020000)) == decode_status::bad);  // before the body
-  CHECK(startup_status(untyped(0x00040000, "\0"s)) == decode_status::bad);
-  CHECK(startup_status(untyped(0x04d2162e + 10, "")) == decode_status::bad);  // 1234.5689
+TEST_CASE("other versions and unknown codes are ready, unparsed, for the caller to refuse") {
+  auto v2 = only_startup(untyped(0x00020000, "user\0a\0\0"s));
+  CHECK(v2.protocol == 0x00020000);
+  CHECK(v2.params.empty());
+  CHECK_FALSE(v2.layout_ok);
+  CHECK(startup_status(be32(100) + be32(0x00020000)) == decode_status::need_more);
+  CHECK(only_startup(untyped(0x00040000, "\0"s)).protocol == 0x00040000);
+  CHECK(only_startup(untyped(0x04d2162e + 10, "")).protocol == 0x04d2162e + 10);  // 1234.5688
+  auto v31 = only_startup(untyped(0x00030001, "user\0a\0\0"s));
+  CHECK(v31.layout_ok);
+  CHECK(v31.param("user") == "a");
 }
 
-TEST_CASE("StartupMessage layout errors are bad") {
-  // Unterminated name, a name without a value, missing final NUL, bytes after it.
-  CHECK(startup_status(untyped(0x00030000, "user"s)) == decode_status::bad);
-  CHECK(startup_status(untyped(0x00030000, "user\0"s)) == decode_status::bad);
-  CHECK(startup_status(untyped(0x00030000, "user\0alice"s)) == decode_status::bad);
-  CHECK(startup_status(untyped(0x00030000, "user\0alice\0"s)) == decode_status::bad);
-  CHECK(startup_status(untyped(0x00030000, "user\0alice\0\0x"s)) == decode_status::bad);
-  CHECK(startup_status(untyped(0x00030000, "\0\0"s)) == decode_status::bad);
-  CHECK(startup_status(untyped(0x00030000, "")) == decode_status::bad);
+TEST_CASE("StartupMessage layouts are judged as PostgreSQL judges them") {
+  auto layout = [](const std::string& body) { return only_startup(untyped(0x00030000, body)); };
+  // Unterminated name, a name without a value, missing final NUL, bytes after it, nothing.
+  CHECK_FALSE(layout("user"s).layout_ok);
+  CHECK_FALSE(layout("user\0"s).layout_ok);
+  CHECK_FALSE(layout("user\0alice"s).layout_ok);
+  CHECK_FALSE(layout("user\0alice\0"s).layout_ok);
+  CHECK_FALSE(layout("user\0alice\0\0x"s).layout_ok);
+  CHECK_FALSE(layout("\0\0"s).layout_ok);
+  CHECK_FALSE(layout("").layout_ok);
+  // The parameters read before the layout broke are kept: PostgreSQL acts on them first.
+  CHECK(layout("replication\0banana\0user"s).param("replication") == "banana");
+  // PostgreSQL stops at any single last byte, NUL or not.
+  CHECK(layout("user\0alice\0\0"s).layout_ok);
+  CHECK(layout("user\0alice\0Z"s).layout_ok);
 }
 
 TEST_CASE("typed messages of every kind decode whole, byte by byte and in pieces") {
