@@ -4,8 +4,9 @@ with the notifications on, and a Standard Webhooks receiver recording what arriv
 
 The workload, the kills and chaos.py's checks are unchanged; aponod also gets (--dev-extra) two
 webhook endpoints on a receiver on loopback (tests/support/webhook_receiver.mjs, which verifies
-each delivery with the `standardwebhooks` npm package): /requests with `request.*`, /audit with
-`audit.*`, reminders every second and expiring-soon notices a second before a grant's end. After
+each delivery with the `standardwebhooks` npm package and answers 50 ms late): /requests with
+`request.*`, /audit with `audit.*`, reminders every second and expiring-soon notices a second
+before a grant's end. After
 the drain, with aponod still up, it waits until every audit event written by then has arrived,
 and checks (kind `n`):
   - none lost: each audit event reached /audit as `audit.<action>`, and /requests as each request
@@ -71,7 +72,11 @@ class NotifyChaos(Chaos):
     # ------------------------------------------------------------------ the receiver
     def start_receiver(self):
         env = dict(os.environ, APONO_WEB_DIR=os.path.join(ROOT, "web"),
-                   RECEIVER_SECRETS=json.dumps([self.secret]), RECEIVER_PLAN="{}")
+                   RECEIVER_SECRETS=json.dumps([self.secret]),
+                   # Answering 50 ms late widens the window in which a kill finds a delivery
+                   # received but not yet recorded: it is sent again, with the same webhook-id.
+                   RECEIVER_PLAN=json.dumps({"/requests": ["200;delay=50"],
+                                             "/audit": ["200;delay=50"]}))
         out = open(self.received_file, "w")
         self.receiver = subprocess.Popen(
             ["node", os.path.join(ROOT, "tests", "support", "webhook_receiver.mjs")],
