@@ -311,6 +311,10 @@ class Chaos:
     def answered(self, rep):
         """Replica `rep` answered a call (any status)."""
 
+    def aponod_extra(self):
+        """Arguments a mode adds to aponod's command line (scripts/chaos_notify.py)."""
+        return []
+
     # ------------------------------------------------------------------ bookkeeping
     def say(self, *args):
         print(*args, file=sys.stderr, flush=True)
@@ -646,7 +650,7 @@ class Chaos:
         t = time.time()
         self.proc = subprocess.Popen(
             [self.a.aponod, "--dev", "--data-dir", self.a.data_dir, "--listen",
-             "127.0.0.1:%d" % self.a.port, "--pg-target", self.a.pg_url],
+             "127.0.0.1:%d" % self.a.port, "--pg-target", self.a.pg_url] + self.aponod_extra(),
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
         with open(self.a.pid_file, "w") as f:
             f.write("%d\n" % self.proc.pid)

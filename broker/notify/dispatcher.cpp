@@ -21,6 +21,8 @@ namespace {
 // Audit events one fan-out transaction reads at most, and deliveries one pass claims.
 constexpr std::size_t fan_out_batch = 200;
 constexpr std::size_t claim_batch = 100;
+// How often the planner looks for finished deliveries past the retention.
+constexpr auto prune_every = std::chrono::minutes{10};
 
 // An endpoint of any channel, as the fan-out sees it.
 struct endpoint_ref {
@@ -39,7 +41,12 @@ std::vector<endpoint_ref> endpoints_of(const config& cfg) {
 
 dispatcher::dispatcher(store& st, config_holder& cfg, const common::clock& clk, metrics& m,
                        std::map<std::string, channel*> channels)
-    : store_(st), config_(cfg), clock_(clk), metrics_(m), channels_(std::move(channels)) {
+    : store_(st),
+      config_(cfg),
+      clock_(clk),
+      metrics_(m),
+      channels_(std::move(channels)),
+      notices_(st, cfg, clk) {
   random_ = [engine = std::make_shared<std::mt19937_64>(std::random_device{}())]() {
     return std::uniform_real_distribution<double>(0.0, 1.0)(*engine);
   };
@@ -192,6 +199,7 @@ void dispatcher::attempt(const delivery& claimed) {
       case outcome::gone: {
         d->status = "dead";
         d->last_error = res.error + ": endpoint disabled";
+        d->next_attempt_at = now;
         counted = delivery_outcome::dead;
         tx.update_delivery(*d);
         const auto reason = "the receiver answered 410 Gone to " + d->webhook_id;
@@ -225,6 +233,8 @@ void dispatcher::attempt(const delivery& claimed) {
         break;
       }
     }
+    // A finished delivery keeps when its last attempt was made: the retention counts from it.
+    if (d->status != "pending") d->next_attempt_at = now;
     tx.update_delivery(*d);
   });
   if (!record) return;
@@ -246,8 +256,48 @@ void dispatcher::attempt(const delivery& claimed) {
   }
 }
 
+void dispatcher::write_notices() {
+  // A failure here must not hold up deliveries; the next pass tries again.
+  try {
+    notices_.run();
+  } catch (const std::exception& e) {
+    spdlog::error("notify: reminders and expiring-soon notices: {}", e.what());
+  }
+}
+
+std::int64_t dispatcher::prune(std::size_t batch, std::size_t max_batches) {
+  const auto before = clock_.now() - config_.get()->notifications.retention;
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < max_batches; ++i) {
+    std::int64_t n = 0;
+    // One short transaction per batch: never a long lock on the deliveries.
+    store_.transact([&](store_tx& tx) { n = tx.prune_deliveries(before, batch); });
+    total += n;
+    if (n < static_cast<std::int64_t>(batch)) break;
+  }
+  return total;
+}
+
+void dispatcher::prune_now_and_then() {
+  const auto now = clock_.now();
+  if (pruned_at_ && now - *pruned_at_ < prune_every) return;
+  try {
+    constexpr std::size_t batch = 500, batches = 20;
+    const auto n = prune(batch, batches);
+    if (n) spdlog::info("notify: deleted {} finished deliveries past the retention", n);
+    // A full run may have left more: the next pass goes on with them.
+    if (n < static_cast<std::int64_t>(batch * batches)) pruned_at_ = now;
+  } catch (const std::exception& e) {
+    spdlog::error("notify: deleting old deliveries: {}", e.what());
+    pruned_at_ = now;
+  }
+}
+
 std::size_t dispatcher::plan(bool inline_attempts) {
   std::size_t made = 0;
+  // Notices first: their audit events are fanned out in the same pass.
+  write_notices();
+  if (!inline_attempts) prune_now_and_then();
   // A burst of changes can take several batches; each pass takes one.
   made = fan_out();
   auto due = store_.find_due_deliveries(clock_.now(), claim_batch);
@@ -296,7 +346,9 @@ void dispatcher::plan_loop() {
     // this poll; transitions on this replica wake it at once.
     auto wait = std::chrono::milliseconds{1000};
     try {
-      if (auto next = store_.next_delivery_due()) {
+      auto next = store_.next_delivery_due();
+      if (auto notice = notices_.next_due(); notice && (!next || *notice < *next)) next = notice;
+      if (next) {
         auto delta = std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.now());
         wait = std::clamp<std::chrono::milliseconds>(delta, 0ms, wait);
       }

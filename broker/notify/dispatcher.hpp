@@ -11,6 +11,10 @@
 //   the endpoint disabled on 410 Gone. A delivery waits while an earlier one to the same endpoint
 //   about the same request is pending, so each endpoint sees a request's events in order.
 //
+// - Beside them: the notice timer (notices.hpp) writes the reminders and expiring-soon events
+//   that are due, just before a fan-out, and finished deliveries past the retention are deleted
+//   in short batches now and then.
+//
 // Like the scheduler, it keeps nothing but what is in flight: after a crash the cursor and the
 // pending deliveries are where the last commit left them.
 #pragma once
@@ -31,6 +35,7 @@
 #include "broker/config_holder.hpp"
 #include "broker/metrics.hpp"
 #include "broker/notify/channel.hpp"
+#include "broker/notify/notices.hpp"
 #include "broker/store/store.hpp"
 #include "common/time.hpp"
 
@@ -63,12 +68,17 @@ class dispatcher {
   [[nodiscard]] std::chrono::milliseconds backoff(int attempts, const notifications_config& cfg);
   /// Replaces the random source of the jitter (tests): returns a value in [0, 1).
   void set_random(std::function<double()> random) { random_ = std::move(random); }
+  /// Deletes the delivered and dead deliveries past `notifications.retention`, a short
+  /// transaction per batch of `batch`, at most `max_batches` of them; returns how many.
+  std::int64_t prune(std::size_t batch = 500, std::size_t max_batches = 20);
 
  private:
   void plan_loop();
   void worker_loop();
   std::size_t plan(bool inline_attempts);
   void attempt(const delivery& claimed);
+  void write_notices();
+  void prune_now_and_then();
 
   store& store_;
   config_holder& config_;
@@ -76,7 +86,9 @@ class dispatcher {
   metrics& metrics_;
   std::map<std::string, channel*> channels_;
   std::function<double()> random_;
-  std::atomic<std::int64_t> known_cursor_{-1};  // the cursor after our last fan-out
+  std::atomic<std::int64_t> known_cursor_{-1};   // the cursor after our last fan-out
+  notices notices_;                              // used by the planner only
+  std::optional<common::time_point> pruned_at_;  // the planner's last prune that finished
 
   std::mutex mutex_;
   std::condition_variable plan_cv_;

@@ -18,6 +18,8 @@ const std::vector<std::string_view>& audit_actions() {
       "request.failed",
       "request.grant_abandoned",
       "request.pending_timeout",
+      "request.reminder",
+      "request.expiring_soon",
       "unit.granted",
       "unit.grant_failed",
       "unit.revoked",
@@ -52,8 +54,12 @@ std::vector<std::string> events_for(const audit_event& ev) {
     out.emplace_back("request.approved");
   } else if (a == "request.rejected") {
     out.emplace_back("request.rejected");
+  } else if (a == "request.reminder") {
+    out.emplace_back("request.reminder");
   } else if (a == "request.active") {
     out.emplace_back("request.active");
+  } else if (a == "request.expiring_soon") {
+    out.emplace_back("request.expiring_soon");
   } else if (a == "request.expiring") {
     out.emplace_back("request.expired");
   } else if (a == "request.revoked" && ev.actor != "system") {

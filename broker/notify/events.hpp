@@ -17,10 +17,11 @@ namespace apono::broker::notify {
 inline constexpr std::string_view request_events[] = {
     "request.created",           ///< a request was made (any flow)
     "request.pending_approval",  ///< it waits for an approver (manual flows); names the approvers
+    "request.reminder",          ///< it still waits: the approvers are reminded (every interval)
     "request.approved",          ///< approved by an approver, or automatically by its flow
     "request.rejected",          ///< rejected, with the reason
     "request.active",            ///< access granted: until when, and the command to connect
-    "request.expiring_soon",     ///< reserved: sent before the end by a later version
+    "request.expiring_soon",     ///< the grant ends soon: when, and how to ask again
     "request.expired",           ///< the grant reached its end
     "request.revoked",           ///< ended or withdrawn early, with who and why
     "request.failed",            ///< granting failed, or no approver decided in time

@@ -101,7 +101,8 @@ void read_events(const config_reader& r, const YAML::Node& n, const std::string&
     if (!is_event_pattern(e.value))
       r.fail(e.mark, ctx,
              "events: unknown event '" + e.value +
-                 "' (known: request.created, request.pending_approval, request.approved, "
+                 "' (known: request.created, request.pending_approval, request.reminder, "
+                 "request.approved, "
                  "request.rejected, request.active, request.expiring_soon, request.expired, "
                  "request.revoked, request.failed, notification.test, audit.<action>; or a "
                  "prefix such as request.* or audit.*)");
@@ -156,6 +157,24 @@ void read_retry(const config_reader& r, const YAML::Node& n, notifications_confi
     r.fail(given(n["initial"]) ? n["initial"] : n, ctx, "initial: longer than max");
 }
 
+// A duration that may also be `0` (or `0s`): off.
+std::chrono::milliseconds duration_or_off(const config_reader& r, const YAML::Node& n,
+                                          const std::string& ctx, const std::string& key) {
+  if (n.IsScalar() && (n.Scalar() == "0" || n.Scalar() == "0s")) return {};
+  return r.duration(n, ctx, key);
+}
+
+// `reminders: {interval: 4h}` and `expiring_soon: {before: 15m}`.
+std::chrono::milliseconds read_notice(const config_reader& r, const YAML::Node& n,
+                                      const std::string& section, const std::string& key) {
+  const std::string ctx = "notifications: " + section;
+  if (!given(n)) return {};
+  r.expect_map(n, ctx);
+  r.check_keys(n, ctx, {key});
+  if (!given(n[key])) return {};
+  return duration_or_off(r, n[key], ctx, key);
+}
+
 }  // namespace
 
 const webhook_config* notifications_config::find_webhook(std::string_view name) const {
@@ -169,7 +188,9 @@ notifications_config read_notifications(const config_reader& r, const YAML::Node
   const std::string ctx = "notifications";
   if (!given(n)) return c;
   r.expect_map(n, ctx);
-  r.check_keys(n, ctx, {"webhooks", "timeout", "retry", "workers"});
+  r.check_keys(
+      n, ctx,
+      {"webhooks", "timeout", "retry", "workers", "reminders", "expiring_soon", "retention"});
   if (given(n["timeout"])) {
     c.timeout = r.duration(n["timeout"], ctx, "timeout");
     if (c.timeout > std::chrono::minutes{5})
@@ -177,6 +198,13 @@ notifications_config read_notifications(const config_reader& r, const YAML::Node
   }
   read_retry(r, n["retry"], c);
   c.workers = r.optional_int(n, ctx, "workers", 1, 64).value_or(c.workers);
+  c.reminder_interval = read_notice(r, n["reminders"], "reminders", "interval");
+  c.expiring_soon_before = read_notice(r, n["expiring_soon"], "expiring_soon", "before");
+  if (given(n["retention"])) {
+    c.retention = r.duration(n["retention"], ctx, "retention");
+    if (c.retention < std::chrono::hours{1})
+      r.fail(n["retention"], ctx, "retention: at least 1h (admins look at recent deliveries)");
+  }
   std::set<std::string> names;
   r.for_each_item(n["webhooks"], "notifications: webhooks",
                   [&](const YAML::Node& item, std::size_t i) {

@@ -1,5 +1,6 @@
 // The `notifications` section of aponod.yaml: the webhook endpoints (URL, secrets, event
-// filter, CA) and how deliveries are timed (per-attempt timeout, backoff, maximum age).
+// filter, CA), how deliveries are timed (per-attempt timeout, backoff, maximum age), the
+// reminders and expiring-soon notices, and how long finished deliveries are kept.
 #pragma once
 
 #include <chrono>
@@ -39,6 +40,13 @@ struct notifications_config {
   std::chrono::milliseconds max_age{std::chrono::hours{24}};           ///< then a delivery is dead
   bool jitter = true;  ///< full jitter: each delay uniform in [0, backoff]
   int workers = 4;     ///< attempts in flight at once
+  /// A PENDING request reminds its approvers this long after it was made or last reminded
+  /// them; zero: no reminders.
+  std::chrono::milliseconds reminder_interval{0};
+  /// An Active grant says it is expiring this long before its end; zero: no such notice.
+  std::chrono::milliseconds expiring_soon_before{0};
+  /// Delivered and dead deliveries are deleted this long after their last attempt.
+  std::chrono::milliseconds retention{std::chrono::hours{24 * 30}};
 
   /// The webhook named `name`, or null.
   [[nodiscard]] const webhook_config* find_webhook(std::string_view name) const;

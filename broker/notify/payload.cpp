@@ -74,8 +74,13 @@ json::object request_data(std::string_view type, const audit_event& ev,
   // An automatic flow approves as the request is made: its approval is the flow's, not the
   // requester's.
   const bool auto_approval = type == "request.approved" && ev.action == "request.created";
+  // A notice is no status change (its audit row has no status); it was written only while the
+  // request was in the status it is about.
+  std::string status = ev.status;
+  if (status.empty() && type == "request.reminder") status = "PENDING";
+  if (status.empty() && type == "request.expiring_soon") status = "ACTIVE";
   json::object d{{"request_id", id},
-                 {"status", ev.status.empty() ? json::value(nullptr) : json::value(ev.status)},
+                 {"status", status.empty() ? json::value(nullptr) : json::value(status)},
                  {"actor", auto_approval ? std::string("automatic") : ev.actor},
                  {"requester", r.requester},
                  {"integration", text_or_null(r.integration)},
@@ -90,10 +95,21 @@ json::object request_data(std::string_view type, const audit_event& ev,
                  {"duration_seconds", r.duration.count()},
                  {"audit_id", ev.id}};
   const auto detail = detail_of(ev);
-  if (type == "request.pending_approval") {
+  if (type == "request.pending_approval" || type == "request.reminder") {
     d["approvers"] = approvers(r, cfg);
     d["commands"] = json::object{{"approve", "apono approve " + id},
                                  {"reject", "apono reject " + id + " --reason REASON"}};
+    if (type == "request.reminder") {
+      d["reminder"] = detail.contains("reminder") ? detail.at("reminder") : json::value(nullptr);
+      d["pending_since"] = common::format_rfc3339(r.created_at);
+    }
+  } else if (type == "request.expiring_soon") {
+    d["ends_at"] = detail_text(detail, "ends_at");
+    d["minutes_left"] =
+        detail.contains("minutes_left") ? detail.at("minutes_left") : json::value(nullptr);
+    d["commands"] =
+        json::object{{"connect", "apono access connect " + id},
+                     {"request_again", "apono requests again " + id + " -j JUSTIFICATION"}};
   } else if (type == "request.active") {
     d["ends_at"] = detail_text(detail, "ends_at");
     d["commands"] = json::object{{"connect", "apono access connect " + id},

@@ -419,15 +419,16 @@ delivery read_delivery(const rows& r, int i) {
   return d;
 }
 
-audit_event read_audit_row(const rows& r, int i) {
+// The columns id, at, actor, action, request_id, status, detail from column `at` on.
+audit_event read_audit_row(const rows& r, int i, int at = 0) {
   audit_event ev;
-  ev.id = r.i64(i, 0);
-  ev.at = common::from_unix_ms(r.i64(i, 1));
-  ev.actor = r.text(i, 2);
-  ev.action = r.text(i, 3);
-  ev.request_id = r.is_null(i, 4) ? 0 : r.i64(i, 4);
-  ev.status = r.text(i, 5);
-  ev.detail = r.text(i, 6);
+  ev.id = r.i64(i, at);
+  ev.at = common::from_unix_ms(r.i64(i, at + 1));
+  ev.actor = r.text(i, at + 2);
+  ev.action = r.text(i, at + 3);
+  ev.request_id = r.is_null(i, at + 4) ? 0 : r.i64(i, at + 4);
+  ev.status = r.text(i, at + 5);
+  ev.detail = r.text(i, at + 6);
   return ev;
 }
 
@@ -836,6 +837,28 @@ class postgres_store::tx final : public store_tx {
         .affected();
   }
 
+  std::int64_t prune_deliveries(common::time_point before, std::size_t limit) override {
+    // By the due index (status, next_attempt_at); rows another replica deletes at the same
+    // moment are skipped rather than waited for.
+    return c_
+        .exec(
+            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status IN "
+            "('delivered','dead') AND next_attempt_at < $1 ORDER BY next_attempt_at LIMIT $2 "
+            "FOR UPDATE SKIP LOCKED)",
+            params().add(common::to_unix_ms(before)).add(static_cast<std::int64_t>(limit)))
+        .affected();
+  }
+
+  std::optional<audit_event> last_request_audit(std::int64_t request_id,
+                                                const std::string& action) override {
+    auto r = c_.exec(
+        "SELECT id, at, actor, action, request_id, status, detail FROM audit "
+        "WHERE request_id = $1 AND action = $2 ORDER BY id DESC LIMIT 1",
+        params().add(request_id).add(action));
+    if (r.size() == 0) return std::nullopt;
+    return read_audit_row(r, 0);
+  }
+
  private:
   std::optional<common::access_request> fetch(std::int64_t id, const char* lock) {
     std::string sql =
@@ -1068,6 +1091,32 @@ std::vector<delivery> postgres_store::find_due_deliveries(common::time_point now
   for (int i = 0; i < r.size(); ++i) {
     out.push_back(read_delivery(r, i));
     claimed_deliveries_.insert(out.back().id);
+  }
+  return out;
+}
+
+std::vector<notice_candidate> postgres_store::notice_candidates(common::time_point made_before,
+                                                                common::time_point ending_before) {
+  auto c = acquire(options_.acquire_timeout);
+  // The last notice by the audit index (request_id, id), as in the SQLite store.
+  auto r = c->exec(
+      "SELECT r.id, r.status, r.created_at, r.active_from, r.ends_at, a.id, a.at, a.actor, "
+      "a.action, a.request_id, a.status, a.detail FROM requests r LEFT JOIN audit a ON a.id = "
+      "(SELECT max(x.id) FROM audit x WHERE x.request_id = r.id AND x.action = CASE r.status "
+      "WHEN 'PENDING' THEN 'request.reminder' ELSE 'request.expiring_soon' END) "
+      "WHERE (r.status = 'PENDING' AND r.created_at <= $1) OR "
+      "(r.status = 'ACTIVE' AND r.ends_at <= $2) ORDER BY r.id",
+      params().add(common::to_unix_ms(made_before)).add(common::to_unix_ms(ending_before)));
+  std::vector<notice_candidate> out;
+  for (int i = 0; i < r.size(); ++i) {
+    notice_candidate n;
+    n.request_id = r.i64(i, 0);
+    n.state = status_of(r.text(i, 1));
+    n.created_at = common::from_unix_ms(r.i64(i, 2));
+    n.active_from = r.opt_time(i, 3);
+    n.ends_at = r.opt_time(i, 4);
+    if (!r.is_null(i, 5)) n.last = read_audit_row(r, i, 5);
+    out.push_back(std::move(n));
   }
   return out;
 }

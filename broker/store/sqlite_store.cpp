@@ -364,15 +364,16 @@ delivery read_delivery(stmt& s, int at = 0) {
   return d;
 }
 
-audit_event read_audit_row(stmt& s) {
+// The columns id, at, actor, action, request_id, status, detail from column `at` on.
+audit_event read_audit_row(stmt& s, int at = 0) {
   audit_event ev;
-  ev.id = s.i64(0);
-  ev.at = common::from_unix_ms(s.i64(1));
-  ev.actor = s.text(2);
-  ev.action = s.text(3);
-  ev.request_id = s.is_null(4) ? 0 : s.i64(4);
-  ev.status = s.text(5);
-  ev.detail = s.text(6);
+  ev.id = s.i64(at);
+  ev.at = common::from_unix_ms(s.i64(at + 1));
+  ev.actor = s.text(at + 2);
+  ev.action = s.text(at + 3);
+  ev.request_id = s.is_null(at + 4) ? 0 : s.i64(at + 4);
+  ev.status = s.text(at + 5);
+  ev.detail = s.text(at + 6);
   return ev;
 }
 
@@ -748,6 +749,26 @@ class sqlite_store::tx final : public store_tx {
     return sqlite3_changes(db_);
   }
 
+  std::int64_t prune_deliveries(common::time_point before, std::size_t limit) override {
+    // By (status, next_attempt_at), the due index: a range per status, never a scan.
+    stmt s(c_,
+           "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status IN "
+           "('delivered','dead') AND next_attempt_at < ? ORDER BY next_attempt_at LIMIT ?)");
+    s.bind(1, common::to_unix_ms(before)).bind(2, static_cast<std::int64_t>(limit));
+    s.run();
+    return sqlite3_changes(db_);
+  }
+
+  std::optional<audit_event> last_request_audit(std::int64_t request_id,
+                                                const std::string& action) override {
+    stmt s(c_,
+           "SELECT id, at, actor, action, request_id, status, detail FROM audit "
+           "WHERE request_id = ? AND action = ? ORDER BY id DESC LIMIT 1");
+    s.bind(1, request_id).bind(2, action);
+    if (!s.step()) return std::nullopt;
+    return read_audit_row(s);
+  }
+
  private:
   sqlite_connection& c_;
   sqlite3* db_;
@@ -1050,6 +1071,33 @@ std::vector<delivery> sqlite_store::find_due_deliveries(common::time_point now, 
     auto d = read_delivery(s);
     // Only this process uses the file, so a claim is a note in memory.
     if (claimed_deliveries_.insert(d.id).second) out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<notice_candidate> sqlite_store::notice_candidates(common::time_point made_before,
+                                                              common::time_point ending_before) {
+  std::unique_lock<std::mutex> lock;
+  auto& r = lock_reader(lock);
+  // The last notice by the audit index (request_id, id): a request has a handful of events.
+  stmt s(r.c,
+         "SELECT r.id, r.status, r.created_at, r.active_from, r.ends_at, a.id, a.at, a.actor, "
+         "a.action, a.request_id, a.status, a.detail FROM requests r LEFT JOIN audit a ON a.id = "
+         "(SELECT max(x.id) FROM audit x WHERE x.request_id = r.id AND x.action = CASE r.status "
+         "WHEN 'PENDING' THEN 'request.reminder' ELSE 'request.expiring_soon' END) "
+         "WHERE (r.status = 'PENDING' AND r.created_at <= ?1) OR "
+         "(r.status = 'ACTIVE' AND r.ends_at <= ?2) ORDER BY r.id");
+  s.bind(1, common::to_unix_ms(made_before)).bind(2, common::to_unix_ms(ending_before));
+  std::vector<notice_candidate> out;
+  while (s.step()) {
+    notice_candidate c;
+    c.request_id = s.i64(0);
+    c.state = status_of(s.text(1));
+    c.created_at = common::from_unix_ms(s.i64(2));
+    c.active_from = s.opt_time(3);
+    c.ends_at = s.opt_time(4);
+    if (!s.is_null(5)) c.last = read_audit_row(s, 5);
+    out.push_back(std::move(c));
   }
   return out;
 }

@@ -52,6 +52,8 @@ class sqlite_store final : public store {
                              std::chrono::milliseconds min_interval) override;
   [[nodiscard]] std::vector<delivery> find_due_deliveries(common::time_point now,
                                                           std::size_t limit) override;
+  [[nodiscard]] std::vector<notice_candidate> notice_candidates(
+      common::time_point made_before, common::time_point ending_before) override;
   void release_delivery(std::int64_t id) override;
   [[nodiscard]] std::optional<common::time_point> next_delivery_due() override;
   [[nodiscard]] delivery_stats count_deliveries() override;

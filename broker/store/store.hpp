@@ -143,6 +143,18 @@ struct delivery_stats {
   std::int64_t endpoints_disabled = 0;                 ///< endpoints disabled now
 };
 
+/// A request a notice may be due for (notify::notices): a PENDING one (a reminder to its
+/// approvers) or an ACTIVE one near its end (expiring soon), with the last notice of that kind.
+struct notice_candidate {
+  std::int64_t request_id = 0;                      ///< the request
+  common::status state{};                           ///< PENDING or ACTIVE
+  common::time_point created_at{};                  ///< when it was made
+  std::optional<common::time_point> active_from{};  ///< ACTIVE: when the grant began
+  std::optional<common::time_point> ends_at{};      ///< ACTIVE: the grant's end
+  std::optional<audit_event> last{};                ///< its last `request.reminder` (PENDING) or
+                                      ///< `request.expiring_soon` (ACTIVE) event, if any
+};
+
 /// Reads and writes inside one transaction. Valid only inside the callback of store::transact
 /// or store::read (a read transaction must not write).
 class store_tx {
@@ -234,6 +246,12 @@ class store_tx {
   /// how many.
   virtual std::int64_t end_pending_deliveries(const std::string& endpoint,
                                               const std::string& reason) = 0;
+  /// Deletes up to `limit` delivered or dead deliveries whose last attempt was due before
+  /// `before`, oldest first; returns how many.
+  virtual std::int64_t prune_deliveries(common::time_point before, std::size_t limit) = 0;
+  /// The newest audit event of request `request_id` with `action`, if any.
+  [[nodiscard]] virtual std::optional<audit_event> last_request_audit(
+      std::int64_t request_id, const std::string& action) = 0;
 };
 
 /// The store. Thread-safe; callbacks should be short. Failures to reach the database throw
@@ -296,6 +314,11 @@ class store {
   /// release_delivery. The attempt must re-read the delivery and check it is still what it got.
   [[nodiscard]] virtual std::vector<delivery> find_due_deliveries(common::time_point now,
                                                                   std::size_t limit) = 0;
+  /// PENDING requests made at or before `made_before` and ACTIVE ones ending at or before
+  /// `ending_before`, with their last notice; only candidates: the notice's transaction must
+  /// lock the request and check again.
+  [[nodiscard]] virtual std::vector<notice_candidate> notice_candidates(
+      common::time_point made_before, common::time_point ending_before) = 0;
   /// Ends this process's claim on a delivery returned by find_due_deliveries.
   virtual void release_delivery(std::int64_t id) = 0;
   /// The earliest next attempt of a pending delivery, if any.

@@ -12,6 +12,7 @@
 #include "broker/store/sqlite_store.hpp"
 #include "common/error.hpp"
 #include "common/secrets.hpp"
+#include "tests/support/notify_rig.hpp"
 #include "tests/support/process.hpp"
 
 using namespace apono;
@@ -26,51 +27,18 @@ const std::string secret = "whsec_" + common::base64(std::string(32, 's'));
 
 std::string config_yaml(
     const std::string& retry = "{initial: 1s, max: 8s, max_age: 1h, jitter: false}") {
-  return R"(users:
-  - name: alice
-  - name: approver
-  - name: carol
-groups:
-  - name: approvers
-    members: [approver, alice]
-integrations:
-  - id: pg
-    type: postgresql
-    admin_url: postgresql://postgres@127.0.0.1:5432/postgres
-    resources: [appdb]
-access_flows:
-  - name: write
-    requestors: {users: [alice]}
-    targets: [{integration: pg, resources: ["*"], permissions: [read_write]}]
-    approval: manual
-    approvers: {users: [carol], groups: [approvers]}
-notifications:
-  retry: )" +
-         retry + R"(
+  return test::notify_config_yaml("  retry: " + retry + R"(
   webhooks:
     - name: requests
       url: http://127.0.0.1:9/requests
-      secrets: [)" +
-         secret + R"(]
+      secrets: [)" + secret + R"(]
       events: ["request.*"]
     - name: siem
       url: http://127.0.0.1:9/siem
-      secrets: [)" +
-         secret + R"(]
+      secrets: [)" + secret + R"(]
       events: ["audit.request.*"]
-)";
+)");
 }
-
-// A channel that records every attempt and answers as the test scripts it.
-struct scripted_channel final : notify::channel {
-  std::string_view name() const override { return "webhook"; }
-  notify::attempt_result attempt(const delivery& d, const notify::notifications_config&) override {
-    seen.push_back(d);
-    return answer ? answer(d) : notify::attempt_result{outcome::delivered, 204, {}, {}};
-  }
-  std::function<notify::attempt_result(const delivery&)> answer;
-  std::vector<delivery> seen;
-};
 
 struct rig {
   explicit rig(const std::string& yaml = config_yaml())
@@ -135,7 +103,7 @@ struct rig {
   config_holder holder;
   common::manual_clock clock{common::from_unix_ms(1'800'000'000'000)};
   metrics stats;
-  scripted_channel channel;
+  test::recording_channel channel;
   sqlite_store st;
   notify::dispatcher d;
 };

@@ -45,6 +45,11 @@ TEST_CASE("a request's life maps onto the request events, each also an audit eve
   CHECK(events_for(ev("request.failed", "FAILED", "system")) == strings{"audit.request.failed"});
   CHECK(events_for(ev("request.pending_timeout", "FAILED", "system")) ==
         strings{"request.failed", "audit.request.pending_timeout"});
+  // The notice timer's events: no status change, a request event and an audit event each.
+  CHECK(events_for(ev("request.reminder", "", "system")) ==
+        strings{"request.reminder", "audit.request.reminder"});
+  CHECK(events_for(ev("request.expiring_soon", "", "system")) ==
+        strings{"request.expiring_soon", "audit.request.expiring_soon"});
   CHECK(events_for(ev("unit.granted", "", "system")) == strings{"audit.unit.granted"});
   CHECK(events_for(ev("auth.login")) == strings{"audit.auth.login"});
 }
@@ -65,5 +70,10 @@ TEST_CASE("filters name known events, prefixes of them, or everything") {
   CHECK_FALSE(filter_selects(filter, "audit.request.created"));
   CHECK(filter_selects({"*"}, "audit.unit.granted"));
   CHECK(filter_selects({"request.*"}, "request.failed"));
+  CHECK(filter_selects({"request.*"}, "request.reminder"));
+  CHECK(filter_selects({"request.*"}, "request.expiring_soon"));
+  CHECK(filter_selects({"audit.request.*"}, "audit.request.reminder"));
+  CHECK(is_event_pattern("request.reminder"));
+  CHECK(is_event_pattern("audit.request.expiring_soon"));
   CHECK_FALSE(filter_selects({"request.*"}, "audit.request.created"));
 }

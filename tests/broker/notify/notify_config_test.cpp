@@ -156,4 +156,32 @@ TEST_CASE("bad endpoints are refused in one line naming the line, never the secr
         "test.yaml:2: notifications: timeout: at most 5m (a receiver should answer in seconds)");
   CHECK(error_of("notifications:\n  webhook: []\n")
             .starts_with("test.yaml:2: notifications: unknown key 'webhook'"));
+  CHECK(error_of("notifications:\n  reminders: {interval: often}\n")
+            .starts_with("test.yaml:2: notifications: reminders: interval: cannot read 'often'"));
+  CHECK(error_of("notifications:\n  reminders: {every: 1h}\n")
+            .starts_with("test.yaml:2: notifications: reminders: unknown key 'every'"));
+  CHECK(error_of("notifications:\n  expiring_soon: 15m\n")
+            .starts_with("test.yaml:2: notifications: expiring_soon:"));
+  CHECK(error_of("notifications:\n  retention: 10m\n") ==
+        "test.yaml:2: notifications: retention: at least 1h (admins look at recent deliveries)");
+}
+
+TEST_CASE("reminders, expiring-soon notices and the retention: off, on, and their defaults") {
+  auto none = parse_config("users: [{name: alice}]\n", "test.yaml");
+  CHECK(none->notifications.reminder_interval == 0ms);
+  CHECK(none->notifications.expiring_soon_before == 0ms);
+  CHECK(none->notifications.retention == std::chrono::hours{24 * 30});
+  auto on = parse_config(
+      "users: [{name: alice}]\nnotifications:\n  reminders: {interval: 4h}\n"
+      "  expiring_soon: {before: 15m}\n  retention: 7d\n",
+      "test.yaml");
+  CHECK(on->notifications.reminder_interval == 4h);
+  CHECK(on->notifications.expiring_soon_before == 15min);
+  CHECK(on->notifications.retention == std::chrono::hours{24 * 7});
+  auto off = parse_config(
+      "users: [{name: alice}]\nnotifications:\n  reminders: {interval: 0}\n"
+      "  expiring_soon: {before: 0s}\n",
+      "test.yaml");
+  CHECK(off->notifications.reminder_interval == 0ms);
+  CHECK(off->notifications.expiring_soon_before == 0ms);
 }

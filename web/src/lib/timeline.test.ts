@@ -28,6 +28,8 @@ const r: AccessRequest = {
 describe('timeline', () => {
   it('names actions for people and keeps unknown ones', () => {
     expect(actionTitle('request.approved')).toBe('Approved');
+    expect(actionTitle('request.reminder')).toBe('Approvers reminded');
+    expect(actionTitle('request.expiring_soon')).toBe('Told the grant ends soon');
     expect(actionTitle('request.frobbed')).toBe('request.frobbed');
   });
 

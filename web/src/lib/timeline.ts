@@ -22,6 +22,8 @@ const TITLES: Record<string, string> = {
   'request.revoked': 'Revoked',
   'request.grant_abandoned': 'Grant failed; undoing it',
   'request.pending_timeout': 'No decision within 7 days',
+  'request.reminder': 'Approvers reminded',
+  'request.expiring_soon': 'Told the grant ends soon',
   'unit.granted': 'Unit granted at the target',
   'unit.grant_failed': 'Unit grant failed',
   'unit.revoked': 'Unit removed at the target',
