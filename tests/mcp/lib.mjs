@@ -7,26 +7,22 @@
 //   APONO_WEB_DIR   web/, whose node_modules hold @modelcontextprotocol/sdk
 //   APONO_SECRETS   JSON object: kind -> secret the run knows of (tokens, passwords)
 //   XDG_CONFIG_HOME, HOME, XDG_RUNTIME_DIR: the CLI's profiles (alice active, approver)
-import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { createRequire } from "node:module";
-import { join } from "node:path";
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 
-const require = createRequire(join(process.env.APONO_WEB_DIR, "package.json"));
-export const { Client } = require("@modelcontextprotocol/sdk/client/index.js");
-export const {
-  StdioClientTransport,
-} = require("@modelcontextprotocol/sdk/client/stdio.js");
-export const types = require("@modelcontextprotocol/sdk/types.js");
+const require = createRequire(join(process.env.APONO_WEB_DIR, 'package.json'));
+export const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
+export const { StdioClientTransport } = require('@modelcontextprotocol/sdk/client/stdio.js');
+export const types = require('@modelcontextprotocol/sdk/types.js');
 
 export const binary = process.env.APONO_BINARY;
 
 /// Every JSON-RPC message both ways and every stderr chunk of every server started.
 export const transcript = [];
 /// kind -> secret; scenarios add the database passwords they see through the CLI.
-export const secrets = new Map(
-  Object.entries(JSON.parse(process.env.APONO_SECRETS || "{}")),
-);
+export const secrets = new Map(Object.entries(JSON.parse(process.env.APONO_SECRETS || '{}')));
 
 const started = Date.now();
 export function log(...args) {
@@ -35,21 +31,12 @@ export function log(...args) {
 
 /// Throws with what was expected and what was seen.
 export function check(ok, what, seen) {
-  if (!ok)
-    throw new Error(
-      `${what}; saw: ${JSON.stringify(seen, null, 1)?.slice(0, 2000)}`,
-    );
+  if (!ok) throw new Error(`${what}; saw: ${JSON.stringify(seen, null, 1)?.slice(0, 2000)}`);
 }
 
 export function serverEnv() {
   const env = {};
-  for (const k of [
-    "XDG_CONFIG_HOME",
-    "HOME",
-    "XDG_RUNTIME_DIR",
-    "PATH",
-    "NO_COLOR",
-  ])
+  for (const k of ['XDG_CONFIG_HOME', 'HOME', 'XDG_RUNTIME_DIR', 'PATH', 'NO_COLOR'])
     if (process.env[k] !== undefined) env[k] = process.env[k];
   return env;
 }
@@ -64,7 +51,7 @@ class RecordingTransport {
     };
     inner.onclose = () => this.onclose?.();
     inner.onerror = (e) => this.onerror?.(e);
-    inner.stderr?.on("data", (d) => transcript.push(`stderr: ${d}`));
+    inner.stderr?.on('data', (d) => transcript.push(`stderr: ${d}`));
   }
   start() {
     return this.inner.start();
@@ -89,25 +76,19 @@ export function recordedTransport(args = []) {
   return new RecordingTransport(
     new StdioClientTransport({
       command: binary,
-      args: ["mcp", ...args],
+      args: ['mcp', ...args],
       env: serverEnv(),
-      stderr: "pipe",
+      stderr: 'pipe',
     }),
   );
 }
 
 /// An SDK client connected to a fresh `apono mcp`; `elicit` (optional) answers elicitation.
-export async function connect({
-  args = [],
-  elicit,
-  name = "apono-mcp-test",
-} = {}) {
+export async function connect({ args = [], elicit, name = 'apono-mcp-test' } = {}) {
   const capabilities = elicit ? { elicitation: { form: {} } } : {};
-  const client = new Client({ name, version: "1.0.0" }, { capabilities });
+  const client = new Client({ name, version: '1.0.0' }, { capabilities });
   if (elicit)
-    client.setRequestHandler(types.ElicitRequestSchema, async (req) =>
-      elicit(req.params),
-    );
+    client.setRequestHandler(types.ElicitRequestSchema, async (req) => elicit(req.params));
   const listChanged = [];
   client.setNotificationHandler(types.ToolListChangedNotificationSchema, () =>
     listChanged.push(Date.now()),
@@ -118,11 +99,7 @@ export async function connect({
 
 /// The structured content of a successful call (checked), or the whole result.
 export async function call(client, name, args, options) {
-  const r = await client.callTool(
-    { name, arguments: args },
-    undefined,
-    options,
-  );
+  const r = await client.callTool({ name, arguments: args }, undefined, options);
   return r;
 }
 
@@ -130,14 +107,13 @@ export async function ok(client, name, args, options) {
   const r = await call(client, name, args, options);
   check(r.isError !== true, `${name} succeeds`, r);
   check(
-    r.structuredContent && typeof r.structuredContent === "object",
+    r.structuredContent && typeof r.structuredContent === 'object',
     `${name} has structuredContent`,
     r,
   );
   check(
-    r.content?.[0]?.type === "text" &&
-      JSON.stringify(JSON.parse(r.content[0].text)) ===
-        JSON.stringify(r.structuredContent),
+    r.content?.[0]?.type === 'text' &&
+      JSON.stringify(JSON.parse(r.content[0].text)) === JSON.stringify(r.structuredContent),
     `${name}'s text is the same JSON as its structuredContent`,
     r,
   );
@@ -146,21 +122,16 @@ export async function ok(client, name, args, options) {
 
 export async function fails(client, name, args, pattern) {
   const r = await call(client, name, args);
-  check(
-    r.isError === true,
-    `${name}(${JSON.stringify(args)}) is an isError result`,
-    r,
-  );
-  const text = r.content?.map((c) => c.text).join("\n") ?? "";
-  if (pattern)
-    check(pattern.test(text), `${name}'s error matches ${pattern}`, text);
+  check(r.isError === true, `${name}(${JSON.stringify(args)}) is an isError result`, r);
+  const text = r.content?.map((c) => c.text).join('\n') ?? '';
+  if (pattern) check(pattern.test(text), `${name}'s error matches ${pattern}`, text);
   return text;
 }
 
 /// Runs the real apono (alice's profile unless `--profile` is given).
 export function apono(args) {
   const r = spawnSync(binary, args, {
-    encoding: "utf8",
+    encoding: 'utf8',
     env: process.env,
     timeout: 60000,
   });
@@ -169,7 +140,7 @@ export function apono(args) {
 
 /// The database passwords of grant `id`, read by the CLI as the user would, for the scan.
 export function rememberDatabasePasswords(id) {
-  const r = apono(["access", "use", id, "-o", "json"]);
+  const r = apono(['access', 'use', id, '-o', 'json']);
   check(r.status === 0, `apono access use ${id} -o json`, r);
   let n = 0;
   for (const u of JSON.parse(r.out).units)
@@ -181,17 +152,17 @@ export function rememberDatabasePasswords(id) {
 }
 
 function sha(s) {
-  return createHash("sha256").update(s).digest("hex").slice(0, 12);
+  return createHash('sha256').update(s).digest('hex').slice(0, 12);
 }
 
 // The forms a careless copy would put a secret in.
 function forms(value) {
-  const b = Buffer.from(value, "utf8");
+  const b = Buffer.from(value, 'utf8');
   return [
     value,
-    b.toString("base64"),
-    b.toString("base64url"),
-    b.toString("hex"),
+    b.toString('base64'),
+    b.toString('base64url'),
+    b.toString('hex'),
     encodeURIComponent(value),
     JSON.stringify(value).slice(1, -1),
   ];
@@ -199,12 +170,11 @@ function forms(value) {
 
 /// Kinds of secrets found in `lines` ([] when none).
 export function findSecrets(lines, known = secrets) {
-  const text = lines.join("\n");
+  const text = lines.join('\n');
   const found = [];
   for (const [kind, value] of known) {
-    if (typeof value !== "string" || value.length < 8) continue;
-    if (forms(value).some((f) => text.includes(f)))
-      found.push(`${kind} (sha256 ${sha(value)})`);
+    if (typeof value !== 'string' || value.length < 8) continue;
+    if (forms(value).some((f) => text.includes(f))) found.push(`${kind} (sha256 ${sha(value)})`);
   }
   return found;
 }
@@ -212,20 +182,12 @@ export function findSecrets(lines, known = secrets) {
 /// Must show 6: no password, token or key in any message exchanged (nor in the server's stderr).
 export function scanTranscript() {
   // The scan must be able to fail: a planted secret in each encoding is found.
-  const planted = new Map([["planted", "planted-Secret/+=value"]]);
-  for (const f of forms("planted-Secret/+=value"))
-    check(
-      findSecrets([`x${f}x`], planted).length === 1,
-      "the scan finds a planted secret",
-      f,
-    );
-  check(transcript.length > 0, "messages were recorded", transcript.length);
+  const planted = new Map([['planted', 'planted-Secret/+=value']]);
+  for (const f of forms('planted-Secret/+=value'))
+    check(findSecrets([`x${f}x`], planted).length === 1, 'the scan finds a planted secret', f);
+  check(transcript.length > 0, 'messages were recorded', transcript.length);
   const found = findSecrets(transcript);
-  check(
-    found.length === 0,
-    "no secret in any MCP message or the server log",
-    found,
-  );
+  check(found.length === 0, 'no secret in any MCP message or the server log', found);
   log(
     `secrets scan: ${transcript.length} messages and log chunks, ${secrets.size} secrets, none found`,
   );
@@ -236,17 +198,13 @@ export async function scenario(main) {
   try {
     await main();
     scanTranscript();
-    log("PASS");
+    log('PASS');
     process.exit(0);
   } catch (e) {
-    console.error("FAIL:", e?.stack ?? e);
-    console.error("--- last messages ---");
+    console.error('FAIL:', e?.stack ?? e);
+    console.error('--- last messages ---');
     for (const m of transcript.slice(-30))
-      console.error(
-        findSecrets([m]).length
-          ? "(withheld: holds a secret)"
-          : m.slice(0, 1500),
-      );
+      console.error(findSecrets([m]).length ? '(withheld: holds a secret)' : m.slice(0, 1500));
     process.exit(1);
   }
 }
