@@ -64,16 +64,6 @@ void grant_sessions::clear() {
 
 namespace {
 
-// libpq key=value quoting: values in single quotes, with \ and ' escaped.
-std::string conninfo_quote(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\\' || c == '\'') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
-
 // Numbers and booleans as JSON values; everything else as PostgreSQL's text.
 json::value cell(const PGresult* r, int row, int col) {
   if (PQgetisnull(r, row, col)) return nullptr;
@@ -135,10 +125,10 @@ json::object run_query(local_access& access, const std::string& sql, const query
   const bool read_only = is_read_only_permission(unit.permission);
   std::string options = "-c statement_timeout=" + std::to_string(limits.statement_timeout.count());
   if (read_only) options += " -c default_transaction_read_only=on";
-  const std::string conninfo = "host=" + conninfo_quote(access.socket_dir().string()) +
-                               " port=5432 dbname=" + conninfo_quote(unit.database) +
-                               " user=" + conninfo_quote(unit.username) +
-                               " application_name='apono mcp' options=" + conninfo_quote(options);
+  const std::string conninfo = "host=" + conninfo_value(access.socket_dir().string()) +
+                               " port=5432 dbname=" + conninfo_value(unit.database) +
+                               " user=" + conninfo_value(unit.username) +
+                               " application_name='apono mcp' options=" + conninfo_value(options);
   json::array notices;  // outlives the connection that fills it
   shell::waiter wait(&watch, cancel.fd());
   shell::connection conn(wait);

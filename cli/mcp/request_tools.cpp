@@ -7,7 +7,6 @@
 #include <set>
 
 #include "cli/api_client.hpp"
-#include "cli/catalog.hpp"
 #include "cli/mcp/query_runner.hpp"
 #include "cli/mcp/tool_registry.hpp"
 #include "cli/output.hpp"
@@ -203,20 +202,7 @@ json::object request_access(const json::object& args, tool_context& ctx) {
                      "': use hours (0.75) or 90s, 45m, 1h30m, or leave it out for the default");
 
   auto api = connect(ctx.g);
-  json::object body;
-  if (!spec.bundle.empty()) {
-    body["bundle"] = spec.bundle;
-  } else {
-    body["integration"] = text(find_integration(api, spec.integration), "id");
-    if (!spec.resource_type.empty()) body["resource_type"] = spec.resource_type;
-    json::array r, p;
-    for (const auto& x : spec.resources) r.emplace_back(x);
-    for (const auto& x : spec.permissions) p.emplace_back(x);
-    body["resources"] = std::move(r);
-    body["permissions"] = std::move(p);
-  }
-  if (!spec.duration.empty()) body["duration"] = spec.duration;
-  body["justification"] = spec.justification;
+  json::object body = request_body(api, spec);
   body["dry_run"] = true;
   // The dry run stores nothing: a mistake costs the model one correction, not a request.
   auto checked = api.post("/api/v1/access-requests", body);

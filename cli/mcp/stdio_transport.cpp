@@ -15,10 +15,11 @@ bool stdio_transport::read_line(std::string& line, bool& too_long) {
   for (;;) {
     auto nl = buffer_.find('\n', scanned_);
     if (nl != std::string::npos) {
-      line.assign(buffer_, 0, nl);
+      too_long = nl > max_line;
+      line.assign(buffer_, 0, too_long ? 64 : nl);
       buffer_.erase(0, nl + 1);
       scanned_ = 0;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!too_long && !line.empty() && line.back() == '\r') line.pop_back();
       return true;
     }
     scanned_ = buffer_.size();
