@@ -380,6 +380,24 @@ async function rawPipe() {
   );
 }
 
+// The user's profiles: the active one by default, another with --profile.
+async function profiles() {
+  const mine = await connect();
+  const alice = await ok(mine.client, 'list_requests', {});
+  await mine.client.close();
+  const other = await connect({ args: ['--profile', 'approver'] });
+  const approver = await ok(other.client, 'list_requests', {});
+  await other.client.close();
+  check(alice.count >= 1 && approver.count === 0, "alice's requests, then none of approver's own", {
+    alice: alice.count,
+    approver: approver.count,
+  });
+  const none = await connect({ args: ['--profile', 'nosuch'] });
+  await fails(none.client, 'list_requests', {}, /profile nosuch/);
+  await none.client.close();
+  log('--profile: alice by default, approver with --profile approver, an unknown one refused');
+}
+
 await scenario(async () => {
   await negotiation();
   const { client } = await connect();
@@ -387,6 +405,7 @@ await scenario(async () => {
   await errors(client);
   await cancellation(client);
   await client.close();
+  await profiles();
   await rawPipe();
   check(apono(['requests', 'list', '-o', 'json']).status === 0, 'the CLI still works', null);
 });

@@ -6,6 +6,9 @@
 #include <boost/json.hpp>
 
 #include <iostream>
+#include <sstream>
+
+#include "common/secrets.hpp"
 
 namespace apono::test {
 
@@ -34,6 +37,20 @@ void run_mcp_scenario(const std::string& name, const mcp_stack& s,
   for (const char* user : {"admin", "approver", "alice", "bob"}) {
     secrets[std::string(user) + " API token"] = s.b->token(user);
     secrets[std::string(user) + " password"] = s.b->password(user);
+  }
+  // The broker's own: the target's admin password and its private keys (a PEM's body lines
+  // each count, so a key pasted in part is found too).
+  const auto url = s.pg.admin_url();
+  const auto colon = url.find(':', url.find("//") + 2);
+  secrets["PostgreSQL admin password"] = url.substr(colon + 1, url.find('@') - colon - 1);
+  for (const char* file : {"ca-key.pem", "server-key.pem", "ssh_user_ca.pem", "store.key"}) {
+    const auto path = s.b->data_dir() / file;
+    if (!std::filesystem::exists(path)) continue;
+    std::istringstream lines(common::read_file(path));
+    int n = 0;
+    for (std::string line; std::getline(lines, line);)
+      if (line.size() >= 32 && line.find("-----") == std::string::npos)
+        secrets[std::string(file) + " line " + std::to_string(++n)] = line;
   }
   auto env = s.cli.env();
   env["XDG_RUNTIME_DIR"] = s.runtime.path.string();
