@@ -14,13 +14,29 @@ function queryTool(tools) {
 }
 
 await scenario(async () => {
-  const { client, listChanged } = await connect();
+  const { client, listChanged } = await connect({ args: ['--statement-timeout', '2s'] });
   const before = queryTool(await client.listTools());
   check(
     before.annotations.destructiveHint === true && before.annotations.readOnlyHint === false,
     'query_database may change data while no read-only grant is held',
     before.annotations,
   );
+
+  // Paging: one resource a page, each page's cursor leading to the next, none repeated.
+  const seen = [];
+  let cursor;
+  do {
+    const page = await ok(client, 'list_catalog', { limit: 1, ...(cursor ? { cursor } : {}) });
+    check(page.resources.length <= 1, 'a page of at most 1', page);
+    seen.push(...page.resources.map((r) => `${r.integration}/${r.resource}`));
+    cursor = page.next_cursor;
+  } while (cursor && seen.length < 50);
+  check(
+    seen.includes('pg-local/appdb') && new Set(seen).size === seen.length,
+    'paging covers the catalog once',
+    seen,
+  );
+  await fails(client, 'list_catalog', { cursor: 'x' }, /invalid cursor/);
 
   const catalog = await ok(client, 'list_catalog', {
     integration: 'pg-local',
@@ -125,6 +141,14 @@ await scenario(async () => {
   );
   log('query_database:', JSON.stringify(rows.rows), rows.command);
 
+  const t0 = Date.now();
+  await fails(
+    client,
+    'query_database',
+    { request_id: id, sql: 'select pg_sleep(30)' },
+    /statement timeout/,
+  );
+  check(Date.now() - t0 < 15000, 'the statement timeout (2 s here) stopped it', Date.now() - t0);
   const limited = await ok(client, 'query_database', {
     request_id: id,
     sql: 'select g from generate_series(1, 1000) g',
