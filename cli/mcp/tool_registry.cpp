@@ -7,6 +7,8 @@
 
 #include <boost/json.hpp>
 
+#include <cmath>
+
 #include "cli/mcp/lifecycle.hpp"
 #include "common/error.hpp"
 
@@ -103,7 +105,7 @@ bool type_matches(const json::value& v, std::string_view type) {
   if (type == "number") return t == "integer" || t == "number";
   if (type == "integer" && t == "number") {
     double d = v.get_double();
-    return d == static_cast<double>(static_cast<std::int64_t>(d));
+    return std::abs(d) < 9e15 && d == std::trunc(d);
   }
   return t == type;
 }
@@ -238,7 +240,9 @@ std::int64_t int_arg(const json::object& args, const char* key, std::int64_t fal
   if (const auto* v = args.if_contains(key)) {
     if (v->is_int64()) return v->get_int64();
     if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
-    if (v->is_double()) return static_cast<std::int64_t>(v->get_double());
+    // Out of range, a cast would be undefined; the schemas bound every integer anyway.
+    if (v->is_double() && std::abs(v->get_double()) < 9e15)
+      return static_cast<std::int64_t>(v->get_double());
   }
   return fallback;
 }

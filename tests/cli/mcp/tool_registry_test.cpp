@@ -47,6 +47,7 @@ TEST_CASE("each mistake is named") {
   CHECK(check(R"({"request_id": "x", "resources": []})") == "'resources' needs at least 1 item(s)");
   CHECK(check(R"({"request_id": "x", "resources": ["a", 2]})") ==
         "'resources[1]' must be string, not integer");
+  CHECK(check(R"({"request_id": "x", "limit": 1e300})") == "'limit' must be integer, not number");
   CHECK(check(R"({"request_id": "x", "note": 3})") == "'note' must be string or null, not integer");
   CHECK(check(R"({"request_id": "x", "colour": "red"})").starts_with("unknown argument 'colour'"));
 }
