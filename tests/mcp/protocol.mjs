@@ -178,43 +178,21 @@ async function errors(client) {
   await fails(client, 'get_request', { request_id: 42 }, /'request_id' must be string/);
   await fails(client, 'list_requests', { limit: 0 }, /'limit' must be at least 1/);
   await fails(client, 'list_requests', { colour: 'red' }, /unknown argument 'colour'/);
+  const appdb = { integration: 'pg-local', resources: ['appdb'], permissions: ['read_only'] };
   await fails(
     client,
     'request_access',
-    {
-      integration: 'pg-local',
-      resources: ['appdb'],
-      permissions: ['read_only'],
-      justification: 'x',
-      duration: 'soon',
-    },
+    { ...appdb, justification: 'x', duration: 'soon' },
     /invalid duration 'soon'/,
   );
+  await fails(client, 'request_access', { ...appdb, bundle: 'b', justification: 'x' }, /not both/);
   // The broker's dry run refuses; nothing is stored.
   const before = (await ok(client, 'list_requests', {})).count;
-  await fails(
-    client,
-    'request_access',
-    {
-      integration: 'pg-local',
-      resources: ['nosuchdb'],
-      permissions: ['read_only'],
-      justification: 'MCP test: a typo',
-    },
-    /broker refused.*nosuchdb/,
-  );
-  await fails(
-    client,
-    'request_access',
-    {
-      integration: 'pg-local',
-      resources: ['appdb'],
-      permissions: ['read_only'],
-      justification: 'MCP test: too long',
-      duration: '100h',
-    },
-    /broker refused/,
-  );
+  for (const [args, pattern] of [
+    [{ ...appdb, resources: ['nosuchdb'], justification: 'MCP test: a typo' }, /nosuchdb/],
+    [{ ...appdb, justification: 'MCP test: too long', duration: '100h' }, /duration|maximum/],
+  ])
+    await fails(client, 'request_access', args, new RegExp(`broker refused.*${pattern.source}`));
   check(
     (await ok(client, 'list_requests', {})).count === before,
     'no request stored by a refused dry run',
