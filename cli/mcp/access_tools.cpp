@@ -86,8 +86,30 @@ json::object query_database(const json::object& args, tool_context& ctx) {
   if (auto n = int_arg(args, "max_rows", 0); n > 0)
     limits.row_limit = std::min<std::size_t>(limits.row_limit, static_cast<std::size_t>(n));
   limits.statement_timeout = ctx.settings.statement_timeout;
-  ctx.log("query_database on " + id + " (" + access->unit().database + ", " +
-          access->unit().permission + ")");
+  const auto& unit = access->unit();
+  ctx.log("query_database on " + id + " (" + unit.database + ", " + unit.permission + ")");
+  if (ctx.elicit && !is_read_only_permission(unit.permission)) {
+    // Reads run as they are; a statement that would write is refused by a read-only
+    // transaction before it changes anything, and runs only once the user allows it.
+    limits.read_only = true;
+    try {
+      return run_query(*access, sql, limits, ctx.cancel);
+    } catch (const query_error& e) {
+      if (e.sqlstate() != "25006") throw;
+    }
+    auto schema = json::parse(R"json({"type": "object", "properties": {"allow": {
+        "type": "boolean", "title": "Run it",
+        "description": "The statement runs once, with the grant's permission."}},
+        "required": ["allow"]})json")
+                      .as_object();
+    auto answer = ctx.elicit("The AI wants to change data in " + unit.database + " (" +
+                                 unit.permission + ", " + id + "):\n\n" + sql,
+                             schema);
+    const auto* allow = answer.content.if_contains("allow");
+    if (answer.action != "accept" || !allow || !allow->is_bool() || !allow->get_bool())
+      throw tool_error("The user did not allow this statement; it was not run. Ask them first.");
+    limits.read_only = false;
+  }
   return run_query(*access, sql, limits, ctx.cancel);
 }
 
@@ -148,7 +170,9 @@ void add_access_tools(tool_registry& r) {
              "permission only. Returns the columns and up to the row limit of rows (`truncated` "
              "says when there were more: add a LIMIT or a WHERE), with a statement timeout. Once "
              "the grant has ended (expired or revoked) it refuses with the reason. Under a "
-             "read-only permission transactions are read-only too; otherwise it can change data.",
+             "read-only permission transactions are read-only too; otherwise it can change data, "
+             "and when the client supports elicitation a statement that writes runs only after "
+             "the user allows it (reads run without asking).",
              json::parse(R"json({"type": "object", "properties": {
                "request_id": {"type": "string", "minLength": 1, "description": "e.g. AR-00012"},
                "sql": {"type": "string", "minLength": 1, "description": "one SQL statement"},

@@ -122,7 +122,7 @@ json::object run_query(local_access& access, const std::string& sql, const query
   auto& watch = access.watch();
   if (watch.ended()) throw tool_error(watch.message());
   const auto& unit = access.unit();
-  const bool read_only = is_read_only_permission(unit.permission);
+  const bool read_only = limits.read_only || is_read_only_permission(unit.permission);
   std::string options = "-c statement_timeout=" + std::to_string(limits.statement_timeout.count());
   if (read_only) options += " -c default_transaction_read_only=on";
   const std::string conninfo = "host=" + conninfo_value(access.socket_dir().string()) +
@@ -153,6 +153,7 @@ json::object run_query(local_access& access, const std::string& sql, const query
   json::array rows;
   std::string command;
   std::string error;
+  std::string sqlstate;
   bool truncated = false;
   bool cancelled_for_limit = false;
   for (;;) {
@@ -200,6 +201,7 @@ json::object run_query(local_access& access, const std::string& sql, const query
       if (!cancelled_for_limit) {
         const char* m = PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY);
         const char* sev = PQresultErrorField(r.get(), PG_DIAG_SEVERITY_NONLOCALIZED);
+        if (const char* code = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE)) sqlstate = code;
         error = std::string(sev ? sev : "ERROR") + ":  " + (m ? m : PQresultErrorMessage(r.get()));
         if (const char* d = PQresultErrorField(r.get(), PG_DIAG_MESSAGE_DETAIL))
           error += " (" + std::string(d) + ")";
@@ -217,7 +219,7 @@ json::object run_query(local_access& access, const std::string& sql, const query
     if (error.find("canceling statement due to statement timeout") != std::string::npos)
       error += " (the statement ran longer than " +
                std::to_string(limits.statement_timeout.count() / 1000) + " s)";
-    throw tool_error(error);
+    throw query_error(error, sqlstate);
   }
   if (cancelled_for_limit) command = "SELECT (first " + std::to_string(rows.size()) + " rows)";
   json::object out{{"request_id", watch.request_id()}, {"database", unit.database},

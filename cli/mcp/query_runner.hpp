@@ -48,13 +48,28 @@ class grant_sessions {
 struct query_limits {
   std::size_t row_limit = 200;                         ///< rows returned at most
   std::chrono::milliseconds statement_timeout{30000};  ///< PostgreSQL's statement_timeout
+  bool read_only = false;  ///< read-only transactions even when the permission could write
+};
+
+/// A statement PostgreSQL refused, with its SQLSTATE.
+class query_error : public tool_error {
+ public:
+  /// `message` as shown, `sqlstate` e.g. 25006.
+  query_error(const std::string& message, std::string sqlstate)
+      : tool_error(message), sqlstate_(std::move(sqlstate)) {}
+  /// The SQLSTATE; 25006 is a write refused by a read-only transaction.
+  [[nodiscard]] const std::string& sqlstate() const { return sqlstate_; }
+
+ private:
+  std::string sqlstate_;
 };
 
 /// Runs `sql` (one statement: the extended protocol refuses several) on `access`'s database
 /// as its short-lived login, through its proxy. Returns {request_id, database, permission,
 /// command, columns, rows, row_count, truncated, row_limit, notices}. Throws tool_error with
-/// PostgreSQL's message when the statement fails, and with the end-of-access message when
-/// the grant ends before or while it runs; `cancel` cancels the statement at the server.
+/// PostgreSQL's message when the statement fails (a query_error), and with the end-of-access
+/// message when the grant ends before or while it runs; `cancel` cancels the statement at the
+/// server.
 [[nodiscard]] boost::json::object run_query(local_access& access, const std::string& sql,
                                             const query_limits& limits, const cancel_token& cancel);
 

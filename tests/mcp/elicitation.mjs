@@ -1,7 +1,18 @@
 // Issue 18, must show 4: with a client that can ask its user (elicitation), an accepted
 // confirmation makes the request and a declined one makes none; a client without the
 // capability gets the request made without asking, as request_access's description says.
-import { check, connect, log, ok, scenario } from './lib.mjs';
+// Under a grant that can write, query_database asks before a statement that writes, not
+// before a read.
+import {
+  apono,
+  check,
+  connect,
+  fails,
+  log,
+  ok,
+  rememberDatabasePasswords,
+  scenario,
+} from './lib.mjs';
 
 const ask = {
   integration: 'pg-local',
@@ -105,4 +116,71 @@ await scenario(async () => {
   for (const id of [yes.r.request_id, r.request_id])
     await ok(client, 'revoke_access', { request_id: id });
   await client.close();
+
+  // Writes under read_write wait for the user's go-ahead; reads do not.
+  const answers = [];
+  const asked = [];
+  const guarded = await connect({
+    name: 'elicit-writes',
+    elicit: async (params) => {
+      asked.push(params);
+      return answers.shift();
+    },
+  });
+  const c = guarded.client;
+  await c.listTools();
+  answers.push({ action: 'accept', content: { confirm: true } });
+  const rw = await ok(c, 'request_access', {
+    ...ask,
+    permissions: ['read_write'],
+    justification: 'MCP test: a guarded write',
+  });
+  const id = rw.request_id;
+  check(rw.made === true && rw.request.status === 'PENDING', `${id} waits for the approver`, rw);
+  const approved = apono(['--profile', 'approver', 'approve', id]);
+  check(approved.status === 0, `apono approve ${id}`, approved);
+  let state;
+  for (let i = 0; i < 10 && state?.status !== 'ACTIVE'; i++)
+    state = await ok(c, 'wait_for_access', { request_id: id });
+  check(state.status === 'ACTIVE', `${id} ACTIVE`, state);
+  rememberDatabasePasswords(id);
+  const select = { request_id: id, sql: 'select body from notes where id = 1' };
+  const update = { request_id: id, sql: "update notes set body = 'changed' where id = 1" };
+  const n = asked.length;
+  const read = await ok(c, 'query_database', select);
+  check(asked.length === n && read.rows[0][0] === 'hello', 'a read runs without asking', {
+    asked,
+    read,
+  });
+  answers.push({ action: 'decline' });
+  await fails(c, 'query_database', update, /did not allow/);
+  check(
+    asked.length === n + 1 &&
+      asked[n].message.includes(update.sql) &&
+      asked[n].message.includes('read_write'),
+    'the user was shown the statement',
+    asked.slice(n),
+  );
+  check(
+    (await ok(c, 'query_database', select)).rows[0][0] === 'hello',
+    'declined: nothing changed',
+    null,
+  );
+  answers.push({ action: 'accept', content: { allow: true } });
+  const wrote = await ok(c, 'query_database', update);
+  check(
+    wrote.command === 'UPDATE 1' && asked.length === n + 2,
+    'allowed: the update ran once',
+    wrote,
+  );
+  check(
+    (await ok(c, 'query_database', select)).rows[0][0] === 'changed',
+    'the change is there',
+    null,
+  );
+  log(
+    `writes under read_write: a read ran unasked, a declined UPDATE did not run, an allowed one did`,
+  );
+  await ok(c, 'revoke_access', { request_id: id });
+  await c.close();
 });
