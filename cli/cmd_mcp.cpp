@@ -63,6 +63,10 @@ int run_mcp(const global_options& g, const mcp_options& o, io& streams) {
     log(std::string("no usable profile yet: ") + e.what());
   }
 
+  if (::isatty(STDIN_FILENO) == 1)
+    log("waiting for an MCP client on stdin: AI tools start this command themselves (see "
+        "docs/mcp.md); Ctrl-D ends it");
+
   mcp::tool_registry tools;
   mcp::add_catalog_tools(tools);
   mcp::add_request_tools(tools);
