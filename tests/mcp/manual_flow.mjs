@@ -1,7 +1,8 @@
 // Issue 18, must show 3: a request under a manual flow. wait_for_access sends progress
 // notifications and returns PENDING well before the client's 60-s timeout (the server runs
 // with --max-wait 3s here, as a user could set it); after the approver approves through the
-// real CLI, it returns ACTIVE. query_database is then listed as possibly destructive.
+// real CLI, it returns ACTIVE. query_database is then listed as possibly destructive, runs an
+// UPDATE, and a cancelled query stops at the server.
 import { apono, check, connect, log, ok, rememberDatabasePasswords, scenario } from './lib.mjs';
 
 const bound = 3;
@@ -95,6 +96,37 @@ await scenario(async () => {
     'the update ran under read_write',
     changed,
   );
+  // A cancelled query_database stops the statement at the server, not only the wait for it.
+  const sleeping = {
+    request_id: id,
+    sql: "select count(*) from pg_stat_activity where state = 'active' and query = 'select pg_sleep(25)'",
+  };
+  const count = async () => (await ok(client, 'query_database', sleeping)).rows[0][0];
+  const controller = new AbortController();
+  const long = client
+    .callTool(
+      { name: 'query_database', arguments: { request_id: id, sql: 'select pg_sleep(25)' } },
+      undefined,
+      {
+        signal: controller.signal,
+      },
+    )
+    .then(
+      () => 'answered',
+      () => 'rejected',
+    );
+  const until = async (want, what) => {
+    const deadline = Date.now() + 15000;
+    let n = await count();
+    while (n !== want && Date.now() < deadline) n = await count();
+    check(n === want, what, { running: n });
+  };
+  await until(1, 'the statement runs at the server');
+  const t1 = Date.now();
+  controller.abort('stop');
+  check((await long) === 'rejected', 'the client gave up the call', null);
+  await until(0, 'the cancelled statement stopped at the server');
+  log(`cancelled query_database: the statement stopped at the server within ${Date.now() - t1} ms`);
   const revoked = await ok(client, 'revoke_access', { request_id: id });
   check(revoked.status === 'REVOKED', 'revoked', revoked);
   await client.close();
