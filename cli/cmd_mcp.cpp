@@ -9,10 +9,10 @@
 #include <mutex>
 
 #include "cli/commands.hpp"
-#include "cli/mcp/query_runner.hpp"
 #include "cli/mcp/server.hpp"
 #include "cli/mcp/stdio_transport.hpp"
 #include "cli/mcp/tool_registry.hpp"
+#include "cli/mcp/tools/query_runner.hpp"
 #include "cli/profiles.hpp"
 #include "common/duration.hpp"
 

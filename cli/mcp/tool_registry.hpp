@@ -120,7 +120,7 @@ class tool_registry {
                                           const boost::json::value& args,
                                           const std::string& where = "");
 
-/// The tools of each group (catalog_tools.cpp, request_tools.cpp, access_tools.cpp).
+/// The tools of each group (tools/catalog_tools.cpp, request_tools.cpp, access_tools.cpp).
 void add_catalog_tools(tool_registry& r);
 void add_request_tools(tool_registry& r);
 void add_access_tools(tool_registry& r);

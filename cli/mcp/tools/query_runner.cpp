@@ -1,7 +1,7 @@
 // One statement through the grant's local proxy with libpq. The connection goes to the
 // proxy's unix socket, which logs in upstream with the grant's password: this code never
 // holds it. Every wait watches the grant and the client's cancellation (shell::waiter).
-#include "cli/mcp/query_runner.hpp"
+#include "cli/mcp/tools/query_runner.hpp"
 
 #include <libpq-fe.h>
 

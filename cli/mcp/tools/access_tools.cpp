@@ -4,8 +4,8 @@
 #include <boost/json.hpp>
 
 #include "cli/api_client.hpp"
-#include "cli/mcp/query_runner.hpp"
 #include "cli/mcp/tool_registry.hpp"
+#include "cli/mcp/tools/query_runner.hpp"
 #include "cli/output.hpp"
 #include "common/time.hpp"
 

@@ -7,8 +7,8 @@
 #include <set>
 
 #include "cli/api_client.hpp"
-#include "cli/mcp/query_runner.hpp"
 #include "cli/mcp/tool_registry.hpp"
+#include "cli/mcp/tools/query_runner.hpp"
 #include "cli/output.hpp"
 #include "cli/request_flow.hpp"
 #include "common/duration.hpp"
