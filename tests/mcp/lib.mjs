@@ -186,6 +186,11 @@ export function scanTranscript() {
   for (const f of forms('planted-Secret/+=value'))
     check(findSecrets([`x${f}x`], planted).length === 1, 'the scan finds a planted secret', f);
   check(transcript.length > 0, 'messages were recorded', transcript.length);
+  // Under the sanitizer build a report on the server's stderr is a failure too.
+  const reports = transcript.filter(
+    (m) => m.startsWith('stderr: ') && /Sanitizer|runtime error:/.test(m),
+  );
+  check(reports.length === 0, 'no sanitizer report from apono mcp', reports);
   const found = findSecrets(transcript);
   check(found.length === 0, 'no secret in any MCP message or the server log', found);
   log(
