@@ -15,6 +15,7 @@ void setup_commands(CLI::App& app, global_options& g, io& streams) {
   setup_access(app, g, streams);
   setup_admin(app, g, streams);
   setup_completion(app, g, streams);
+  setup_mcp(app, g, streams);
   setup_version(app, g, streams);
 }
 

@@ -27,16 +27,6 @@ struct connect_options {
   std::vector<std::string> remote_command;
 };
 
-// libpq key=value quoting: values in single quotes, with \ and ' escaped.
-std::string conninfo_value(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\\' || c == '\'') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
-
 int connect_session(const connect_options& o, const global_options& g) {
   // Fetched once: which kind of session to open depends on what the grant holds.
   auto details = common::details_from_json(

@@ -29,6 +29,8 @@ void setup_completion(CLI::App& app, global_options& g, io& streams);
 int run_interactive(const global_options& g, io& streams);
 /// `admin deliveries list|show|redeliver`, `admin endpoints list|test|enable` (cmd_admin.cpp).
 void setup_admin(CLI::App& app, global_options& g, io& streams);
+/// `mcp`: the MCP server for AI tools on stdin/stdout (cmd_mcp.cpp, cli/mcp/).
+void setup_mcp(CLI::App& app, global_options& g, io& streams);
 /// `version` (cmd_version.cpp).
 void setup_version(CLI::App& app, global_options& g, io& streams);
 

@@ -16,6 +16,15 @@ namespace apono::cli {
 
 namespace fs = std::filesystem;
 
+std::string conninfo_value(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
 fs::path make_run_dir(const std::string& id) {
   fs::path base;
   if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x && fs::is_directory(x)) {

@@ -69,6 +69,9 @@ class local_access {
   std::filesystem::path tls_root_;
 };
 
+/// `v` quoted for a libpq key=value connection string: in single quotes, \ and ' escaped.
+[[nodiscard]] std::string conninfo_value(const std::string& v);
+
 /// A private directory for this run's sockets: $XDG_RUNTIME_DIR/apono/<id>.XXXXXX, or
 /// /tmp/apono-<id>.XXXXXX; 0700.
 [[nodiscard]] std::filesystem::path make_run_dir(const std::string& id);

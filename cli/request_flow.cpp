@@ -92,8 +92,7 @@ json::value wait_for_request(api_client& api, const std::string& id,
   }
 }
 
-json::value submit_request(api_client& api, const request_spec& spec, bool wait,
-                           std::chrono::seconds timeout, io& streams) {
+json::object request_body(api_client& api, const request_spec& spec) {
   json::object body;
   if (!spec.bundle.empty()) {
     body["bundle"] = spec.bundle;
@@ -106,6 +105,12 @@ json::value submit_request(api_client& api, const request_spec& spec, bool wait,
   }
   if (!spec.duration.empty()) body["duration"] = spec.duration;
   body["justification"] = spec.justification;
+  return body;
+}
+
+json::value submit_request(api_client& api, const request_spec& spec, bool wait,
+                           std::chrono::seconds timeout, io& streams) {
+  json::object body = request_body(api, spec);
   body["dry_run"] = true;
   (void)api.post("/api/v1/access-requests", body);
   body["dry_run"] = false;

@@ -2,6 +2,7 @@
 // creation, waiting with a spinner, the result block and the repeat command.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include <chrono>
@@ -28,6 +29,9 @@ struct request_spec {
 /// The exact, shell-quoted command that makes the same request again:
 /// `apono request -i pg-local -t database -r appdb -p read_only -j 'INC 42' -d 1h`.
 [[nodiscard]] std::string repeat_command(const request_spec& spec);
+
+/// The broker's create body for `spec`: integration names resolved to ids, no `dry_run`.
+[[nodiscard]] boost::json::object request_body(api_client& api, const request_spec& spec);
 
 /// Validates with a dry run (errors come back as the broker's one-line message), creates the
 /// request, and unless `wait` is false shows a spinner on `streams.err` (only when it is a
