@@ -138,6 +138,9 @@ struct relay_options {
 [[noreturn]] void access_ended(const global_options& g, io& streams, const std::string& id,
                                const std::string& message, int sock = -1) {
   print_end_message(streams, message);
+  // ssh sends its ProxyCommand SIGHUP as it exits, which is right after the cut below and
+  // before the files are gone.
+  ::signal(SIGHUP, SIG_IGN);
   if (sock >= 0) launchers::close_relay(STDOUT_FILENO, sock);
   remove_ssh_config(g, id);
   throw exit_status(launchers::exit_access_ended);
@@ -145,10 +148,7 @@ struct relay_options {
 
 void run_ssh_relay(const relay_options& o, const global_options& g, io& streams) {
   // ssh may go away mid-write; the relay then ends on EPIPE instead of dying of the signal.
-  // And ssh sends its ProxyCommand SIGHUP as it exits, which at the end of access is right
-  // after the relay has cut it and before the relay has removed the grant's files.
   ::signal(SIGPIPE, SIG_IGN);
-  ::signal(SIGHUP, SIG_IGN);
   std::string id = o.id;
   if (id.empty()) {
     std::smatch m;

@@ -186,9 +186,10 @@ TEST_CASE(
     "grant's end, its files gone") {
   ssh_stack s;
   workstation w(s, users_own_lines);
-  auto id = s.grant("40s");
-  auto ends = s.ends_at(id);
   make_payload(w);
+  // Long enough for five tools and a session on two loaded cores under ASan, before the end.
+  auto id = s.grant("50s");
+  auto ends = s.ends_at(id);
   auto alias = use_ssh_config(s, w, id);
 
   auto up = w.scp_up(alias);
