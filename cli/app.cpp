@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
+#include "cli/ssh_config_access.hpp"
 #include "common/error.hpp"
 
 namespace apono::cli {
@@ -31,6 +32,8 @@ int run(int argc, char** argv, io streams) {
   setup_commands(app, g, streams);
   try {
     app.parse(argc, argv);
+    // Any run tidies away the --ssh-config files of grants whose end has passed.
+    sweep_ended_ssh_configs(g);
     if (app.get_subcommands().empty()) return run_interactive(g, streams);
     return 0;
   } catch (const CLI::CallForHelp& e) {

@@ -16,10 +16,10 @@
 
 #include "cli/api_client.hpp"
 #include "cli/aws_config_file.hpp"
+#include "cli/helper_support.hpp"
 #include "cli/instructions.hpp"
 #include "cli/kubeconfig_file.hpp"
 #include "cli/output.hpp"
-#include "common/error.hpp"
 
 namespace apono::cli {
 
@@ -27,19 +27,6 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-// The helpers are run by other programs, often with another PATH: they get this binary's
-// absolute path and the profile this command was run with.
-std::vector<std::string> self_command(const global_options& g) {
-  std::error_code ec;
-  auto exe = fs::read_symlink("/proc/self/exe", ec);
-  std::vector<std::string> argv{ec ? std::string("apono") : exe.string()};
-  if (!g.profile.empty()) {
-    argv.emplace_back("--profile");
-    argv.emplace_back(g.profile);
-  }
-  return argv;
-}
 
 std::string kind_name(std::string_view type) {
   return type == "aws" ? "AWS" : "Kubernetes";
@@ -92,33 +79,6 @@ std::string join_command(const std::vector<std::string>& argv) {
   std::string s;
   for (const auto& a : argv) s += (s.empty() ? "" : " ") + shell_quote(a);
   return s;
-}
-
-// The broker's 409 says only the status; people get what the database shell says when access
-// ends: when, why, and the command that asks again.
-json::value fetch_details(const global_options& g, const std::string& id) {
-  auto client = connect(g);
-  try {
-    return client.get("/api/v1/access-sessions/" + url_encode(id) + "/access-details");
-  } catch (const common::api_error& e) {
-    if (e.code() != common::errc::conflict) throw;
-    json::value r;
-    try {
-      r = client.get("/api/v1/access-requests/" + url_encode(id));
-    } catch (const std::exception&) {
-      throw e;
-    }
-    auto rid = text(r, "id");
-    auto st = text(r, "status");
-    if (st == "REVOKING" || st == "EXPIRED" || st == "REVOKED") {
-      bool expired = text(r, "end_reason") == "expired";
-      auto at = expired ? text(r, "ends_at") : text(r, "updated_at");
-      throw std::runtime_error("access " + rid + " ended at " + local_time(at, "%H:%M:%S") +
-                               (expired ? " (the grant expired)" : " (it was revoked)") +
-                               "; request it again: apono requests again " + rid);
-    }
-    throw;
-  }
 }
 
 std::string aws_profile_section_name(const std::string& profile) {

@@ -13,6 +13,7 @@
 #include "cli/instructions.hpp"
 #include "cli/output.hpp"
 #include "cli/ssh_access.hpp"
+#include "cli/ssh_config_access.hpp"
 #include "common/duration.hpp"
 #include "common/model.hpp"
 #include "common/time.hpp"
@@ -38,6 +39,7 @@ struct access_options {
   std::string id;
   std::string output;
   cloud_use_options cloud{};
+  bool ssh_config = false;  ///< --ssh-config: write Host blocks instead of printing
 };
 
 // Backticks keep pasted values intact; a value holding one falls back to double backticks.
@@ -107,6 +109,11 @@ void run_details(const access_options& o, const global_options& g, io& streams) 
   auto f = parse_details_format(o.output);
   auto d = connect(g).get("/api/v1/access-sessions/" + url_encode(o.id) + "/access-details");
   // Setting up a profile or a kubeconfig prints where it went, not the secrets.
+  if (o.ssh_config) {
+    if (wants_cloud_setup(o.cloud))
+      throw usage_error("--ssh-config goes alone, without --aws-profile or --kubeconfig");
+    return write_ssh_config(g, d, streams);
+  }
   if (wants_cloud_setup(o.cloud)) return apply_cloud_use(o.cloud, g, d, streams);
   print_details(streams.out, f, d, g);
 }
@@ -136,6 +143,13 @@ void setup_access(CLI::App& app, global_options& g, io& streams) {
   list->callback([lst, &g, &streams] {
     auto fmt = parse_format(*lst);
     auto data = connect(g).get("/api/v1/access-sessions");
+    // What is not listed has ended: its --ssh-config files go now, if no relay saw the end.
+    std::vector<std::string> active;
+    for (const auto& s : data.as_array()) {
+      auto id = text(s, "request_id");
+      active.push_back(id.empty() ? text(s, "id") : id);
+    }
+    keep_only_ssh_configs(g, active);
     table t{{"ID", "INTEGRATION", "RESOURCES", "PERMISSIONS", "ENDS"}, {}};
     for (const auto& s : data.as_array()) {
       auto id = text(s, "request_id");
@@ -163,6 +177,9 @@ void setup_access(CLI::App& app, global_options& g, io& streams) {
                     "add cluster, user and context apono-ID to the kubeconfig");
   use_cmd->add_flag("--switch-context", use->cloud.switch_context,
                     "with --kubeconfig: make apono-ID the current context");
+  use_cmd->add_flag("--ssh-config", use->ssh_config,
+                    "add a Host block per SSH unit to your ssh config (for scp, sftp, rsync, "
+                    "git), removed when access ends");
   use_cmd->add_option("--resource", use->cloud.resource,
                       "the account or namespace, when the grant holds several");
   use_cmd->add_option("--permission", use->cloud.permission,
@@ -180,6 +197,7 @@ void setup_access(CLI::App& app, global_options& g, io& streams) {
   setup_access_connect(*access, g, streams);
   setup_cloud_credentials(*access, g, streams);
   setup_access_proxy(*access, g, streams);
+  setup_ssh_relay(*access, g, streams);
 
   auto rst = std::make_shared<access_options>(access_options{{}, "instructions"});
   add_details_command(*access, "reset-credentials",

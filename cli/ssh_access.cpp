@@ -24,9 +24,28 @@ namespace json = boost::json;
 
 namespace {
 
-// The unit the user means: the only SSH unit, or the one --host/--login name.
-const common::unit_credentials& choose_unit(const common::access_details& d,
-                                            const std::string& host, const std::string& login) {
+// Where `access use` keeps the files: they must outlive the command, for the user's own ssh.
+fs::path instructions_dir(const std::string& request_id) {
+  fs::path base;
+  if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x && fs::is_directory(x)) {
+    base = fs::path(x) / "apono";
+  } else if (const char* s = std::getenv("XDG_STATE_HOME"); s && *s) {
+    base = fs::path(s) / "apono";
+  } else if (const char* h = std::getenv("HOME"); h && *h) {
+    base = fs::path(h) / ".local" / "state" / "apono";
+  } else {
+    throw std::runtime_error("no place for the SSH key: set XDG_RUNTIME_DIR or HOME");
+  }
+  common::ensure_private_dir(base);
+  auto dir = base / ("ssh-" + request_id);
+  common::ensure_private_dir(dir);
+  return dir;
+}
+
+}  // namespace
+
+const common::unit_credentials& choose_ssh_unit(const common::access_details& d,
+                                                const std::string& host, const std::string& login) {
   const common::unit_credentials* chosen = nullptr;
   std::string names;
   int matches = 0;
@@ -48,36 +67,15 @@ const common::unit_credentials& choose_unit(const common::access_details& d,
   return *chosen;
 }
 
-// A fresh key for this session only, certified by the broker until the grant end.
-common::ssh_certificate issue(api_client& api, const common::access_details& d,
-                              const common::unit_credentials& unit,
-                              const launchers::ssh_keypair& key) {
+common::ssh_certificate issue_ssh_certificate(api_client& api, const common::access_details& d,
+                                              const common::unit_credentials& unit,
+                                              const launchers::ssh_keypair& key) {
   auto res = api.post("/api/v1/access-sessions/" + url_encode(d.request_id) + "/ssh-certificate",
                       json::object{{"public_key", key.public_key},
                                    {"resource", unit.resource},
                                    {"permission", unit.permission}});
   return common::ssh_certificate_from_json(res);
 }
-
-// Where `access use` keeps the files: they must outlive the command, for the user's own ssh.
-fs::path instructions_dir(const std::string& request_id) {
-  fs::path base;
-  if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x && fs::is_directory(x)) {
-    base = fs::path(x) / "apono";
-  } else if (const char* s = std::getenv("XDG_STATE_HOME"); s && *s) {
-    base = fs::path(s) / "apono";
-  } else if (const char* h = std::getenv("HOME"); h && *h) {
-    base = fs::path(h) / ".local" / "state" / "apono";
-  } else {
-    throw std::runtime_error("no place for the SSH key: set XDG_RUNTIME_DIR or HOME");
-  }
-  common::ensure_private_dir(base);
-  auto dir = base / ("ssh-" + request_id);
-  common::ensure_private_dir(dir);
-  return dir;
-}
-
-}  // namespace
 
 bool has_ssh_unit(const common::access_details& d) {
   for (const auto& u : d.units)
@@ -89,10 +87,10 @@ int connect_ssh(const global_options& g, const common::access_details& d,
                 const ssh_connect_options& o) {
   if (o.client != "builtin" && o.client != "ssh")
     throw usage_error("unknown client '" + o.client + "' for SSH: use builtin or ssh");
-  const auto& unit = choose_unit(d, o.host, o.login);
+  const auto& unit = choose_ssh_unit(d, o.host, o.login);
   auto api = connect(g);
   auto key = launchers::generate_ssh_keypair("apono " + d.request_id);
-  auto cert = issue(api, d, unit, key);
+  auto cert = issue_ssh_certificate(api, d, unit, key);
 
   // The same deadline and revoke feed as the database proxy.
   common::system_clock clock;
@@ -139,7 +137,7 @@ ssh_instructions prepare_ssh_instructions(const global_options& g, const common:
   auto api = connect(g);
   auto key = launchers::generate_ssh_keypair("apono " + d.request_id);
   ssh_instructions out;
-  out.certificate = issue(api, d, unit, key);
+  out.certificate = issue_ssh_certificate(api, d, unit, key);
   out.dir = instructions_dir(d.request_id);
   auto files = launchers::openssh_file_paths(out.dir);
   common::write_private_file(files.private_key, key.private_key);

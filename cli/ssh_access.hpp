@@ -10,7 +10,13 @@
 #include "cli/context.hpp"
 #include "common/model.hpp"
 
+namespace apono::launchers {
+struct ssh_keypair;
+}  // namespace apono::launchers
+
 namespace apono::cli {
+
+class api_client;
 
 /// Which SSH unit and what to run.
 struct ssh_connect_options {
@@ -22,6 +28,19 @@ struct ssh_connect_options {
 
 /// True when `d` holds an SSH unit.
 [[nodiscard]] bool has_ssh_unit(const common::access_details& d);
+
+/// The SSH unit of `d` that `host` (its resource) and `login` (its permission or login name)
+/// pick; either may be empty when that leaves one. Throws usage_error naming the choices, or
+/// std::runtime_error when `d` holds no SSH unit.
+[[nodiscard]] const common::unit_credentials& choose_ssh_unit(const common::access_details& d,
+                                                              const std::string& host,
+                                                              const std::string& login);
+
+/// Has the broker certify `key` for `unit` of `d` until the grant end.
+[[nodiscard]] common::ssh_certificate issue_ssh_certificate(api_client& api,
+                                                            const common::access_details& d,
+                                                            const common::unit_credentials& unit,
+                                                            const launchers::ssh_keypair& key);
 
 /// Opens the session for the fetched details `d`; returns the remote exit status, or 3 when
 /// access ended first. Throws with a one-line message for a bad choice of host or login, a

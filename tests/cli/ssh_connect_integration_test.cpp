@@ -19,7 +19,7 @@
 #include "tests/support/cli_fixture.hpp"
 #include "tests/support/endings.hpp"
 #include "tests/support/pg_fixture.hpp"
-#include "tests/support/sshd_fixture.hpp"
+#include "tests/support/ssh_stack.hpp"
 #include "tests/support/tmux_pane.hpp"
 
 using namespace apono::test;
@@ -29,8 +29,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string login = sshd_fixture::current_user();
-const std::string principal = "apono-" + login;
+const std::string login = ssh_stack::login();
+const std::string principal = ssh_stack::principal();
 
 // An ed25519 host key that is not the fixture's, for the wrong-host-key case.
 std::string other_host_key() {
@@ -43,69 +43,7 @@ std::string other_host_key() {
   return type + " " + blob;
 }
 
-// sshd trusting the broker's CA for `principal` as `login`; the broker offering that host;
-// alice logged in with the CLI.
-struct stack {
-  pg_fixture pg;
-  sshd_fixture sshd{{"", {{login, {principal}}}, ""}};
-  std::unique_ptr<broker_fixture> b;
-  cli_fixture cli;
-  temp_dir runtime{"apono-runtime"};
-
-  explicit stack(const std::string& host_key = {}) {
-    b = std::make_unique<broker_fixture>(
-        pg, std::vector<std::string>{
-                "--ssh-target", "127.0.0.1:" + std::to_string(sshd.port()), "--ssh-host-key",
-                host_key.empty() ? sshd.host_key() : host_key, "--ssh-login", login});
-    // What an admin does: fetch the CA (no login needed) and trust it in sshd.
-    auto ca = b->call("", "GET", "/api/v1/ssh/ca");
-    REQUIRE(ca.status == 200);
-    REQUIRE(ca.body.rfind("ssh-ed25519 ", 0) == 0);
-    sshd.set_trusted_ca(ca.body);
-    auto in = cli.apono({"login", "--server", b->url(), "--ca-file", b->ca_file().string(),
-                         "--token", b->token("alice")});
-    REQUIRE(in.status == 0);
-  }
-  [[nodiscard]] std::map<std::string, std::string> env() const {
-    auto e = cli.env();
-    e["XDG_RUNTIME_DIR"] = runtime.path.string();
-    return e;
-  }
-  cli_result apono(const std::vector<std::string>& args) const {
-    return cli.apono(args, {}, {{"XDG_RUNTIME_DIR", runtime.path.string()}});
-  }
-  // An ACTIVE grant of the login on the host for `duration`; returns its id.
-  std::string grant(const std::string& duration) {
-    json::object body{{"integration", "ssh-local"},
-                      {"resources", json::array{"local-sshd"}},
-                      {"permissions", json::array{json::value(login)}},
-                      {"duration", duration},
-                      {"justification", "ssh integration test"}};
-    auto a = b->call("alice", "POST", "/api/v1/access-requests", json::serialize(body));
-    INFO(a.body);
-    REQUIRE(a.status == 201);
-    std::string id(a.json.at("id").as_string());
-    REQUIRE(wait_until([&] { return request_status(*b, "alice", id) == "ACTIVE"; }, 30s));
-    return id;
-  }
-  apono::common::time_point ends_at(const std::string& id) {
-    auto d = b->call("alice", "GET", "/api/v1/access-requests/" + id);
-    return *apono::common::parse_rfc3339(d.json.at("ends_at").as_string());
-  }
-  // The shell command for a tmux pane: apono with our environment, then how it ended and
-  // whether the terminal is back in cooked mode.
-  [[nodiscard]] std::string in_pane(const std::string& args) const {
-    std::string cmd = "env";
-    for (const auto& [k, v] : env()) cmd += " " + k + "=" + quote(v);
-    return cmd + " " + quote(APONO_BINARY) + " " + args + "; " + report_exit +
-           "; stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | "
-           "tr '\\n' ' '; echo TTY-CHECKED; sleep 60";
-  }
-  // The directory `access use` keeps the session files in.
-  [[nodiscard]] fs::path use_dir(const std::string& id) const {
-    return runtime.path / "apono" / ("ssh-" + id);
-  }
-};
+using stack = ssh_stack;
 
 // `ssh -i KEY ...` as `access use` printed it (the line after "Connect with ssh:").
 std::string printed_ssh_command(const std::string& out) {

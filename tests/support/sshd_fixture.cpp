@@ -182,6 +182,8 @@ std::string config_text(const fs::path& dir, int port) {
     << "PrintMotd no\n"
     << "PrintLastLog no\n"
     << "X11Forwarding no\n"
+    // sftp, and scp (which speaks SFTP since OpenSSH 9.0), inside sshd's own session process.
+    << "Subsystem sftp internal-sftp\n"
     << "UseDNS no\n"
     << "SetEnv \"" << session_marker(dir) << "\"\n"
     << "LoginGraceTime 30\n"
