@@ -183,7 +183,10 @@ notice make_notice(std::string_view payload, const notifications_config& cfg) {
     add_fact(n, "Approvers", joined(d, "approvers"));
     if (auto ends = text(d, "ends_at"); !ends.empty()) add_fact(n, "Ends at", readable_time(ends));
     add_fact(n, "Reason", text(d, "reason"));
-    add_fact(n, "By", text(d, "actor"));
+    // Who decided, where a person did: not the requester making it, not the broker's own steps.
+    if (auto actor = text(d, "actor");
+        actor != "system" && actor != "automatic" && actor != text(d, "requester"))
+      add_fact(n, "By", actor);
     n.link = cfg.request_link(n.request_id);
   }
   return n;
