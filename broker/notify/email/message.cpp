@@ -129,7 +129,29 @@ std::string quoted_printable(std::string_view text) {
 }
 
 std::string header_value(std::string_view name, std::string_view value) {
-  if (printable_ascii(value) && name.size() + 2 + value.size() <= 78) return std::string(value);
+  if (printable_ascii(value)) {
+    if (name.size() + 2 + value.size() <= 78) return std::string(value);
+    // Folded at spaces (RFC 5322 2.2.3), so it stays readable as it is; a word too long for a
+    // line makes it encoded-words below.
+    std::string out;
+    std::size_t line = name.size() + 2;
+    std::size_t i = 0;
+    bool fits = true;
+    while (i < value.size() && fits) {
+      auto space = value.find(' ', i + 1);
+      if (space == std::string_view::npos) space = value.size();
+      const auto word = value.substr(i, space - i);  // with its leading space, but the first
+      if (line + word.size() > 78 && !out.empty()) {
+        out += "\r\n";
+        line = 0;
+      }
+      fits = line + word.size() <= 78;
+      out += word;
+      line += word.size();
+      i = space;
+    }
+    if (fits) return out;
+  }
   // Encoded-words of at most 42 bytes of UTF-8 each (56 base64 characters, 68 with the
   // wrapping), never splitting a character; the first line also holds `Name: `.
   std::string out;

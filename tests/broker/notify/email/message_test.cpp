@@ -70,6 +70,16 @@ TEST_CASE("quoted-printable: short lines, only ASCII, and it decodes to the text
 TEST_CASE("headers: ASCII as is, the rest as UTF-8 encoded-words within 78 characters") {
   CHECK(email::header_value("Subject", "[apono] AR-00012 was approved") ==
         "[apono] AR-00012 was approved");
+  const std::string long_ascii =
+      "[apono] AR-00012 waits for your approval: alice asks for read_write on appdb, analytics";
+  const auto folded = email::header_value("Subject", long_ascii);
+  CHECK(folded.find("\r\n ") != std::string::npos);
+  CHECK(longest_line("Subject: " + folded) <= 78);
+  std::string unfolded = folded;  // RFC 5322 unfolding: remove each CRLF before the space
+  for (auto at = unfolded.find("\r\n"); at != std::string::npos; at = unfolded.find("\r\n"))
+    unfolded.erase(at, 2);
+  CHECK(unfolded == long_ascii);
+  CHECK(email::header_value("Subject", std::string(90, 'x')).starts_with("=?UTF-8?B?"));
   const std::string long_utf8 =
       "[apono] AR-00012 waits for your approval: ☕ café " + std::string(60, 'y') + " ünïcödé";
   const auto v = email::header_value("Subject", long_utf8);
