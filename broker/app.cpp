@@ -19,6 +19,8 @@
 #include "broker/http/server.hpp"
 #include "broker/metrics.hpp"
 #include "broker/notify/dispatcher.hpp"
+#include "broker/notify/email/email_channel.hpp"
+#include "broker/notify/teams/teams_channel.hpp"
 #include "broker/notify/webhook/webhook_channel.hpp"
 #include "broker/provision/aws_provisioner.hpp"
 #include "broker/provision/kubernetes_provisioner.hpp"
@@ -81,7 +83,8 @@ struct app::impl {
             {{"postgresql", &pg}, {"ssh", &ssh_hosts}, {"aws", &aws}, {"kubernetes", &kube}}, clock,
             stats, {}, [this] { changed(); }),
         sched(st, svc, clock, cfg->server.provision_workers),
-        notifier(st, holder, clock, stats, {{"webhook", &webhooks}}),
+        notifier(st, holder, clock, stats,
+                 {{"webhook", &webhooks}, {"email", &mail}, {"teams", &teams}}),
         routes(holder, svc, st, stats, hub, [this] { return st.ping() && sched.running(); }) {
     svc.set_ssh_ca(&ssh_ca);
     routes.set_ssh_ca(&ssh_ca);
@@ -134,6 +137,8 @@ struct app::impl {
   service svc;
   scheduler sched;
   notify::webhook_channel webhooks{clock};
+  notify::email_channel mail{holder};
+  notify::teams_channel teams{clock};
   notify::dispatcher notifier;
   api::router routes;
   std::function<void(const std::string&, const std::filesystem::path&)> listening;

@@ -16,6 +16,7 @@
 #include <map>
 
 #include "broker/api/json_body.hpp"
+#include "broker/html.hpp"
 #include "common/error.hpp"
 #include "common/secrets.hpp"
 
@@ -133,33 +134,6 @@ oauth_request check_oauth(const fields& f) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
       throw bad("state must not contain control characters");
   return o;
-}
-
-std::string html_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 std::string page(std::string_view title, std::string_view content) {

@@ -107,9 +107,13 @@ http::response list_deliveries(store& st, const std::map<std::string, std::strin
     next += "status=" + it->second + "&";
   }
   if (auto it = query.find("endpoint"); it != query.end() && !it->second.empty()) {
-    if (it->second.size() > 64 ||
-        it->second.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos)
-      throw api_error(errc::invalid_argument, "endpoint must be an endpoint name");
+    // An endpoint's name, or `email:<user>` for one recipient's deliveries.
+    const auto name = it->second.substr(0, it->second.find(':'));
+    if (it->second.size() > 200 || name.empty() || name.size() > 64 ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos ||
+        it->second.find_first_of("&?#/ \t\r\n") != std::string::npos)
+      throw api_error(errc::invalid_argument,
+                      "endpoint must be an endpoint name (or email:<user>)");
     f.endpoint = it->second;
     next += "endpoint=" + it->second + "&";
   }

@@ -15,9 +15,9 @@ namespace apono::broker::notify {
 
 /// An endpoint as the API shows it.
 struct endpoint_view {
-  std::string name;                               ///< configured name
-  std::string channel;                            ///< `webhook`
-  std::string url;                                ///< scheme, host and port (see webhook_config)
+  std::string name;     ///< configured name
+  std::string channel;  ///< `webhook`, `teams` or `email`
+  std::string url;      ///< scheme, host and port (see webhook_config); email: `smtp://host:port`
   std::vector<std::string> events;                ///< the filter
   std::optional<common::time_point> disabled_at;  ///< when it was disabled; none: enabled
   std::string disabled_reason;                    ///< why
@@ -27,8 +27,8 @@ struct endpoint_view {
 [[nodiscard]] std::vector<endpoint_view> list_endpoints(store& st, const config& cfg);
 
 /// Sends a `notification.test` event to endpoint `name` (whatever its filter) at the request
-/// of `by`: an audit event and its delivery, due now. 404 for an unknown endpoint, 409 for a
-/// disabled one.
+/// of `by`: an audit event and its delivery, due now (by email: to `by`'s address). 404 for an
+/// unknown endpoint, 409 for a disabled one or when `by` has no email address.
 [[nodiscard]] delivery send_test(store& st, const config& cfg, const common::clock& clk,
                                  const std::string& name, const std::string& by);
 

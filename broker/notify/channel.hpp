@@ -1,4 +1,4 @@
-// A way to deliver notifications: webhooks today, email and Microsoft Teams later. The
+// A way to deliver notifications: webhooks, email, Microsoft Teams (Slack later). The
 // dispatcher owns the outbox, the order, the retries and the bookkeeping; a channel only makes
 // one attempt and says how it went.
 #pragma once
@@ -31,7 +31,7 @@ struct attempt_result {
 class channel {
  public:
   virtual ~channel() = default;
-  /// Its name in deliveries and metrics (`webhook`).
+  /// Its name in deliveries and metrics (`webhook`, `email`, `teams`).
   [[nodiscard]] virtual std::string_view name() const = 0;
   /// Makes one attempt to deliver `d` to its endpoint as configured in `cfg`, within
   /// cfg.timeout; never throws.

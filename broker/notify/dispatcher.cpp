@@ -10,6 +10,7 @@
 
 #include "broker/notify/events.hpp"
 #include "broker/notify/payload.hpp"
+#include "broker/notify/recipients.hpp"
 
 namespace apono::broker::notify {
 
@@ -29,11 +30,15 @@ struct endpoint_ref {
   std::string name;
   std::string channel;
   const std::vector<std::string>* events;
+  bool per_recipient;  // one delivery per person the event addresses (email)
 };
 
 std::vector<endpoint_ref> endpoints_of(const config& cfg) {
+  const auto& n = cfg.notifications;
   std::vector<endpoint_ref> out;
-  for (const auto& w : cfg.notifications.webhooks) out.push_back({w.name, "webhook", &w.events});
+  for (const auto& w : n.webhooks) out.push_back({w.name, "webhook", &w.events, false});
+  for (const auto& t : n.teams) out.push_back({t.name, "teams", &t.events, false});
+  if (n.email) out.push_back({n.email->name, "email", &n.email->events, true});
   return out;
 }
 
@@ -142,9 +147,19 @@ std::size_t dispatcher::fan_out() {
             if (!cached) cached = tx.read_request(ev.request_id);
             r = cached ? &*cached : nullptr;
           }
-          auto d = make_delivery(e.name, e.channel, ev, type, build_payload(type, ev, r, *cfg), now,
-                                 cfg->notifications.max_age);
-          if (tx.insert_delivery(d)) ++made;
+          std::vector<std::string> to{e.name};
+          if (e.per_recipient) {
+            to.clear();
+            for (const auto& user : recipients_of(type, ev, r, *cfg))
+              to.push_back(recipient_endpoint(e.name, user));
+          }
+          if (to.empty()) continue;
+          const auto payload = build_payload(type, ev, r, *cfg);
+          for (const auto& endpoint : to) {
+            auto d = make_delivery(endpoint, e.channel, ev, type, payload, now,
+                                   cfg->notifications.max_age);
+            if (tx.insert_delivery(d)) ++made;
+          }
         }
       }
     }

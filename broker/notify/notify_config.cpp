@@ -36,10 +36,17 @@ std::string secret_message(const std::string& where) {
          "bytes (the value is not shown)";
 }
 
+// A URL split for the HTTP client.
+struct split_url {
+  std::string origin;     // scheme://host:port
+  std::string target;     // path and query
+  std::string shown_url;  // origin and `/...` when there is a path or query
+};
+
 // The URL split for the client, or a failure naming what is wrong with it (never quoting it:
 // a webhook URL can carry a token).
-void read_url(const config_reader& r, const YAML::Node& n, const std::string& ctx, bool allow_http,
-              webhook_config& w) {
+split_url read_url(const config_reader& r, const YAML::Node& n, const std::string& ctx,
+                   bool allow_http) {
   auto text = r.required_string(n, ctx, "url");
   auto parsed = boost::urls::parse_absolute_uri(text.value);
   if (!parsed)
@@ -58,15 +65,17 @@ void read_url(const config_reader& r, const YAML::Node& n, const std::string& ct
   if (scheme == "http" && !allow_http && !is_loopback(host))
     r.fail(text.mark, ctx,
            "url: plain http:// only to a loopback address; use https://, or set allow_http: true "
-           "to send webhooks unencrypted");
+           "to send notifications unencrypted");
   const bool v6 = u.host_type() == boost::urls::host_type::ipv6;
-  w.origin = scheme + "://" + (v6 ? "[" + host + "]" : host) +
-             (u.has_port() ? ":" + std::string(u.port()) : "");
+  split_url out;
+  out.origin = scheme + "://" + (v6 ? "[" + host + "]" : host) +
+               (u.has_port() ? ":" + std::string(u.port()) : "");
   std::string path(u.encoded_path());
   if (path.empty()) path = "/";
-  w.target = path + (u.has_query() ? "?" + std::string(u.encoded_query()) : "");
+  out.target = path + (u.has_query() ? "?" + std::string(u.encoded_query()) : "");
   // A path can carry a token as well as a query (chat services put theirs in either).
-  w.shown_url = w.origin + (w.target == "/" ? "/" : "/...");
+  out.shown_url = out.origin + (out.target == "/" ? "/" : "/...");
+  return out;
 }
 
 void read_secrets(const config_reader& r, const YAML::Node& n, const std::string& ctx,
@@ -93,8 +102,9 @@ void read_secrets(const config_reader& r, const YAML::Node& n, const std::string
            "a rotation)");
 }
 
-void read_events(const config_reader& r, const YAML::Node& n, const std::string& ctx,
-                 webhook_config& w) {
+std::vector<std::string> read_events(const config_reader& r, const YAML::Node& n,
+                                     const std::string& ctx) {
+  std::vector<std::string> out;
   if (!given(n["events"]))
     r.fail(n, ctx, "'events' is required, e.g. [\"request.*\"] or [\"audit.*\"]");
   for (auto& e : r.string_list(n["events"], ctx, "events", true)) {
@@ -106,42 +116,169 @@ void read_events(const config_reader& r, const YAML::Node& n, const std::string&
                  "request.rejected, request.active, request.expiring_soon, request.expired, "
                  "request.revoked, request.failed, notification.test, audit.<action>; or a "
                  "prefix such as request.* or audit.*)");
-    w.events.push_back(std::move(e.value));
+    out.push_back(std::move(e.value));
   }
-  if (w.events.empty()) r.fail(n["events"], ctx, "events: give at least one");
+  if (out.empty()) r.fail(n["events"], ctx, "events: give at least one");
+  return out;
+}
+
+std::filesystem::path read_ca_file(const config_reader& r, const YAML::Node& n,
+                                   const std::string& ctx) {
+  auto ca = r.optional_string(n, ctx, "ca_file");
+  if (!ca) return {};
+  std::ifstream f(*ca, std::ios::binary);
+  std::string pem((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (!f.is_open()) r.fail(n["ca_file"], ctx, "ca_file: cannot read " + *ca);
+  if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+    r.fail(n["ca_file"], ctx, "ca_file: " + *ca + " holds no PEM certificate");
+  return fs::absolute(*ca);
+}
+
+std::string endpoint_context(const YAML::Node& n, const std::string& kind, std::size_t index) {
+  const YAML::Node name_node = n["name"];
+  return name_node.IsDefined() && name_node.IsScalar() && !name_node.Scalar().empty()
+             ? kind + " '" + name_node.Scalar() + "'"
+             : kind + " #" + std::to_string(index + 1);
+}
+
+std::string read_endpoint_name(const config_reader& r, const YAML::Node& n, const std::string& ctx,
+                               std::set<std::string>& names) {
+  auto name = r.required_string(n, ctx, "name");
+  if (!is_endpoint_name(name.value))
+    r.fail(name.mark, ctx, "name: use 1 to 64 of a-z, 0-9, - and _");
+  if (!names.insert(name.value).second)
+    r.fail(name.mark, "", "duplicate endpoint name '" + name.value + "'");
+  return name.value;
+}
+
+// What every endpoint that POSTs has: its URL, its filter and its CA (webhooks, Teams).
+template <class Endpoint>
+void read_http_endpoint(const config_reader& r, const YAML::Node& n, const std::string& ctx,
+                        Endpoint& e) {
+  auto url = read_url(r, n, ctx, r.optional_bool(n, ctx, "allow_http").value_or(false));
+  e.origin = std::move(url.origin);
+  e.target = std::move(url.target);
+  e.shown_url = std::move(url.shown_url);
+  e.events = read_events(r, n, ctx);
+  if (given(n["ca_file"]) && e.origin.starts_with("http://"))
+    r.fail(n["ca_file"], ctx, "ca_file: only for an https:// url");
+  e.ca_file = read_ca_file(r, n, ctx);
 }
 
 webhook_config read_webhook(const config_reader& r, const YAML::Node& n, std::size_t index,
                             std::set<std::string>& names) {
   r.expect_map(n, "webhook #" + std::to_string(index + 1));
-  const YAML::Node name_node = n["name"];
-  const std::string ctx =
-      name_node.IsDefined() && name_node.IsScalar() && !name_node.Scalar().empty()
-          ? "webhook '" + name_node.Scalar() + "'"
-          : "webhook #" + std::to_string(index + 1);
+  const std::string ctx = endpoint_context(n, "webhook", index);
   r.check_keys(n, ctx,
                {"name", "url", "secrets", "secret_files", "events", "ca_file", "allow_http"});
   webhook_config w;
-  auto name = r.required_string(n, ctx, "name");
-  if (!is_endpoint_name(name.value))
-    r.fail(name.mark, ctx, "name: use 1 to 64 of a-z, 0-9, - and _");
-  if (!names.insert(name.value).second)
-    r.fail(name.mark, "", "duplicate webhook '" + name.value + "'");
-  w.name = name.value;
-  read_url(r, n, ctx, r.optional_bool(n, ctx, "allow_http").value_or(false), w);
+  w.name = read_endpoint_name(r, n, ctx, names);
+  read_http_endpoint(r, n, ctx, w);
   read_secrets(r, n, ctx, w);
-  read_events(r, n, ctx, w);
-  if (auto ca = r.optional_string(n, ctx, "ca_file")) {
-    if (w.origin.starts_with("http://"))
-      r.fail(n["ca_file"], ctx, "ca_file: only for an https:// url");
-    std::ifstream f(*ca, std::ios::binary);
-    std::string pem((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (!f.is_open()) r.fail(n["ca_file"], ctx, "ca_file: cannot read " + *ca);
-    if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
-      r.fail(n["ca_file"], ctx, "ca_file: " + *ca + " holds no PEM certificate");
-    w.ca_file = fs::absolute(*ca);
-  }
   return w;
+}
+
+teams_config read_teams(const config_reader& r, const YAML::Node& n, std::size_t index,
+                        std::set<std::string>& names) {
+  r.expect_map(n, "teams #" + std::to_string(index + 1));
+  const std::string ctx = endpoint_context(n, "teams", index);
+  r.check_keys(n, ctx, {"name", "url", "events", "ca_file", "allow_http"});
+  teams_config t;
+  t.name = read_endpoint_name(r, n, ctx, names);
+  read_http_endpoint(r, n, ctx, t);
+  return t;
+}
+
+// `Name <addr@host>` or `addr@host`: the address, or empty when it is not one.
+std::string address_of(const std::string& from) {
+  std::string addr = from;
+  if (auto lt = from.rfind('<'); lt != std::string::npos) {
+    if (from.back() != '>') return {};
+    addr = from.substr(lt + 1, from.size() - lt - 2);
+  }
+  const auto at = addr.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 == addr.size()) return {};
+  if (addr.find_first_of(" <>\r\n\t\"(),;:") != std::string::npos) return {};
+  return addr;
+}
+
+email_config read_email(const config_reader& r, const YAML::Node& n,
+                        const std::set<std::string>& names) {
+  const std::string ctx = "notifications: email";
+  r.expect_map(n, ctx);
+  r.check_keys(n, ctx,
+               {"host", "port", "tls", "username", "password", "password_file", "from", "ca_file",
+                "events", "allow_plain", "helo"});
+  email_config e;
+  if (names.contains(e.name))
+    r.fail(n, ctx, "another endpoint is named 'email': the email endpoint has that name");
+  e.host = r.required_string(n, ctx, "host").value;
+  const auto tls = r.optional_string(n, ctx, "tls").value_or("starttls");
+  if (tls == "starttls") {
+    e.tls = smtp_tls::starttls;
+  } else if (tls == "implicit") {
+    e.tls = smtp_tls::implicit;
+    e.port = 465;
+  } else if (tls == "none") {
+    e.tls = smtp_tls::none;
+    e.port = 25;
+  } else {
+    r.fail(n["tls"], ctx, "tls: use starttls, implicit or none");
+  }
+  e.port = r.optional_int(n, ctx, "port", 1, 65535).value_or(e.port);
+  const bool allow_plain = r.optional_bool(n, ctx, "allow_plain").value_or(false);
+  if (e.tls == smtp_tls::none && !allow_plain && !is_loopback(e.host))
+    r.fail(n["tls"], ctx,
+           "tls: none only to a loopback server; use starttls or implicit, or set "
+           "allow_plain: true to send mail (and the SMTP password) unencrypted");
+  if (auto u = r.optional_string(n, ctx, "username")) e.username = *u;
+  const bool has_password = given(n["password"]);
+  if (has_password) e.password = r.scalar(n["password"], ctx, "password");
+  if (auto f = r.optional_string(n, ctx, "password_file")) {
+    if (has_password) r.fail(n["password_file"], ctx, "give password or password_file, not both");
+    std::ifstream in(*f, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.is_open()) r.fail(n["password_file"], ctx, "password_file: cannot read " + *f);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    if (text.empty()) r.fail(n["password_file"], ctx, "password_file: " + *f + " is empty");
+    e.password = std::move(text);
+  }
+  if (!e.username.empty() && e.password.empty())
+    r.fail(n, ctx, "username given without a password: give password or password_file");
+  if (e.username.empty() && !e.password.empty())
+    r.fail(n, ctx, "a password without a username: give username too");
+  auto from = r.required_string(n, ctx, "from");
+  e.from = from.value;
+  e.from_address = address_of(e.from);
+  if (e.from_address.empty())
+    r.fail(from.mark, ctx,
+           "from: not an address such as apono@example.com or \"Apono <apono@example.com>\"");
+  if (auto h = r.optional_string(n, ctx, "helo")) e.helo = *h;
+  if (given(n["ca_file"]) && e.tls == smtp_tls::none)
+    r.fail(n["ca_file"], ctx, "ca_file: only with tls: starttls or implicit");
+  e.ca_file = read_ca_file(r, n, ctx);
+  e.events = given(n["events"]) ? read_events(r, n, ctx) : std::vector<std::string>{"request.*"};
+  for (const auto& ev : e.events)
+    if (ev.starts_with("audit."))
+      r.fail(n["events"], ctx,
+             "events: " + ev + " has no recipient by email; send the audit stream to a webhook");
+  return e;
+}
+
+std::string read_portal_url(const config_reader& r, const YAML::Node& n) {
+  const std::string ctx = "notifications";
+  auto text = r.optional_string(n, ctx, "portal_url");
+  if (!text) return {};
+  auto parsed = boost::urls::parse_absolute_uri(*text);
+  if (!parsed || (parsed->scheme() != "https" && parsed->scheme() != "http") ||
+      parsed->host_address().empty() || parsed->has_query() || parsed->has_fragment() ||
+      parsed->has_userinfo())
+    r.fail(n["portal_url"], ctx,
+           "portal_url: not the portal's address such as https://apono.example.com (http(s), a "
+           "host, an optional path, no query)");
+  std::string url = *text;
+  while (url.ends_with('/')) url.pop_back();
+  return url;
 }
 
 void read_retry(const config_reader& r, const YAML::Node& n, notifications_config& c) {
@@ -183,14 +320,25 @@ const webhook_config* notifications_config::find_webhook(std::string_view name) 
   return it == webhooks.end() ? nullptr : &*it;
 }
 
+const teams_config* notifications_config::find_teams(std::string_view name) const {
+  auto it = std::find_if(teams.begin(), teams.end(),
+                         [&](const teams_config& t) { return t.name == name; });
+  return it == teams.end() ? nullptr : &*it;
+}
+
+std::string notifications_config::request_link(std::string_view id) const {
+  if (portal_url.empty()) return {};
+  return portal_url + "/requests/" + std::string(id);
+}
+
 notifications_config read_notifications(const config_reader& r, const YAML::Node& n) {
   notifications_config c;
   const std::string ctx = "notifications";
   if (!given(n)) return c;
   r.expect_map(n, ctx);
-  r.check_keys(
-      n, ctx,
-      {"webhooks", "timeout", "retry", "workers", "reminders", "expiring_soon", "retention"});
+  r.check_keys(n, ctx,
+               {"webhooks", "email", "teams", "portal_url", "timeout", "retry", "workers",
+                "reminders", "expiring_soon", "retention"});
   if (given(n["timeout"])) {
     c.timeout = r.duration(n["timeout"], ctx, "timeout");
     if (c.timeout > std::chrono::minutes{5})
@@ -210,6 +358,11 @@ notifications_config read_notifications(const config_reader& r, const YAML::Node
                   [&](const YAML::Node& item, std::size_t i) {
                     c.webhooks.push_back(read_webhook(r, item, i, names));
                   });
+  r.for_each_item(n["teams"], "notifications: teams", [&](const YAML::Node& item, std::size_t i) {
+    c.teams.push_back(read_teams(r, item, i, names));
+  });
+  if (given(n["email"])) c.email = read_email(r, n["email"], names);
+  c.portal_url = read_portal_url(r, n);
   return c;
 }
 

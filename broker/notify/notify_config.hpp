@@ -1,10 +1,13 @@
-// The `notifications` section of aponod.yaml: the webhook endpoints (URL, secrets, event
-// filter, CA), how deliveries are timed (per-attempt timeout, backoff, maximum age), the
-// reminders and expiring-soon notices, and how long finished deliveries are kept.
+// The `notifications` section of aponod.yaml: the endpoints of each channel (webhooks: URL,
+// secrets, event filter, CA; email: the SMTP server; Microsoft Teams: Workflows URLs), the
+// portal's public URL that notifications link to, how deliveries are timed (per-attempt
+// timeout, backoff, maximum age), the reminders and expiring-soon notices, and how long
+// finished deliveries are kept.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,9 +34,45 @@ struct webhook_config {
   std::filesystem::path ca_file;    ///< PEM CA to verify the endpoint with; empty: the system's
 };
 
+/// How the SMTP connection is protected.
+enum class smtp_tls {
+  starttls,  ///< plain connect, then STARTTLS before anything else (port 587); required
+  implicit,  ///< TLS from the first byte (port 465)
+  none,      ///< no TLS: only to a loopback server, or with allow_plain
+};
+
+/// The email endpoint (one per broker): an SMTP server to send through.
+struct email_config {
+  std::string name = "email";         ///< the endpoint's name; deliveries are `email:<user>`
+  std::string host;                   ///< the SMTP server
+  int port = 587;                     ///< its port (587 for starttls, 465 for implicit)
+  smtp_tls tls = smtp_tls::starttls;  ///< how the connection is protected
+  std::string username;               ///< for AUTH; empty: no AUTH
+  std::string password;               ///< for AUTH (secret: never logged or shown)
+  std::string from;                   ///< the From address, `addr@example.com` or `Name <addr>`
+  std::string from_address;           ///< the address part of `from`, for MAIL FROM
+  std::string helo = "aponod";        ///< the name given in EHLO
+  std::filesystem::path ca_file;      ///< PEM CA to verify the server with; empty: the system's
+  std::vector<std::string> events;    ///< the filter (default: every request event)
+};
+
+/// One Microsoft Teams endpoint: a Workflows webhook URL that posts Adaptive Cards.
+struct teams_config {
+  std::string name;                 ///< unique among every endpoint's name
+  std::string origin;               ///< `scheme://host:port`, what the HTTP client connects to
+  std::string target;               ///< path and query (the query carries the Workflow's signature)
+  std::string shown_url;            ///< scheme, host and port, `/...`: what the API shows
+  std::vector<std::string> events;  ///< the filter
+  std::filesystem::path ca_file;    ///< PEM CA to verify the endpoint with; empty: the system's
+};
+
 /// The whole section.
 struct notifications_config {
-  std::vector<webhook_config> webhooks;                                ///< endpoints
+  std::vector<webhook_config> webhooks;  ///< endpoints
+  std::optional<email_config> email;     ///< the SMTP endpoint
+  std::vector<teams_config> teams;       ///< Teams endpoints
+  std::string portal_url;  ///< the portal's public base URL (`https://apono.example.com`), no
+                           ///< trailing slash; empty: notifications carry no link
   std::chrono::milliseconds timeout{std::chrono::seconds{10}};         ///< one attempt, end to end
   std::chrono::milliseconds initial_backoff{std::chrono::seconds{1}};  ///< after a first failure
   std::chrono::milliseconds max_backoff{std::chrono::minutes{10}};     ///< the doubling stops here
@@ -50,6 +89,10 @@ struct notifications_config {
 
   /// The webhook named `name`, or null.
   [[nodiscard]] const webhook_config* find_webhook(std::string_view name) const;
+  /// The Teams endpoint named `name`, or null.
+  [[nodiscard]] const teams_config* find_teams(std::string_view name) const;
+  /// The portal's page for request `id` (`AR-00012`), or empty when no portal_url is set.
+  [[nodiscard]] std::string request_link(std::string_view id) const;
 };
 
 /// Reads the `notifications` section (absent: none) with `r`'s strict getters; throws

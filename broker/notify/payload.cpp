@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "broker/notify/events.hpp"
+#include "broker/notify/recipients.hpp"
 #include "common/secrets.hpp"
 
 namespace apono::broker::notify {
@@ -29,25 +30,6 @@ json::array distinct(const common::access_request& r, std::string common::access
     seen.push_back(v);
     out.emplace_back(v);
   }
-  return out;
-}
-
-// Who may approve `r` (its flow's approvers but the requester), as service::plan names them.
-json::array approvers(const common::access_request& r, const config& cfg) {
-  json::array out;
-  const auto* f = cfg.find_flow(r.flow);
-  if (!f || f->automatic) return out;
-  std::vector<std::string> names;
-  auto add = [&](const std::string& u) {
-    if (u != r.requester && std::find(names.begin(), names.end(), u) == names.end())
-      names.push_back(u);
-  };
-  for (const auto& u : f->approvers.users) add(u);
-  for (const auto& g : f->approvers.groups)
-    for (const auto& grp : cfg.groups)
-      if (grp.name == g)
-        for (const auto& m : grp.members) add(m);
-  for (const auto& n : names) out.emplace_back(n);
   return out;
 }
 
@@ -96,7 +78,9 @@ json::object request_data(std::string_view type, const audit_event& ev,
                  {"audit_id", ev.id}};
   const auto detail = detail_of(ev);
   if (type == "request.pending_approval" || type == "request.reminder") {
-    d["approvers"] = approvers(r, cfg);
+    json::array names;
+    for (const auto& n : approvers_of(r, cfg)) names.emplace_back(n);
+    d["approvers"] = std::move(names);
     d["commands"] = json::object{{"approve", "apono approve " + id},
                                  {"reject", "apono reject " + id + " --reason REASON"}};
     if (type == "request.reminder") {

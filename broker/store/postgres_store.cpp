@@ -788,7 +788,9 @@ class postgres_store::tx final : public store_tx {
   std::vector<delivery> list_deliveries(const delivery_filter& f) override {
     std::string sql = std::string("SELECT ") + delivery_columns +
                       " FROM deliveries WHERE ($1::text IS NULL OR status = $1)"
-                      " AND ($2::text IS NULL OR endpoint = $2) AND ($3::bigint IS NULL OR id < $3)"
+                      " AND ($2::text IS NULL OR endpoint = $2"
+                      " OR substr(endpoint, 1, length($2::text) + 1) = $2::text || ':')"
+                      " AND ($3::bigint IS NULL OR id < $3)"
                       " ORDER BY id DESC LIMIT $4";
     params p;
     if (f.status)

@@ -700,10 +700,12 @@ class sqlite_store::tx final : public store_tx {
   }
 
   std::vector<delivery> list_deliveries(const delivery_filter& f) override {
-    std::string sql = std::string("SELECT ") + delivery_columns +
-                      " FROM deliveries WHERE (?1 IS NULL OR status = ?1)"
-                      " AND (?2 IS NULL OR endpoint = ?2) AND (?3 IS NULL OR id < ?3)"
-                      " ORDER BY id DESC LIMIT ?4";
+    std::string sql =
+        std::string("SELECT ") + delivery_columns +
+        " FROM deliveries WHERE (?1 IS NULL OR status = ?1)"
+        " AND (?2 IS NULL OR endpoint = ?2 OR substr(endpoint, 1, length(?2) + 1) = ?2 || ':')"
+        " AND (?3 IS NULL OR id < ?3)"
+        " ORDER BY id DESC LIMIT ?4";
     stmt s(c_, sql.c_str());
     if (f.status)
       s.bind(1, *f.status);

@@ -104,8 +104,9 @@ struct login_window {
 /// dead. The payload is fixed when it is made, so every attempt sends the same bytes.
 struct delivery {
   std::int64_t id = 0;                   ///< assigned by the store, increasing
-  std::string endpoint;                  ///< the endpoint's configured name
-  std::string channel;                   ///< `webhook` (later also `email`, `teams`)
+  std::string endpoint;                  ///< the endpoint's configured name; `email:<user>`
+                                         ///< for a channel with a delivery per recipient
+  std::string channel;                   ///< `webhook`, `email` or `teams`
   std::int64_t audit_id = 0;             ///< the audit event it comes from
   std::int64_t request_id = 0;           ///< the request it is about; 0 when none
   std::string event_type;                ///< e.g. `request.approved`, `audit.auth.login`
@@ -124,7 +125,8 @@ struct delivery {
 /// Filter for listing deliveries.
 struct delivery_filter {
   std::optional<std::string> status;      ///< only this status
-  std::optional<std::string> endpoint;    ///< only this endpoint's
+  std::optional<std::string> endpoint;    ///< only this endpoint's (`email` also takes every
+                                          ///< `email:<user>`, its deliveries per recipient)
   std::optional<std::int64_t> before_id;  ///< only ids below this (the next page)
   std::size_t limit = 100;                ///< at most this many, newest first
 };

@@ -47,6 +47,7 @@
 #include "tests/support/cloud/kube_fixture.hpp"
 #include "tests/support/pg_fixture.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/smtp_receiver.hpp"
 #include "tests/support/sshd_fixture.hpp"
 #include "tests/support/webhook_receiver.hpp"
 
@@ -81,6 +82,8 @@ constexpr const char* k_tls_server_key = "broker: TLS server private key";
 constexpr const char* k_ssh_ca_key = "broker: SSH CA private key";
 constexpr const char* k_store_key = "broker: key for secrets at rest";
 constexpr const char* k_webhook_secret = "broker: webhook signing secret";
+constexpr const char* k_smtp_password = "broker: SMTP password";
+constexpr const char* k_teams_signature = "broker: Teams Workflow URL signature";
 
 const std::string account = "123456789012";
 const std::string role_arn = "arn:aws:iam::123456789012:role/ReadOnly";
@@ -539,6 +542,12 @@ struct e2e_run {
   // are scanned like everything else under the root.
   const std::string webhook_secret = apono::broker::notify::generate_secret();
   webhook_receiver receiver{{webhook_secret}, json::object{}};
+  // Every request event also goes by email (STARTTLS, AUTH) to a real SMTP server and as a card
+  // to a Teams endpoint on the same receiver; their files (each mail, each card) are scanned.
+  const std::string smtp_password = apono::common::random_password(24);
+  const std::string teams_signature = apono::common::random_password(32);
+  temp_dir smtp_certs{"smtp-certs"};
+  std::unique_ptr<smtp_receiver> smtp;
   std::unique_ptr<broker_fixture> b;
   cli_fixture cli;
 
@@ -576,9 +585,24 @@ struct e2e_run {
     extra += "      - {integration: aws-dev, resources: [\"*\"], permissions: [\"*\"]}\n";
     extra += "      - {integration: k8s-dev, resources: [\"*\"], permissions: [\"*\"]}\n";
     extra += "    approval: automatic\n    max_duration: 8h\n";
+    make_loopback_certificate(smtp_certs.path);
+    smtp = std::make_unique<smtp_receiver>(
+        json::object{{"tls_cert", (smtp_certs.path / "cert.pem").string()},
+                     {"tls_key", (smtp_certs.path / "key.pem").string()},
+                     {"auth", json::object{{"user", "apono"}, {"password", smtp_password}}}});
+    apono::common::write_private_file(input_dir() / "smtp.password", smtp_password + "\n");
     extra += "notifications:\n  webhooks:\n    - name: everything\n      url: " +
              receiver.url("/everything") + "\n      secrets: [" + webhook_secret +
              "]\n      events: [\"*\"]\n";
+    extra += "  portal_url: https://apono.example.test\n";
+    extra += "  teams:\n    - name: feed\n      url: \"" +
+             receiver.url("/teams?api-version=1&sig=" + teams_signature) +
+             "\"\n      events: [\"request.*\"]\n";
+    extra +=
+        "  email:\n    host: 127.0.0.1\n    port: " + std::to_string(smtp->port()) +
+        "\n    tls: starttls\n    ca_file: " + (smtp_certs.path / "cert.pem").string() +
+        "\n    username: apono\n    password_file: " + (input_dir() / "smtp.password").string() +
+        "\n    from: \"Apono <apono@example.test>\"\n";
     apono::common::write_private_file(input_dir() / "extra.yaml", extra);
     b = std::make_unique<broker_fixture>(
         pg, std::vector<std::string>{"--ssh-target", "127.0.0.1:" + std::to_string(sshd.port()),
@@ -975,8 +999,9 @@ TEST_CASE("secrets issued in a full end-to-end run appear only where they are me
   s.file_rules = {
       {.base = data,
        .path = std::regex("aponod\\.yaml"),
-       .kinds = {k_pg_admin, k_broker_aws, k_broker_kube, k_webhook_secret},
-       .why = "the broker's config holds its own target credentials and webhook secrets"},
+       .kinds = {k_pg_admin, k_broker_aws, k_broker_kube, k_webhook_secret, k_teams_signature},
+       .why = "the broker's config holds its own target credentials, webhook secrets and the "
+              "Teams URL"},
       {.base = data,
        .path = std::regex("dev-credentials\\.json"),
        .kinds = {k_dev_token, k_dev_password},
@@ -999,8 +1024,16 @@ TEST_CASE("secrets issued in a full end-to-end run appear only where they are me
        .why = "the key that seals unit secrets in the store"},
       {.base = s.input_dir(),
        .path = std::regex("extra\\.yaml"),
-       .kinds = {k_broker_aws, k_broker_kube, k_webhook_secret},
+       .kinds = {k_broker_aws, k_broker_kube, k_webhook_secret, k_teams_signature},
        .why = "the --dev-extra config the test wrote for the broker"},
+      {.base = s.input_dir(),
+       .path = std::regex("smtp\\.password"),
+       .kinds = {k_smtp_password},
+       .why = "the SMTP password's file (password_file), as an admin keeps it"},
+      {.base = s.root.dir.path,
+       .path = std::regex("webhook-receiver[A-Za-z0-9]{6}/received\\.jsonl"),
+       .kinds = {k_teams_signature},
+       .why = "the Teams endpoint's receiver logs the URL it was called on, signature included"},
       {.base = s.cli.config_dir(),
        .path = std::regex("config\\.json"),
        .kinds = {k_session_token},
@@ -1066,6 +1099,8 @@ TEST_CASE("secrets issued in a full end-to-end run appear only where they are me
     add_embedded_base64(p, raw);
     secrets.add(k_webhook_secret, whsec, "", std::move(p));
   }
+  secrets.add(k_smtp_password, s.smtp_password, "");
+  secrets.add(k_teams_signature, s.teams_signature, "");
   secrets.add(k_broker_aws, s.aws.options().secret_access_key, "");
   secrets.add(k_broker_kube, s.kube.admin_token(), "");
   for (const auto& [kind, file] : {std::pair<const char*, const char*>{k_tls_ca_key, "ca-key.pem"},
@@ -1312,8 +1347,20 @@ TEST_CASE("secrets issued in a full end-to-end run appear only where they are me
       60s));
   const auto delivered = s.receiver.received();
   CHECK(delivered.size() > 50);
-  for (const auto& w : delivered) CHECK(w.verified == std::vector<bool>{true});
+  for (const auto& w : delivered)
+    if (w.path == "/everything") CHECK(w.verified == std::vector<bool>{true});
   std::printf("webhooks: %zu deliveries received and verified\n", delivered.size());
+  // Mails over STARTTLS with AUTH and Teams cards arrived too (their files are scanned below).
+  const auto mails = s.smtp->mails();
+  CHECK(mails.size() > 5);
+  for (const auto& m : mails) {
+    CHECK(m.tls);
+    CHECK(m.auth == "apono");
+  }
+  std::size_t cards = 0;
+  for (const auto& w : delivered) cards += w.path.starts_with("/teams?");
+  CHECK(cards > 5);
+  std::printf("email: %zu mails; teams: %zu cards\n", mails.size(), cards);
 
   s.api_answers();
   s.checkpoint("all ended, broker running", {s.root.dir.path}, true);

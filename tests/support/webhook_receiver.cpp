@@ -31,6 +31,11 @@ webhook_receiver::webhook_receiver(std::vector<std::string> secrets, const json:
       std::map<std::string, std::string>{{"APONO_WEB_DIR", (source_dir() / "web").string()},
                                          {"RECEIVER_SECRETS", json::serialize(s)},
                                          {"RECEIVER_PLAN", json::serialize(plan)}});
+  // The log holds what a receiver's access log would: the URL it was called on, whose query
+  // can carry a token (a Teams Workflow's signature). Private, as such a log should be.
+  std::filesystem::permissions(
+      dir_.path / "received.jsonl",
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   bool up = wait_until(
       [&] {
         if (!proc_->running())

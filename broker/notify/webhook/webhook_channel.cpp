@@ -32,6 +32,23 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
   return std::max(delta, std::chrono::milliseconds{0});
 }
 
+attempt_result http_answer(int status, std::string_view retry_after, common::time_point now) {
+  using outcome = attempt_result::outcome;
+  attempt_result out;
+  out.http_status = status;
+  if (status >= 200 && status < 300) {
+    out.result = outcome::delivered;
+  } else if (status == 410) {
+    out.result = outcome::gone;
+    out.error = "the receiver answered 410 Gone";
+  } else {
+    out.result = outcome::failed;
+    out.error = "the receiver answered HTTP " + std::to_string(status);
+    out.retry_after = parse_retry_after(retry_after, now);
+  }
+  return out;
+}
+
 attempt_result webhook_channel::attempt(const delivery& d, const notifications_config& cfg) {
   using outcome = attempt_result::outcome;
   const auto* w = cfg.find_webhook(d.endpoint);
@@ -49,19 +66,7 @@ attempt_result webhook_channel::attempt(const delivery& d, const notifications_c
                         {"webhook-timestamp", std::to_string(timestamp)},
                         {"webhook-signature", sign(w->keys, d.webhook_id, timestamp, d.payload)}},
                        cfg.timeout);
-    attempt_result out;
-    out.http_status = res.status;
-    if (res.status >= 200 && res.status < 300) {
-      out.result = outcome::delivered;
-    } else if (res.status == 410) {
-      out.result = outcome::gone;
-      out.error = "the receiver answered 410 Gone";
-    } else {
-      out.result = outcome::failed;
-      out.error = "the receiver answered HTTP " + std::to_string(res.status);
-      out.retry_after = parse_retry_after(res.retry_after, now);
-    }
-    return out;
+    return http_answer(res.status, res.retry_after, now);
   } catch (const std::exception& e) {
     // The client's messages name the origin (scheme, host and port) and the cause, never the
     // path or query of the URL, which can carry a token.

@@ -25,6 +25,12 @@ class webhook_channel final : public channel {
   const common::clock& clock_;
 };
 
+/// What an HTTP answer means for a delivery, for every channel that POSTs (webhooks, Teams): 2xx
+/// delivered, 410 gone (the endpoint is disabled), anything else failed, with its Retry-After
+/// (as sent, read against `now`).
+[[nodiscard]] attempt_result http_answer(int status, std::string_view retry_after,
+                                         common::time_point now);
+
 /// A Retry-After value (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) as a delay from `now`;
 /// nullopt when absent or unreadable. A date in the past is no delay.
 [[nodiscard]] std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,

@@ -145,7 +145,7 @@ TEST_CASE("bad endpoints are refused in one line naming the line, never the secr
                  "      events: [request.*]\n    - name: siem\n      url: "
                  "https://h.example/y\n      secrets: [" +
                  secret_a + "]\n      events: [request.*]\n") ==
-        "test.yaml:7: duplicate webhook 'siem'");
+        "test.yaml:7: duplicate endpoint name 'siem'");
   CHECK(error_of("notifications:\n  webhooks:\n    - name: Siem!\n      url: https://h.example/x\n"
                  "      secrets: [" +
                  secret_a + "]\n      events: [request.*]\n") ==
@@ -184,4 +184,90 @@ TEST_CASE("reminders, expiring-soon notices and the retention: off, on, and thei
       "test.yaml");
   CHECK(off->notifications.reminder_interval == 0ms);
   CHECK(off->notifications.expiring_soon_before == 0ms);
+}
+
+TEST_CASE("email and Teams endpoints are read, with the portal's URL") {
+  apono::test::temp_dir dir;
+  const auto password_file = dir.path / "smtp.password";
+  apono::common::write_private_file(password_file, "pa55word\n");
+  auto cfg = parse_config(R"(notifications:
+  portal_url: https://apono.example.com/jit/
+  email:
+    host: smtp.example.com
+    username: apono
+    password_file: )" + password_file.string() +
+                              R"(
+    from: "Apono <apono@example.com>"
+  teams:
+    - name: approvals
+      url: https://prod-01.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=SIG
+      events: [request.pending_approval]
+)",
+                          "test.yaml");
+  const auto& n = cfg->notifications;
+  CHECK(n.portal_url == "https://apono.example.com/jit");
+  CHECK(n.request_link("AR-00012") == "https://apono.example.com/jit/requests/AR-00012");
+  REQUIRE(n.email);
+  CHECK(n.email->name == "email");
+  CHECK(n.email->host == "smtp.example.com");
+  CHECK(n.email->port == 587);
+  CHECK(n.email->tls == apono::broker::notify::smtp_tls::starttls);
+  CHECK(n.email->password == "pa55word");
+  CHECK(n.email->from_address == "apono@example.com");
+  CHECK(n.email->events == std::vector<std::string>{"request.*"});
+  REQUIRE(n.teams.size() == 1);
+  CHECK(n.teams[0].origin == "https://prod-01.westeurope.logic.azure.com:443");
+  CHECK(n.teams[0].target.ends_with("&sig=SIG"));
+  CHECK(n.teams[0].shown_url == "https://prod-01.westeurope.logic.azure.com:443/...");
+  CHECK(n.find_teams("approvals") == &n.teams[0]);
+  auto implicit = parse_config(
+      "notifications:\n  email: {host: smtp.example.com, tls: implicit, from: a@example.com}\n",
+      "test.yaml");
+  CHECK(implicit->notifications.email->port == 465);
+  CHECK(parse_config("", "test.yaml")->notifications.request_link("AR-1").empty());
+}
+
+TEST_CASE("bad email and Teams settings are refused in one line, never quoting a secret") {
+  const std::string email = "notifications:\n  email:\n    host: smtp.example.com\n";
+  CHECK(error_of(email) == "test.yaml:3: notifications: email: 'from' is required");
+  CHECK(error_of(email + "    from: not-an-address\n")
+            .starts_with("test.yaml:4: notifications: email: from: not an address"));
+  CHECK(error_of(email + "    from: a@example.com\n    tls: ssl\n") ==
+        "test.yaml:5: notifications: email: tls: use starttls, implicit or none");
+  CHECK(error_of(email + "    from: a@example.com\n    tls: none\n")
+            .starts_with("test.yaml:5: notifications: email: tls: none only to a loopback server"));
+  CHECK(
+      error_of(email + "    from: a@example.com\n    tls: none\n    allow_plain: true\n").empty());
+  CHECK(error_of(email + "    from: a@example.com\n    username: apono\n") ==
+        "test.yaml:3: notifications: email: username given without a password: give password or "
+        "password_file");
+  CHECK(error_of(email + "    from: a@example.com\n    username: apono\n    password_file: "
+                         "/nonexistent/smtp.password\n") ==
+        "test.yaml:6: notifications: email: password_file: cannot read "
+        "/nonexistent/smtp.password");
+  const auto both = error_of(email +
+                             "    from: a@example.com\n    username: apono\n    password: "
+                             "hunter2\n    password_file: /etc/hostname\n");
+  CHECK(both == "test.yaml:7: notifications: email: give password or password_file, not both");
+  CHECK(error_of(email + "    from: a@example.com\n    events: [audit.*]\n") ==
+        "test.yaml:5: notifications: email: events: audit.* has no recipient by email; send the "
+        "audit stream to a webhook");
+  CHECK(error_of(email + "    from: a@example.com\n    events: [request.aproved]\n")
+            .starts_with("test.yaml:5: notifications: email: events: unknown event "
+                         "'request.aproved'"));
+  CHECK(error_of("notifications:\n  teams:\n    - name: t\n      url: http://teams.example.com/x\n"
+                 "      events: [request.*]\n")
+            .starts_with("test.yaml:4: teams 't': url: plain http:// only to a loopback address"));
+  const auto bad_url = error_of(
+      "notifications:\n  teams:\n    - name: t\n      url: \"https://h.example/x?sig=TOPSECRET "
+      "x\"\n      events: [request.*]\n");
+  CHECK(bad_url.starts_with("test.yaml:4: teams 't': url: not an absolute URL"));
+  CHECK(bad_url.find("TOPSECRET") == std::string::npos);
+  CHECK(error_of("notifications:\n  teams:\n    - name: t\n      url: https://h.example/x\n") ==
+        "test.yaml:3: teams 't': 'events' is required, e.g. [\"request.*\"] or [\"audit.*\"]");
+  CHECK(error_of("notifications:\n  teams:\n    - name: email\n      url: https://h.example/x\n"
+                 "      events: [request.*]\n  email: {host: h.example, from: a@example.com}\n")
+            .starts_with("test.yaml:6: notifications: email: another endpoint is named 'email'"));
+  CHECK(error_of("notifications:\n  portal_url: apono.example.com\n")
+            .starts_with("test.yaml:2: notifications: portal_url: not the portal's address"));
 }

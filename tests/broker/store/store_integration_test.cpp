@@ -764,6 +764,28 @@ TEST_CASE("notifications: the cursor, deliveries once each, their round-trip and
     CHECK(next.size() == 2);
     CHECK(next.front().id < page.back().id);
   });
+
+  // A channel with a delivery per recipient stores them as `<endpoint>:<user>`: the endpoint's
+  // name lists them all, `email:alice` one person's, and no other endpoint shares the prefix.
+  s->transact([&](store_tx& tx) {
+    for (const char* e : {"email:alice", "email:bob", "emails", "email-digest"}) {
+      auto d = make_delivery(e, audit[2], r.id, "request.approved");
+      CHECK(tx.insert_delivery(d));
+    }
+    auto again = make_delivery("email:alice", audit[2], r.id, "request.approved");
+    CHECK_FALSE(tx.insert_delivery(again));
+  });
+  s->read([&](store_tx& tx) {
+    broker::delivery_filter f;
+    f.endpoint = "email";
+    std::set<std::string> names;
+    for (const auto& d : tx.list_deliveries(f)) names.insert(d.endpoint);
+    CHECK(names == std::set<std::string>{"email:alice", "email:bob"});
+    f.endpoint = "email:alice";
+    auto alice = tx.list_deliveries(f);
+    REQUIRE(alice.size() == 1);
+    CHECK(alice[0].endpoint == "email:alice");
+  });
 }
 
 TEST_CASE("notifications: a store upgraded with history starts its cursor at the end") {
