@@ -27,6 +27,23 @@ using namespace std::chrono_literals;
 
 // psql gets this long after the cut to print the server's FATAL and exit on its own.
 constexpr auto exit_grace = 300ms;
+// A revoke made through another broker replica terminates the grant's backends at the target
+// at once, while this replica's event reaches the watch a moment later: a psql that failed
+// before the watch heard may have been cut by the end of access, and waits this long to know.
+constexpr auto end_grace = 1s;
+
+// True once `watch` has ended, waiting up to `grace` for it.
+bool ended_within(const proxy::grant_watch& watch, std::chrono::milliseconds grace) {
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (!watch.ended()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd fd{watch.wait_fd(), POLLIN, 0};
+    (void)::poll(&fd, 1, static_cast<int>(left.count()));
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -59,6 +76,8 @@ int run_psql(const psql_options& o) {
   if (pidfd >= 0) ::close(pidfd);
 
   bool ended = o.watch && o.watch->ended();
+  if (exited && !ended && o.watch && exit_code(status) != 0)
+    ended = ended_within(*o.watch, end_grace);
   if (!exited && ended) {
     if (!wait_for(pid, status, exit_grace)) {
       ::kill(pid, SIGTERM);

@@ -79,9 +79,13 @@ TEST_CASE("SIGTERM to aponod with a proxy attached: out within 1 s; the proxy ri
   REQUIRE(polling);
 
   const auto t0 = std::chrono::steady_clock::now();
-  CHECK(b.stop() == 0);
+  const int stopped = b.stop();
   const auto took =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  {
+    INFO("aponod's output:\n" << b.log());
+    CHECK(stopped == 0);
+  }
   std::cout << "aponod exited " << took.count()
             << " ms after SIGTERM with apono access proxy's long-poll waiting\n";
 #ifdef __SANITIZE_ADDRESS__
