@@ -4,6 +4,8 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -54,7 +56,13 @@ class work_pool {
         throw overloaded("the broker is overloaded: the request waited too long to start");
       co_return fn();
     };
-    auto op = boost::asio::co_spawn(pool_, std::move(task), boost::asio::use_awaitable);
+    // No cancellation slot: a blocking fn cannot be interrupted, and co_spawn would forward the
+    // caller's cancellation by a function dispatched to the pool that outlives the forwarding
+    // state when the caller resumes first (Boost 1.81; ASan caught it at aponod's SIGTERM).
+    auto op =
+        boost::asio::co_spawn(pool_, std::move(task),
+                              boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(),
+                                                                  boost::asio::use_awaitable));
     co_return co_await std::move(op);
   }
 
