@@ -18,6 +18,7 @@
 
 #include "launchers/client_process.hpp"
 #include "launchers/shell/shell.hpp"
+#include "launchers/shell/waiter.hpp"
 
 namespace apono::launchers {
 
@@ -31,19 +32,6 @@ constexpr auto exit_grace = 300ms;
 // at once, while this replica's event reaches the watch a moment later: a psql that failed
 // before the watch heard may have been cut by the end of access, and waits this long to know.
 constexpr auto end_grace = 1s;
-
-// True once `watch` has ended, waiting up to `grace` for it.
-bool ended_within(const proxy::grant_watch& watch, std::chrono::milliseconds grace) {
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (!watch.ended()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd fd{watch.wait_fd(), POLLIN, 0};
-    (void)::poll(&fd, 1, static_cast<int>(left.count()));
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -77,7 +65,7 @@ int run_psql(const psql_options& o) {
 
   bool ended = o.watch && o.watch->ended();
   if (exited && !ended && o.watch && exit_code(status) != 0)
-    ended = ended_within(*o.watch, end_grace);
+    ended = shell::waiter(o.watch, -1).access_ended(end_grace);
   if (!exited && ended) {
     if (!wait_for(pid, status, exit_grace)) {
       ::kill(pid, SIGTERM);
