@@ -63,6 +63,7 @@ session::session(proxy_context& ctx, net::generic::stream_protocol::socket clien
       up_(client_.get_executor(), *ctx.tls),
       deadline_(client_.get_executor()),
       side_done_(client_.get_executor()),
+      linger_(client_.get_executor()),
       cbuf_{std::vector<std::uint8_t>(buffer_size)},
       sbuf_{std::vector<std::uint8_t>(buffer_size)} {}
 
@@ -86,10 +87,13 @@ net::awaitable<void> session::run() {
     // Every client first, every server connection after the grace: each server close wakes
     // a backend that ends, and when a thousand of them end at once on the same cores, those
     // wake-ups would hold up the FATALs and client closes still waiting on this thread.
+    // A proxy that stops (its client exited) closes everything at once instead: that wait
+    // would hold up the exit of `apono access connect` by the whole grace.
     close_client();
-    net::steady_timer grace(client_.get_executor());
-    grace.expires_at(cut_at_ + cut_grace);
-    co_await grace.async_wait(use_tuple);
+    if (!closed_all_) {
+      linger_.expires_at(cut_at_ + cut_grace);
+      co_await linger_.async_wait(use_tuple);
+    }
   }
   close_all();
   if (cancel_id_) ctx_.cancel_keys.erase(cancel_id_);
@@ -586,10 +590,12 @@ void session::close_client() {
 }
 
 void session::close_all() {
+  closed_all_ = true;
   close_client();
   up_.close();
   deadline_.cancel();
   side_done_.cancel();
+  linger_.cancel();
 }
 
 }  // namespace apono::proxy

@@ -112,6 +112,7 @@ class session : public std::enable_shared_from_this<session> {
   upstream_stream up_;
   net::steady_timer deadline_;   // bounds the startup phase, then the final FATAL
   net::steady_timer side_done_;  // wakes the relay when an out-of-band write finished
+  net::steady_timer linger_;     // holds the server side open after a cut; close_all ends it
   pg::frame_tracker tracker_;    // boundaries of what the client has been sent
   phase_buffer cbuf_, sbuf_;     // from the client and from the server
   std::vector<std::pair<std::string, std::string>> client_params_;
@@ -123,6 +124,7 @@ class session : public std::enable_shared_from_this<session> {
   bool side_writing_ = false;
   bool ending_ = false;
   bool closed_ = false;
+  bool closed_all_ = false;                 // close_all ran: nothing is left to wait for
   net::steady_timer::time_point cut_at_{};  // when access ended for this session
 };
 
