@@ -393,6 +393,18 @@ TEST_CASE("/readyz shows Slack's auth.test, and a bad token's error", "[slack]")
     CHECK(state.at("ok") == true);
     CHECK(state.at("team") == "Apono Test");
     CHECK(state.at("bot_user") == "apono");
+    // The endpoint's test reaches the admin who sends it, as a DM.
+    auto listed = r.b->call("admin", "GET", "/api/v1/notifications/endpoints");
+    REQUIRE(listed.status == 200);
+    CHECK(contains(json::serialize(listed.json), "\"channel\":\"slack\""));
+    REQUIRE(r.b->call("admin", "POST", "/api/v1/notifications/endpoints/slack/test").status < 300);
+    CHECK(r.slack.wait_until(
+        [&] {
+          for (const auto& m : r.slack.messages(r.ids["admin"]))
+            if (contains(m.text, "test notification")) return true;
+          return false;
+        },
+        20s));
   }
   SECTION("a bad token: the error, and the broker still ready") {
     rig r({}, "xoxb-this-is-not-the-token");
