@@ -645,9 +645,9 @@ TEST_CASE("counts for /metrics, and what survives a restart") {
   CHECK(s->count_stuck_revocations(3) == 1);
   CHECK(s->count_stuck_revocations(5) == 0);
   if (db.kind == "postgresql")
-    CHECK(dynamic_cast<broker::postgres_store&>(*s).schema_version() == 5);
+    CHECK(dynamic_cast<broker::postgres_store&>(*s).schema_version() == 6);
   else
-    CHECK(dynamic_cast<broker::sqlite_store&>(*s).schema_version() == 6);
+    CHECK(dynamic_cast<broker::sqlite_store&>(*s).schema_version() == 7);
 }
 
 // Replicas: two store objects on one PostgreSQL database are two aponod processes.
@@ -802,9 +802,10 @@ TEST_CASE("notifications: a store upgraded with history starts its cursor at the
   }
   // Back to the schema before notifications, history kept; the next start upgrades it.
   const std::string down =
-      "DROP TABLE notify_cursor; DROP TABLE deliveries; DROP TABLE notify_endpoints; ";
+      "DROP TABLE slack_requests_seen; DROP TABLE slack_messages; DROP TABLE notify_cursor; "
+      "DROP TABLE deliveries; DROP TABLE notify_endpoints; ";
   if (db.kind == "postgresql") {
-    (void)server().psql(down + "DELETE FROM apono_schema WHERE version = 5",
+    (void)server().psql(down + "DELETE FROM apono_schema WHERE version >= 5",
                         db.where.url.substr(db.where.url.rfind('/') + 1));
   } else {
     sqlite3* raw = nullptr;
@@ -815,6 +816,50 @@ TEST_CASE("notifications: a store upgraded with history starts its cursor at the
   }
   auto s = db.open();
   s->read([&](store_tx& tx) { CHECK(tx.notify_cursor() == last); });
+}
+
+TEST_CASE("slack: a request from Slack is taken once across replicas; posted messages kept") {
+  database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
+  INFO("store: " << db.kind);
+  auto one = db.open();
+  auto two = db.open();  // another replica on the same database
+  bool first = false, again = false, elsewhere = false;
+  one->transact([&](store_tx& tx) { first = tx.remember_slack_request("sig", t0 + 5min, t0); });
+  one->transact([&](store_tx& tx) { again = tx.remember_slack_request("sig", t0 + 5min, t0); });
+  two->transact([&](store_tx& tx) { elsewhere = tx.remember_slack_request("sig", t0 + 5min, t0); });
+  CHECK(first);
+  CHECK_FALSE(again);
+  CHECK_FALSE(elsewhere);
+  // Forgotten once expired: the next one sweeps it.
+  two->transact([&](store_tx& tx) {
+    CHECK(tx.remember_slack_request("other", t0 + 20min, t0 + 6min));
+    CHECK(tx.remember_slack_request("sig", t0 + 20min, t0 + 6min));
+  });
+
+  auto r = make_request("alice");
+  insert(*one, r);
+  const broker::slack_message_ref parent{"msg_1_aa",  r.id,       "approver", "approver",
+                                         "DAPPROVER", "1.000100", t0};
+  const broker::slack_message_ref reply{"msg_2_bb",  r.id,       "approver", "reply",
+                                        "DAPPROVER", "2.000200", t0 + 1s};
+  one->transact([&](store_tx& tx) {
+    CHECK(tx.insert_slack_message(reply));
+    CHECK(tx.insert_slack_message(parent));
+  });
+  two->transact([&](store_tx& tx) { CHECK_FALSE(tx.insert_slack_message(parent)); });
+  two->read([&](store_tx& tx) {
+    auto found = tx.slack_message_by_delivery("msg_1_aa");
+    REQUIRE(found);
+    CHECK(found->channel == "DAPPROVER");
+    CHECK(found->ts == "1.000100");
+    CHECK(found->created_at == t0);
+    CHECK_FALSE(tx.slack_message_by_delivery("msg_3_cc"));
+    auto all = tx.slack_messages(r.id);
+    REQUIRE(all.size() == 2);
+    CHECK(all[0].webhook_id == "msg_1_aa");  // oldest first
+    CHECK(all[1].role == "reply");
+    CHECK(tx.slack_messages(r.id + 1).empty());
+  });
 }
 
 TEST_CASE("notifications: due deliveries in order per endpoint and request, claimed once") {
