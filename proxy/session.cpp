@@ -64,6 +64,7 @@ session::session(proxy_context& ctx, net::generic::stream_protocol::socket clien
       deadline_(client_.get_executor()),
       side_done_(client_.get_executor()),
       linger_(client_.get_executor()),
+      relay_end_(client_.get_executor()),
       cbuf_{std::vector<std::uint8_t>(buffer_size)},
       sbuf_{std::vector<std::uint8_t>(buffer_size)} {}
 
@@ -441,6 +442,10 @@ net::awaitable<bool> session::login_upstream(const upstream_login& login) {
 }
 
 net::awaitable<void> session::relay() {
+  if (ctx_.relay && !tls_client_ && !up_.tls()) {
+    co_await relay_plain();
+    co_return;
+  }
   // The hot path talks to the socket or the TLS stream directly, not through
   // upstream_stream's wrappers, which would cost a coroutine frame per read and write.
   if (tls_client_ && up_.tls()) {
@@ -458,6 +463,36 @@ net::awaitable<void> session::relay() {
     auto& u = up_.socket();
     co_await (client_to_server(client_, u) || server_to_client(client_, u));
   }
+}
+
+// Hands both descriptors to the relay loop and waits for them to come back. Nothing here
+// suspends between the release and the handoff, so no notice or cut can fall in between.
+net::awaitable<void> session::relay_plain() {
+  boost::system::error_code cec, sec;
+  owned_fd c(client_.release(cec));
+  owned_fd s(up_.socket().release(sec));
+  if (cec || sec) {
+    client_fd_ = std::move(c);
+    server_fd_ = std::move(s);
+    co_return;
+  }
+  handed_off_ = true;
+  relay_id_ = ctx_.relay->add(
+      std::move(c), std::move(s), tracker_,
+      [self = shared_from_this()](relay_end e) { self->relay_ended(std::move(e)); });
+  while (!relay_over_) {
+    relay_end_.expires_at(net::steady_timer::time_point::max());
+    co_await relay_end_.async_wait(use_tuple);
+  }
+}
+
+void session::relay_ended(relay_end e) {
+  relay_over_ = true;
+  client_fd_ = std::move(e.client);
+  server_fd_ = std::move(e.server);
+  if (e.fatal_sent) close_client();  // run() closes the server side after the grace
+  if (closed_all_) close_all();
+  relay_end_.cancel();
 }
 
 template <class Client, class Stream>
@@ -536,6 +571,10 @@ net::awaitable<void> session::side_write() {
 
 void session::notify(const std::string& bytes) {
   if (closed_ || ending_ || !relaying_) return;
+  if (handed_off_) {
+    if (!relay_over_) ctx_.relay->inject(relay_id_, bytes, false);
+    return;
+  }
   inject_ += bytes;
   if (!s2c_writing_ && !side_writing_ && tracker_.at_boundary())
     net::co_spawn(client_.get_executor(), side_write(), net::detached);
@@ -550,9 +589,12 @@ void session::cut(const std::string& fatal) {
     close_all();
     return;
   }
-  inject_ += fatal;
-  if (!s2c_writing_ && !side_writing_ && tracker_.at_boundary()) {
-    net::co_spawn(client_.get_executor(), side_write(), net::detached);
+  if (handed_off_) {
+    if (!relay_over_) ctx_.relay->inject(relay_id_, fatal, true);
+  } else {
+    inject_ += fatal;
+    if (!s2c_writing_ && !side_writing_ && tracker_.at_boundary())
+      net::co_spawn(client_.get_executor(), side_write(), net::detached);
   }
   // Whatever happens to the boundary, both sides are closed shortly.
   deadline_.expires_after(cut_grace);
@@ -587,12 +629,16 @@ void session::close_client() {
   boost::system::error_code ignored;
   client_.shutdown(net::socket_base::shutdown_both, ignored);
   client_.close(ignored);
+  client_fd_.reset(true);
 }
 
 void session::close_all() {
   closed_all_ = true;
+  // The relay loop gives the descriptors back, and relay_ended() closes them.
+  if (handed_off_ && !relay_over_) ctx_.relay->close(relay_id_);
   close_client();
   up_.close();
+  server_fd_.reset();
   deadline_.cancel();
   side_done_.cancel();
   linger_.cancel();
