@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -88,6 +89,9 @@ class session : public std::enable_shared_from_this<session> {
   net::awaitable<bool> startup();
   net::awaitable<bool> check_password();
   net::awaitable<bool> login_upstream(const upstream_login& login);
+  // After access ends, how long the relay may wait for a message boundary for the FATAL.
+  static constexpr std::chrono::milliseconds cut_grace{500};
+
   net::awaitable<void> relay();
   net::awaitable<void> relay_plain();
   void relay_ended(relay_end e);
