@@ -19,6 +19,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -27,6 +29,7 @@
 
 #include "proxy/grant_clock.hpp"
 #include "proxy/pg/encoder.hpp"
+#include "proxy/relay_loop.hpp"
 
 namespace apono::proxy {
 
@@ -100,6 +103,8 @@ struct proxy_server::impl {
   proxy_context ctx;
   std::optional<generic_acceptor> unix_acceptor, tcp_acceptor;
   std::optional<grant_clock> clock;
+  // After ioc: it posts the ends of relays there, so it must stop before ioc goes.
+  std::optional<relay_loop> relay;
   std::thread thread;
   fs::path socket_path;
   int bound_port = 0;
@@ -114,6 +119,13 @@ struct proxy_server::impl {
     ctx.log = options.log;
     if (!options.tls_cert_pem.empty()) ctx.client_tls = make_local_tls(options);
     if (options.upstream.logins.empty()) throw std::runtime_error("the grant has no database");
+    // APONO_PROXY_RELAY=asio keeps every session on the Asio relay: the same binary then
+    // measures both relays side by side (scripts/bench/proxy).
+    if (const char* r = std::getenv("APONO_PROXY_RELAY");
+        r == nullptr || std::strcmp(r, "asio") != 0) {
+      relay.emplace(ioc);
+      ctx.relay = &*relay;
+    }
     if (!options.unix_dir.empty()) {
       ensure_socket_dir(options.unix_dir);
       socket_path = options.unix_dir / (".s.PGSQL." + std::to_string(options.socket_port));

@@ -1,18 +1,15 @@
-// One proxied connection. The startup phase decodes every message; the relay phase passes
-// bytes through untouched and only follows the server's message boundaries, so a deadline
-// notice or the final FATAL can be put between two messages.
+// One proxied connection: accept to close, the startup phase (every message decoded) and the
+// upstream login. The relay phase, which passes bytes through untouched and only follows the
+// server's message boundaries, is in session_relay.cpp.
 #include "proxy/session.hpp"
 
 #include <openssl/rand.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-#include <array>
 #include <cstring>
 
 #include "common/secrets.hpp"
@@ -33,8 +30,6 @@ constexpr std::size_t buffer_size = 64 * 1024;
 // A client gets this long to finish its startup and password; a server, to log us in.
 constexpr auto startup_timeout = 15s;
 constexpr auto upstream_connect_timeout = 10s;
-// After access ends, how long the relay may wait for a message boundary for the FATAL.
-constexpr auto cut_grace = 500ms;
 constexpr std::size_t max_password_message = 8 * 1024;
 
 std::string raw_message(const pg::message& m) {
@@ -64,6 +59,7 @@ session::session(proxy_context& ctx, net::generic::stream_protocol::socket clien
       deadline_(client_.get_executor()),
       side_done_(client_.get_executor()),
       linger_(client_.get_executor()),
+      relay_end_(client_.get_executor()),
       cbuf_{std::vector<std::uint8_t>(buffer_size)},
       sbuf_{std::vector<std::uint8_t>(buffer_size)} {}
 
@@ -440,127 +436,6 @@ net::awaitable<bool> session::login_upstream(const upstream_login& login) {
   co_return !closed_;
 }
 
-net::awaitable<void> session::relay() {
-  // The hot path talks to the socket or the TLS stream directly, not through
-  // upstream_stream's wrappers, which would cost a coroutine frame per read and write.
-  if (tls_client_ && up_.tls()) {
-    auto& c = *tls_client_;
-    auto& u = up_.tls_stream();
-    co_await (client_to_server(c, u) || server_to_client(c, u));
-  } else if (tls_client_) {
-    auto& c = *tls_client_;
-    auto& u = up_.socket();
-    co_await (client_to_server(c, u) || server_to_client(c, u));
-  } else if (up_.tls()) {
-    auto& u = up_.tls_stream();
-    co_await (client_to_server(client_, u) || server_to_client(client_, u));
-  } else {
-    auto& u = up_.socket();
-    co_await (client_to_server(client_, u) || server_to_client(client_, u));
-  }
-}
-
-template <class Client, class Stream>
-net::awaitable<void> session::client_to_server(Client& client, Stream& up) {
-  for (;;) {
-    auto [ec, n] = co_await client.async_read_some(net::buffer(cbuf_.data), use_tuple);
-    if (ec) co_return;
-    // After the end nothing more reaches the server, but the relay goes on until the FATAL
-    // is out: returning here would close the session before the client was told why.
-    if (ending_) continue;
-    auto [wec, w] = co_await net::async_write(up, net::buffer(cbuf_.data.data(), n), use_tuple);
-    if (wec) co_return;
-  }
-}
-
-template <class Client, class Stream>
-net::awaitable<void> session::server_to_client(Client& client, Stream& up) {
-  for (;;) {
-    auto [ec, n] = co_await up.async_read_some(net::buffer(sbuf_.data), use_tuple);
-    if (ec) break;
-    std::size_t boundary = tracker_.feed({sbuf_.data.data(), n});
-    while (side_writing_) {
-      side_done_.expires_at(net::steady_timer::time_point::max());
-      co_await side_done_.async_wait(use_tuple);
-    }
-    if (closed_) co_return;
-    s2c_writing_ = true;
-    boost::system::error_code wec;
-    if (!inject_.empty() && boundary != pg::frame_tracker::npos) {
-      std::string pending = std::move(inject_);
-      inject_.clear();
-      // After the end, nothing of the server's past the boundary reaches the client.
-      std::size_t tail = ending_ ? 0 : n - boundary;
-      std::array<net::const_buffer, 3> parts{net::buffer(sbuf_.data.data(), boundary),
-                                             net::buffer(pending),
-                                             net::buffer(sbuf_.data.data() + boundary, tail)};
-      std::tie(wec, std::ignore) = co_await net::async_write(client, parts, use_tuple);
-      if (ending_) {
-        s2c_writing_ = false;
-        close_client();  // the FATAL is out; run() closes the server side later
-        co_return;
-      }
-    } else {
-      std::tie(wec, std::ignore) =
-          co_await net::async_write(client, net::buffer(sbuf_.data.data(), n), use_tuple);
-    }
-    s2c_writing_ = false;
-    if (wec) co_return;
-    if (ending_ && tracker_.at_boundary() && !inject_.empty()) break;
-  }
-  // The server is gone, or access ended while the relay was busy: the FATAL goes out now
-  // if the client is between messages; mid-message it would only corrupt the stream.
-  if (ending_ && !inject_.empty() && tracker_.at_boundary() && !closed_) {
-    std::string pending = std::move(inject_);
-    inject_.clear();
-    co_await net::async_write(client, net::buffer(pending), use_tuple);
-    close_client();
-  }
-}
-
-net::awaitable<void> session::side_write() {
-  auto self = shared_from_this();
-  side_writing_ = true;
-  // Loops because another notice or the FATAL may be queued while one is being written.
-  while (!inject_.empty() && !closed_) {
-    std::string pending = std::move(inject_);
-    inject_.clear();
-    auto [ec, n] = co_await client_write(net::buffer(pending));
-    if (ec) break;
-  }
-  side_writing_ = false;
-  side_done_.cancel();
-  // Only the client side: the relay then stops, and run() closes the server side later.
-  if (ending_) close_client();
-}
-
-void session::notify(const std::string& bytes) {
-  if (closed_ || ending_ || !relaying_) return;
-  inject_ += bytes;
-  if (!s2c_writing_ && !side_writing_ && tracker_.at_boundary())
-    net::co_spawn(client_.get_executor(), side_write(), net::detached);
-}
-
-void session::cut(const std::string& fatal) {
-  if (closed_ || ending_) return;
-  ending_ = true;
-  cut_at_ = net::steady_timer::clock_type::now();
-  ++ctx_.counters.cut;
-  if (!relaying_) {
-    close_all();
-    return;
-  }
-  inject_ += fatal;
-  if (!s2c_writing_ && !side_writing_ && tracker_.at_boundary()) {
-    net::co_spawn(client_.get_executor(), side_write(), net::detached);
-  }
-  // Whatever happens to the boundary, both sides are closed shortly.
-  deadline_.expires_after(cut_grace);
-  deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (!ec) self->close_all();
-  });
-}
-
 net::awaitable<void> session::cancel_backend(std::int32_t pid, std::int32_t key) {
   auto it = ctx_.cancel_keys.find(key_id(pid, key));
   // PostgreSQL ignores unknown keys silently, so a guesser learns nothing; so do we.
@@ -587,12 +462,16 @@ void session::close_client() {
   boost::system::error_code ignored;
   client_.shutdown(net::socket_base::shutdown_both, ignored);
   client_.close(ignored);
+  client_fd_.reset(true);
 }
 
 void session::close_all() {
   closed_all_ = true;
+  // The relay loop gives the descriptors back, and relay_ended() closes them.
+  if (handed_off_ && !relay_over_) ctx_.relay->close(relay_id_);
   close_client();
   up_.close();
+  server_fd_.reset();
   deadline_.cancel();
   side_done_.cancel();
   linger_.cancel();

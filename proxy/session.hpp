@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,6 +23,7 @@
 #include "proxy/grant_watch.hpp"
 #include "proxy/pg/decoder.hpp"
 #include "proxy/pg/frame_tracker.hpp"
+#include "proxy/relay_loop.hpp"
 #include "proxy/upstream.hpp"
 
 namespace apono::proxy {
@@ -62,7 +64,9 @@ struct proxy_context {
   /// Local cancel key (pid << 32 | local secret) -> the server's key for that backend.
   std::unordered_map<std::uint64_t, pg::backend_key> cancel_keys;
   std::unordered_set<std::shared_ptr<session>> sessions;  ///< open sessions
-  proxy_counters counters;                                ///< statistics
+  /// Relays plain sessions once they are logged in; null: every session relays on Asio.
+  relay_loop* relay = nullptr;
+  proxy_counters counters;  ///< statistics
 };
 
 /// A client connection, from accept to close.
@@ -85,7 +89,12 @@ class session : public std::enable_shared_from_this<session> {
   net::awaitable<bool> startup();
   net::awaitable<bool> check_password();
   net::awaitable<bool> login_upstream(const upstream_login& login);
+  // After access ends, how long the relay may wait for a message boundary for the FATAL.
+  static constexpr std::chrono::milliseconds cut_grace{500};
+
   net::awaitable<void> relay();
+  net::awaitable<void> relay_plain();
+  void relay_ended(relay_end e);
   template <class Client, class Stream>
   net::awaitable<void> client_to_server(Client& client, Stream& up);
   template <class Client, class Stream>
@@ -113,6 +122,7 @@ class session : public std::enable_shared_from_this<session> {
   net::steady_timer deadline_;   // bounds the startup phase, then the final FATAL
   net::steady_timer side_done_;  // wakes the relay when an out-of-band write finished
   net::steady_timer linger_;     // holds the server side open after a cut; close_all ends it
+  net::steady_timer relay_end_;  // wakes run() when the relay loop gave the descriptors back
   pg::frame_tracker tracker_;    // boundaries of what the client has been sent
   phase_buffer cbuf_, sbuf_;     // from the client and from the server
   std::vector<std::pair<std::string, std::string>> client_params_;
@@ -124,7 +134,13 @@ class session : public std::enable_shared_from_this<session> {
   bool side_writing_ = false;
   bool ending_ = false;
   bool closed_ = false;
-  bool closed_all_ = false;                 // close_all ran: nothing is left to wait for
+  bool closed_all_ = false;  // close_all ran: nothing is left to wait for
+  // A plain session's descriptors belong to the relay loop from the handoff until its end
+  // comes back; then they are here, no longer in client_ and up_.
+  bool handed_off_ = false;
+  bool relay_over_ = false;
+  std::uint64_t relay_id_ = 0;
+  owned_fd client_fd_, server_fd_;
   net::steady_timer::time_point cut_at_{};  // when access ended for this session
 };
 
