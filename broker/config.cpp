@@ -239,6 +239,11 @@ class loader : public config_reader {
       cfg->bundles.push_back(read_bundle(n, i));
     });
     cfg->notifications = notify::read_notifications(*this, top["notifications"]);
+    if (const auto& s = cfg->notifications.slack)
+      for (const auto& [slack_id, user] : s->users)
+        if (!cfg->find_user(user))
+          fail(top["notifications"]["slack"]["users"], "notifications: slack",
+               "users: " + slack_id + " maps to '" + user + "', who is not in users");
     return cfg;
   }
 

@@ -337,7 +337,7 @@ notifications_config read_notifications(const config_reader& r, const YAML::Node
   if (!given(n)) return c;
   r.expect_map(n, ctx);
   r.check_keys(n, ctx,
-               {"webhooks", "email", "teams", "portal_url", "timeout", "retry", "workers",
+               {"webhooks", "email", "teams", "slack", "portal_url", "timeout", "retry", "workers",
                 "reminders", "expiring_soon", "retention"});
   if (given(n["timeout"])) {
     c.timeout = r.duration(n["timeout"], ctx, "timeout");
@@ -362,6 +362,13 @@ notifications_config read_notifications(const config_reader& r, const YAML::Node
     c.teams.push_back(read_teams(r, item, i, names));
   });
   if (given(n["email"])) c.email = read_email(r, n["email"], names);
+  if (given(n["slack"])) {
+    c.slack = slack::read_slack(r, n["slack"]);
+    if (c.slack && (names.contains(c.slack->name) || (c.email && c.email->name == c.slack->name)))
+      r.fail(n["slack"], "notifications: slack",
+             "another endpoint is named '" + c.slack->name +
+                 "': give the Slack app a name of its own (name:)");
+  }
   c.portal_url = read_portal_url(r, n);
   return c;
 }

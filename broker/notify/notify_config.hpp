@@ -1,8 +1,8 @@
 // The `notifications` section of aponod.yaml: the endpoints of each channel (webhooks: URL,
-// secrets, event filter, CA; email: the SMTP server; Microsoft Teams: Workflows URLs), the
-// portal's public URL that notifications link to, how deliveries are timed (per-attempt
-// timeout, backoff, maximum age), the reminders and expiring-soon notices, and how long
-// finished deliveries are kept.
+// secrets, event filter, CA; email: the SMTP server; Microsoft Teams: Workflows URLs; Slack: the
+// app, broker/slack/slack_config.hpp), the portal's public URL that notifications link to, how
+// deliveries are timed (per-attempt timeout, backoff, maximum age), the reminders and
+// expiring-soon notices, and how long finished deliveries are kept.
 #pragma once
 
 #include <chrono>
@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "broker/slack/slack_config.hpp"
 
 namespace YAML {
 class Node;
@@ -68,9 +70,10 @@ struct teams_config {
 
 /// The whole section.
 struct notifications_config {
-  std::vector<webhook_config> webhooks;  ///< endpoints
-  std::optional<email_config> email;     ///< the SMTP endpoint
-  std::vector<teams_config> teams;       ///< Teams endpoints
+  std::vector<webhook_config> webhooks;      ///< endpoints
+  std::optional<email_config> email;         ///< the SMTP endpoint
+  std::vector<teams_config> teams;           ///< Teams endpoints
+  std::optional<slack::slack_config> slack;  ///< the Slack app (direct messages)
   std::string portal_url;  ///< the portal's public base URL (`https://apono.example.com`), no
                            ///< trailing slash; empty: notifications carry no link
   std::chrono::milliseconds timeout{std::chrono::seconds{10}};         ///< one attempt, end to end

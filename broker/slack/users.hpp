@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -39,6 +40,9 @@ class directory {
   [[nodiscard]] lookup slack_user(const std::string& user);
 
  private:
+  // Empties the caches when the config was reloaded since the last lookup (mutex_ held).
+  void forget_if_reloaded(const std::shared_ptr<const config>& cfg);
+
   struct cached {
     lookup value;
     common::time_point until;
@@ -48,6 +52,7 @@ class directory {
   const common::clock& clock_;
   std::mutex mutex_;
   std::map<std::string, cached> by_slack_, by_user_;
+  std::shared_ptr<const config> seen_config_;  // the config the caches were filled under
 };
 
 }  // namespace apono::broker::slack

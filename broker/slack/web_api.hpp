@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "broker/slack/slack_config.hpp"
 
@@ -39,12 +41,19 @@ class web_api {
   /// never throws.
   [[nodiscard]] api_result call(std::string_view method, const boost::json::object& args,
                                 std::chrono::milliseconds timeout = std::chrono::seconds{10});
+  /// Calls a read method that takes form arguments only (users.info, users.lookupByEmail:
+  /// Slack ignores a JSON body there); never throws.
+  [[nodiscard]] api_result call_form(std::string_view method,
+                                     const std::vector<std::pair<std::string, std::string>>& args,
+                                     std::chrono::milliseconds timeout = std::chrono::seconds{10});
   /// POSTs `message` to an interaction's `response_url` (ephemeral replies, replacing the
   /// original message); only URLs under the configured API origin or Slack's hooks host are
   /// accepted. Never throws.
   [[nodiscard]] api_result respond(const std::string& response_url,
                                    const boost::json::object& message,
                                    std::chrono::milliseconds timeout = std::chrono::seconds{5});
+  /// The settings it was made with.
+  [[nodiscard]] const slack_config& config() const;
 
  private:
   struct impl;

@@ -154,6 +154,24 @@ CREATE TABLE notify_endpoints(
   disabled_at BIGINT,
   disabled_reason TEXT NOT NULL DEFAULT '');
 )sql",
+    // Slack: requests from Slack seen within their 5-minute window (a replay to any replica is
+    // refused: the primary key decides between two at once), and the messages posted, so later
+    // events update them or reply in their thread.
+    R"sql(
+CREATE TABLE slack_requests_seen(
+  key TEXT PRIMARY KEY,
+  expires_at BIGINT NOT NULL);
+CREATE INDEX slack_requests_seen_expiry ON slack_requests_seen(expires_at);
+CREATE TABLE slack_messages(
+  webhook_id TEXT PRIMARY KEY,
+  request_id BIGINT NOT NULL,
+  username TEXT NOT NULL,
+  role TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  ts TEXT NOT NULL,
+  created_at BIGINT NOT NULL);
+CREATE INDEX slack_messages_request ON slack_messages(request_id, created_at);
+)sql",
 };
 
 // Advisory lock keys. Session-level locks of the two-int form and of the one-bigint form do
@@ -861,7 +879,69 @@ class postgres_store::tx final : public store_tx {
     return read_audit_row(r, 0);
   }
 
+  bool remember_slack_request(const std::string& key, common::time_point expires_at,
+                              common::time_point now) override {
+    // The window keeps this table to a few minutes of requests: each new one sweeps it
+    // (skipping rows another replica is deleting at the same moment).
+    (void)c_.exec(
+        "DELETE FROM slack_requests_seen WHERE key IN (SELECT key FROM slack_requests_seen "
+        "WHERE expires_at <= $1 LIMIT 1000 FOR UPDATE SKIP LOCKED)",
+        params().add(common::to_unix_ms(now)));
+    return c_.exec(
+                 "INSERT INTO slack_requests_seen(key, expires_at) VALUES($1, $2) "
+                 "ON CONFLICT DO NOTHING",
+                 params().add(key).add(common::to_unix_ms(expires_at)))
+               .affected() == 1;
+  }
+
+  bool insert_slack_message(const slack_message_ref& m) override {
+    return c_.exec(
+                 "INSERT INTO slack_messages(webhook_id, request_id, username, role, channel, "
+                 "ts, created_at) VALUES($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING",
+                 params()
+                     .add(m.webhook_id)
+                     .add(m.request_id)
+                     .add(m.user)
+                     .add(m.role)
+                     .add(m.channel)
+                     .add(m.ts)
+                     .add(common::to_unix_ms(m.created_at)))
+               .affected() == 1;
+  }
+
+  std::optional<slack_message_ref> slack_message_by_delivery(
+      const std::string& webhook_id) override {
+    auto r = c_.exec(
+        "SELECT webhook_id, request_id, username, role, channel, ts, created_at FROM "
+        "slack_messages WHERE webhook_id = $1",
+        params().add(webhook_id));
+    if (r.size() == 0) return std::nullopt;
+    return slack_row(r, 0);
+  }
+
+  std::vector<slack_message_ref> slack_messages(std::int64_t request_id) override {
+    auto r = c_.exec(
+        "SELECT webhook_id, request_id, username, role, channel, ts, created_at FROM "
+        "slack_messages WHERE request_id = $1 ORDER BY created_at, webhook_id",
+        params().add(request_id));
+    std::vector<slack_message_ref> out;
+    for (int i = 0; i < r.size(); ++i) out.push_back(slack_row(r, i));
+    return out;
+  }
+
  private:
+  static slack_message_ref slack_row(const rows& r, int i) {
+    slack_message_ref m;
+    m.webhook_id = r.text(i, 0);
+    m.request_id = r.i64(i, 1);
+    m.user = r.text(i, 2);
+    m.role = r.text(i, 3);
+    m.channel = r.text(i, 4);
+    m.ts = r.text(i, 5);
+    m.created_at = common::from_unix_ms(r.i64(i, 6));
+    return m;
+  }
+
   std::optional<common::access_request> fetch(std::int64_t id, const char* lock) {
     std::string sql =
         std::string("SELECT ") + request_columns + " FROM requests WHERE id = $1" + lock;

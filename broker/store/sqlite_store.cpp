@@ -142,6 +142,23 @@ CREATE TABLE notify_endpoints(
   disabled_at INTEGER,
   disabled_reason TEXT NOT NULL DEFAULT '');
 )sql",
+    // Slack: requests from Slack seen within their 5-minute window (a replay to any replica is
+    // refused), and the messages posted, so later events update them or reply in their thread.
+    R"sql(
+CREATE TABLE slack_requests_seen(
+  key TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL);
+CREATE INDEX slack_requests_seen_expiry ON slack_requests_seen(expires_at);
+CREATE TABLE slack_messages(
+  webhook_id TEXT PRIMARY KEY,
+  request_id INTEGER NOT NULL,
+  user TEXT NOT NULL,
+  role TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  ts TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE INDEX slack_messages_request ON slack_messages(request_id, created_at);
+)sql",
 };
 
 // A token's last use is written at most this often: an API call should not cost a write.
@@ -771,7 +788,62 @@ class sqlite_store::tx final : public store_tx {
     return read_audit_row(s);
   }
 
+  bool remember_slack_request(const std::string& key, common::time_point expires_at,
+                              common::time_point now) override {
+    // The window keeps this table to a few minutes of requests: each new one sweeps it.
+    stmt gc(c_, "DELETE FROM slack_requests_seen WHERE expires_at <= ?");
+    gc.bind(1, common::to_unix_ms(now));
+    gc.run();
+    stmt s(c_,
+           "INSERT INTO slack_requests_seen(key, expires_at) VALUES(?, ?) ON CONFLICT DO NOTHING");
+    s.bind(1, key).bind(2, common::to_unix_ms(expires_at));
+    s.run();
+    return sqlite3_changes(db_) == 1;
+  }
+
+  bool insert_slack_message(const slack_message_ref& m) override {
+    stmt s(c_,
+           "INSERT INTO slack_messages(webhook_id, request_id, user, role, channel, ts, "
+           "created_at) VALUES(?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
+    s.bind(1, m.webhook_id).bind(2, m.request_id).bind(3, m.user).bind(4, m.role);
+    s.bind(5, m.channel).bind(6, m.ts).bind(7, common::to_unix_ms(m.created_at));
+    s.run();
+    return sqlite3_changes(db_) == 1;
+  }
+
+  std::optional<slack_message_ref> slack_message_by_delivery(
+      const std::string& webhook_id) override {
+    stmt s(c_,
+           "SELECT webhook_id, request_id, user, role, channel, ts, created_at FROM "
+           "slack_messages WHERE webhook_id = ?");
+    s.bind(1, webhook_id);
+    if (!s.step()) return std::nullopt;
+    return slack_row(s);
+  }
+
+  std::vector<slack_message_ref> slack_messages(std::int64_t request_id) override {
+    stmt s(c_,
+           "SELECT webhook_id, request_id, user, role, channel, ts, created_at FROM "
+           "slack_messages WHERE request_id = ? ORDER BY created_at, webhook_id");
+    s.bind(1, request_id);
+    std::vector<slack_message_ref> out;
+    while (s.step()) out.push_back(slack_row(s));
+    return out;
+  }
+
  private:
+  static slack_message_ref slack_row(stmt& s) {
+    slack_message_ref m;
+    m.webhook_id = s.text(0);
+    m.request_id = s.i64(1);
+    m.user = s.text(2);
+    m.role = s.text(3);
+    m.channel = s.text(4);
+    m.ts = s.text(5);
+    m.created_at = common::from_unix_ms(s.i64(6));
+    return m;
+  }
+
   sqlite_connection& c_;
   sqlite3* db_;
   const secret_box* keys_;

@@ -157,6 +157,18 @@ struct notice_candidate {
                                       ///< `request.expiring_soon` (ACTIVE) event, if any
 };
 
+/// A Slack message aponod posted, so later events can update it (chat.update) or reply in its
+/// thread, and a retried delivery knows it was posted already.
+struct slack_message_ref {
+  std::string webhook_id;           ///< the delivery that posted it (unique)
+  std::int64_t request_id = 0;      ///< the request it is about
+  std::string user;                 ///< the apono user it was sent to
+  std::string role;                 ///< `requester` or `approver` (a parent message), `reply`
+  std::string channel;              ///< Slack's conversation id (`D...`)
+  std::string ts;                   ///< Slack's message id in it
+  common::time_point created_at{};  ///< when it was posted
+};
+
 /// Reads and writes inside one transaction. Valid only inside the callback of store::transact
 /// or store::read (a read transaction must not write).
 class store_tx {
@@ -254,6 +266,18 @@ class store_tx {
   /// The newest audit event of request `request_id` with `action`, if any.
   [[nodiscard]] virtual std::optional<audit_event> last_request_audit(
       std::int64_t request_id, const std::string& action) = 0;
+
+  /// Remembers a request from Slack by `key` (a hash of its signature) until `expires_at`,
+  /// forgetting those expired at `now`; false when it was remembered already (a replay).
+  virtual bool remember_slack_request(const std::string& key, common::time_point expires_at,
+                                      common::time_point now) = 0;
+  /// Records a posted Slack message; false when its webhook_id is recorded already.
+  virtual bool insert_slack_message(const slack_message_ref& m) = 0;
+  /// The message the delivery `webhook_id` posted, if it did.
+  [[nodiscard]] virtual std::optional<slack_message_ref> slack_message_by_delivery(
+      const std::string& webhook_id) = 0;
+  /// Every message recorded about request `request_id`, oldest first.
+  [[nodiscard]] virtual std::vector<slack_message_ref> slack_messages(std::int64_t request_id) = 0;
 };
 
 /// The store. Thread-safe; callbacks should be short. Failures to reach the database throw

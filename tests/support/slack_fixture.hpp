@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/time.hpp"
+#include "tests/support/slack_blocks_check.hpp"
 
 namespace apono::test {
 
@@ -93,6 +94,8 @@ class slack_fixture {
   /// The `notifications.slack` YAML section for aponod pointing here (indented by `indent`).
   [[nodiscard]] std::string config_yaml(int indent = 2) const;
 
+  /// The CA aponod's certificate is signed by, for command(), interact() and click().
+  void set_aponod_ca(std::filesystem::path ca_file);
   /// Adds a workspace member; returns its id.
   std::string add_user(const std::string& name, const std::string& email);
   /// Injects a failure.

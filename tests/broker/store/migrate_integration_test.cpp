@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include "broker/store/sqlite_store.hpp"
 #include "common/model.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/endings.hpp"
@@ -69,6 +70,20 @@ TEST_CASE("migrate: SQLite to PostgreSQL, counts equal, an active grant still en
   REQUIRE(signed_in.status == 200);
   const auto cookie = signed_in.headers.at("set-cookie").substr(0, 64);
   REQUIRE(sqlite_broker.stop() == 0);
+  // A Slack message posted about the pending request (copied: later events update it) and a
+  // request from Slack seen (not copied: its 5-minute window is over by the time a migrated
+  // broker starts).
+  {
+    apono::broker::sqlite_store st(sqlite_broker.data_dir() / "apono.db");
+    st.transact([&](apono::broker::store_tx& tx) {
+      const auto now =
+          std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+      CHECK(tx.insert_slack_message({"msg_1_deadbeef", *apono::common::parse_request_id(pending),
+                                     "approver", "approver", "DAPPROVER1", "1733500000.000100",
+                                     now}));
+      CHECK(tx.remember_slack_request("seen", now + 5min, now));
+    });
+  }
 
   auto migrated =
       run({APONOD_BINARY, "store", "migrate", "--from",
@@ -78,6 +93,10 @@ TEST_CASE("migrate: SQLite to PostgreSQL, counts equal, an active grant still en
   CHECK(migrated.output.find("requests: 4 rows") != std::string::npos);
   CHECK(migrated.output.find("units: 4 rows") != std::string::npos);
   CHECK(migrated.output.find("browser_sessions: 1 rows") != std::string::npos);
+  CHECK(migrated.output.find("slack_messages: 1 rows") != std::string::npos);
+  CHECK(pg.psql("SELECT channel || ' ' || ts FROM slack_messages", "apono_store") ==
+        "DAPPROVER1 1733500000.000100");
+  CHECK(count(pg.psql("SELECT count(*) FROM slack_requests_seen", "apono_store")) == 0);
   CHECK(migrated.output.find("secrets: 1 open with the keys given") != std::string::npos);
   CHECK(migrated.output.find(store_url) == std::string::npos);  // the URL holds a password
   CHECK(count(pg.psql("SELECT count(*) FROM requests", "apono_store")) == 4);
