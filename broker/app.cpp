@@ -28,6 +28,7 @@
 #include "broker/provision/ssh_provisioner.hpp"
 #include "broker/scheduler.hpp"
 #include "broker/service.hpp"
+#include "broker/slack/app.hpp"
 #include "broker/store/open_store.hpp"
 #include "broker/tls/certificates.hpp"
 #include "common/secrets.hpp"
@@ -89,6 +90,7 @@ struct app::impl {
     svc.set_ssh_ca(&ssh_ca);
     routes.set_ssh_ca(&ssh_ca);
     routes.on_notifications_change([this] { notifier.wake(); });
+    routes.set_slack(&slack_app);
     // Another replica committed a change: our long-polls and scheduler look again.
     st.on_remote_change([this] { changed(); });
   }
@@ -141,6 +143,9 @@ struct app::impl {
   notify::teams_channel teams{clock};
   notify::dispatcher notifier;
   api::router routes;
+  // After the router, so it goes first: its threads finish their Slack work while the service
+  // and the store are still there.
+  slack::app slack_app{holder, svc, st, clock};
   std::function<void(const std::string&, const std::filesystem::path&)> listening;
 };
 

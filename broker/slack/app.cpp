@@ -30,15 +30,8 @@ constexpr auto remember_triggers = std::chrono::minutes{10};
 
 }  // namespace
 
-app::app(slack_config cfg, config_holder& config, service& svc, store& st, web_api& api,
-         directory& users, const common::clock& clk)
-    : cfg_(std::move(cfg)),
-      config_(config),
-      service_(svc),
-      store_(st),
-      api_(api),
-      users_(users),
-      clock_(clk) {}
+app::app(config_holder& config, service& svc, store& st, const common::clock& clk)
+    : config_(config), service_(svc), store_(st), clock_(clk) {}
 
 app::~app() {
   work_.join();
@@ -48,11 +41,30 @@ bool app::handles(std::string_view path) {
   return path == commands_path || path == interactions_path;
 }
 
+std::shared_ptr<app::client> app::current() {
+  auto cfg = config_.get();
+  std::lock_guard lock(mutex_);
+  if (!cfg->notifications.slack) {
+    client_.reset();
+    seen_.reset();
+    return nullptr;
+  }
+  // A reload may change the token, the secret or the API's address: a new client then. Work
+  // still running holds the old one until it ends.
+  if (cfg != seen_) {
+    client_ = std::make_shared<client>(*cfg->notifications.slack, config_, clock_);
+    seen_ = cfg;
+  }
+  return client_;
+}
+
 http::response app::handle(const http::request& req, const std::string& path) {
+  auto slack = current();
+  if (!slack) throw api_error(errc::not_found, "Slack is not configured on this broker");
   if (req.method != "POST")
     throw api_error(errc::not_found, "no such endpoint: " + req.method.substr(0, 32) + " " + path);
   // Nothing of the body is read before Slack's signature is checked.
-  const auto v = check_request(req, cfg_.signing_secret, store_, clock_.now());
+  const auto v = check_request(req, slack->cfg.signing_secret, store_, clock_.now());
   if (v != verdict::ok) {
     spdlog::warn("slack: {} from {} refused: {}", path, req.remote, describe(v));
     throw api_error(errc::unauthenticated, "Slack request refused: " + std::string(describe(v)));
@@ -92,7 +104,9 @@ bool app::first_time(const std::string& trigger_id) {
 }
 
 app::identity app::who(const std::string& slack_user) {
-  auto found = users_.apono_user(slack_user);
+  auto slack = current();
+  if (!slack) return {std::nullopt, "Slack is no longer configured on this broker."};
+  auto found = slack->users.apono_user(slack_user);
   auto cfg = config_.get();
   const user_config* u = found.id ? cfg->find_user(*found.id) : nullptr;
   if (!u) {
@@ -110,8 +124,13 @@ app::identity app::who(const std::string& slack_user) {
 api_result app::call(std::string_view method, const json::object& args) {
   // A reply is worth a few tries over a short outage; the person is waiting, so not more.
   api_result r;
+  auto c = current();
+  if (!c) {
+    r.error = "Slack is no longer configured";
+    return r;
+  }
   for (int attempt = 1; attempt <= 3; ++attempt) {
-    r = api_.call(method, args);
+    r = c->api.call(method, args);
     if (r.ok) return r;
     const bool retry = r.http_status == 0 || r.http_status >= 500 || r.http_status == 429;
     spdlog::warn("slack: {} failed (attempt {}): {} {}", method, attempt, r.http_status, r.error);
@@ -123,8 +142,8 @@ api_result app::call(std::string_view method, const json::object& args) {
 }
 
 void app::tell(const reply_to& to, const json::object& message) {
-  if (!to.response_url.empty()) {
-    auto r = api_.respond(to.response_url, message);
+  if (auto c = current(); c && !to.response_url.empty()) {
+    auto r = c->api.respond(to.response_url, message);
     if (r.ok || (r.http_status >= 200 && r.http_status < 300)) return;
     spdlog::warn("slack: response_url answered {} {}; replying another way", r.http_status,
                  r.error);

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -36,9 +37,9 @@ namespace apono::broker::slack {
 /// Serves the Slack endpoints. Thread-safe.
 class app {
  public:
-  /// Uses `cfg`'s signing secret; every reference must outlive the app.
-  app(slack_config cfg, config_holder& config, service& svc, store& st, web_api& api,
-      directory& users, const common::clock& clk);
+  /// Reads `notifications.slack` from `config` at each request (a reload takes effect at
+  /// once); every reference must outlive the app.
+  app(config_holder& config, service& svc, store& st, const common::clock& clk);
   /// Waits for the work already acknowledged.
   ~app();
   app(const app&) = delete;
@@ -47,7 +48,8 @@ class app {
   /// True for the paths this app answers.
   [[nodiscard]] static bool handles(std::string_view path);
   /// Answers a request to `path` (one of handles()); blocks on the store, so run it on the
-  /// router's work pool. Throws common::api_error for bad input (the router answers 4xx).
+  /// router's work pool. Throws common::api_error for bad input (the router answers 4xx), and
+  /// not_found when Slack is not configured.
   [[nodiscard]] http::response handle(const http::request& req, const std::string& path);
 
  private:
@@ -64,7 +66,17 @@ class app {
     std::string refusal;
   };
 
+  /// The Web API client and user directory for one version of the Slack settings.
+  struct client {
+    client(const slack_config& c, config_holder& config, const common::clock& clk)
+        : cfg(c), api(c), users(api, config, clk) {}
+    slack_config cfg;
+    web_api api;
+    directory users;
+  };
+
   // app.cpp
+  std::shared_ptr<client> current();
   void later(std::function<void()> fn);
   bool first_time(const std::string& trigger_id);
   identity who(const std::string& slack_user);
@@ -88,14 +100,13 @@ class app {
   void open_modal(const std::string& trigger_id, const boost::json::object& view,
                   const reply_to& to);
 
-  slack_config cfg_;
   config_holder& config_;
   service& service_;
   store& store_;
-  web_api& api_;
-  directory& users_;
   const common::clock& clock_;
   std::mutex mutex_;
+  std::shared_ptr<const config> seen_;  ///< the config client_ was made for
+  std::shared_ptr<client> client_;
   std::map<std::string, std::chrono::steady_clock::time_point> triggers_;  ///< seen, for retries
   boost::asio::thread_pool work_{4};
 };
