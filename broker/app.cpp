@@ -20,6 +20,7 @@
 #include "broker/metrics.hpp"
 #include "broker/notify/dispatcher.hpp"
 #include "broker/notify/email/email_channel.hpp"
+#include "broker/notify/slack/slack_channel.hpp"
 #include "broker/notify/teams/teams_channel.hpp"
 #include "broker/notify/webhook/webhook_channel.hpp"
 #include "broker/provision/aws_provisioner.hpp"
@@ -85,17 +86,31 @@ struct app::impl {
             stats, {}, [this] { changed(); }),
         sched(st, svc, clock, cfg->server.provision_workers),
         notifier(st, holder, clock, stats,
-                 {{"webhook", &webhooks}, {"email", &mail}, {"teams", &teams}}),
+                 {{"webhook", &webhooks}, {"email", &mail}, {"teams", &teams}, {"slack", &slack}}),
         routes(holder, svc, st, stats, hub, [this] { return st.ping() && sched.running(); }) {
     svc.set_ssh_ca(&ssh_ca);
     routes.set_ssh_ca(&ssh_ca);
     routes.on_notifications_change([this] { notifier.wake(); });
     routes.set_slack(&slack_app);
+    routes.set_readiness_details([this] {
+      boost::json::object d;
+      if (auto s = slack.readiness(); !s.is_null()) d["slack"] = std::move(s);
+      return d;
+    });
     // Another replica committed a change: our long-polls and scheduler look again.
     st.on_remote_change([this] { changed(); });
   }
 
-  ~impl() { st.on_remote_change({}); }
+  ~impl() {
+    st.on_remote_change({});
+    if (slack_check.joinable()) slack_check.join();
+  }
+
+  // auth.test on a thread of its own: a slow Slack holds up neither the start nor a reload.
+  void check_slack() {
+    if (slack_check.joinable()) slack_check.join();
+    slack_check = std::thread([this] { slack.check_auth(); });
+  }
 
   void changed() {
     sched.wake();
@@ -118,6 +133,7 @@ struct app::impl {
       ++stats.config_reloads;
       spdlog::info("config reloaded from {}", cur->path.string());
       changed();
+      check_slack();
     } catch (const std::exception& e) {
       ++stats.config_reload_failures;
       spdlog::error("config reload rejected, keeping the previous config: {}", e.what());
@@ -141,6 +157,8 @@ struct app::impl {
   notify::webhook_channel webhooks{clock};
   notify::email_channel mail{holder};
   notify::teams_channel teams{clock};
+  notify::slack_channel slack{st, holder, clock};
+  std::thread slack_check;
   notify::dispatcher notifier;
   api::router routes;
   // After the router, so it goes first: its threads finish their Slack work while the service
@@ -192,6 +210,7 @@ int app::run() {
   http::server srv(ioc, opts, [&m](http::request req) { return m.routes.handle(std::move(req)); });
   m.sched.start();
   m.notifier.start();
+  m.check_slack();
 
   net::signal_set stop_signals(ioc, SIGINT, SIGTERM);
   net::signal_set hup(ioc, SIGHUP);

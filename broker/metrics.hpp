@@ -10,7 +10,8 @@
 namespace apono::broker {
 
 /// Notification channels, in the order their counters are kept.
-inline constexpr std::array<std::string_view, 1> notify_channels{"webhook"};
+inline constexpr std::array<std::string_view, 4> notify_channels{"webhook", "email", "teams",
+                                                                 "slack"};
 
 /// What became of a notification attempt.
 enum class delivery_outcome : std::size_t {

@@ -491,7 +491,11 @@ http::response router::dispatch(const http::request& req, const std::string& pat
   if (path == "/healthz") return json_response(200, json::object{{"status", "ok"}});
   if (path == "/readyz") {
     bool ok = ready_ ? ready_() : true;
-    return json_response(ok ? 200 : 503, json::object{{"status", ok ? "ready" : "not ready"}});
+    json::object body{{"status", ok ? "ready" : "not ready"}};
+    if (readiness_details_)
+      if (auto details = readiness_details_(); !details.empty())
+        body["details"] = std::move(details);
+    return json_response(ok ? 200 : 503, body);
   }
   if (path == "/metrics") {
     http::response res;

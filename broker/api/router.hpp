@@ -40,6 +40,11 @@ class router {
   void set_portal_assets(std::span<const portal::asset> assets) {
     portal_files_ = portal::files(assets);
   }
+  /// Adds `f()`'s members to /readyz's `details` (the Slack app's auth.test); they inform and
+  /// never make the broker unready. Call before serving.
+  void set_readiness_details(std::function<boost::json::object()> f) {
+    readiness_details_ = std::move(f);
+  }
   /// Calls `f` after an admin's notification change (a test, a redelivery, an enable) so the
   /// dispatcher acts on it at once.
   void on_notifications_change(std::function<void()> f) { notifications_.on_change(std::move(f)); }
@@ -67,6 +72,7 @@ class router {
   metrics& metrics_;
   event_hub& hub_;
   std::function<bool()> ready_;
+  std::function<boost::json::object()> readiness_details_;
   std::chrono::milliseconds max_poll_{25000};
   const ssh::user_ca* ssh_ca_ = nullptr;
   slack::app* slack_ = nullptr;

@@ -38,6 +38,7 @@ std::vector<configured> configured_endpoints(const config& cfg) {
     out.push_back(
         {e.name, "email", scheme + e.host + ":" + std::to_string(e.port) + mode, e.events});
   }
+  if (n.slack) out.push_back({n.slack->name, "slack", n.slack->api_base_url, n.slack->events});
   return out;
 }
 
@@ -112,6 +113,9 @@ delivery send_test(store& st, const config& cfg, const common::clock& clk, const
                                           ") have no email address in the config (users: email)");
     endpoint = recipient_endpoint(w.name, by);
   }
+  // Slack's test is a direct message to the admin; whether Slack knows them shows in the
+  // delivery (users_not_found), as for any other recipient.
+  if (w.channel == "slack") endpoint = recipient_endpoint(w.name, by);
   delivery d;
   st.transact([&](store_tx& tx) {
     auto s = state_of(tx, w.name);

@@ -30,7 +30,7 @@ struct endpoint_ref {
   std::string name;
   std::string channel;
   const std::vector<std::string>* events;
-  bool per_recipient;  // one delivery per person the event addresses (email)
+  bool per_recipient;  // one delivery per person the event addresses (email, Slack)
 };
 
 std::vector<endpoint_ref> endpoints_of(const config& cfg) {
@@ -39,6 +39,7 @@ std::vector<endpoint_ref> endpoints_of(const config& cfg) {
   for (const auto& w : n.webhooks) out.push_back({w.name, "webhook", &w.events, false});
   for (const auto& t : n.teams) out.push_back({t.name, "teams", &t.events, false});
   if (n.email) out.push_back({n.email->name, "email", &n.email->events, true});
+  if (n.slack) out.push_back({n.slack->name, "slack", &n.slack->events, true});
   return out;
 }
 
@@ -150,7 +151,8 @@ std::size_t dispatcher::fan_out() {
           std::vector<std::string> to{e.name};
           if (e.per_recipient) {
             to.clear();
-            for (const auto& user : recipients_of(type, ev, r, *cfg))
+            for (const auto& user : e.channel == "slack" ? chat_recipients_of(type, ev, r, *cfg)
+                                                         : recipients_of(type, ev, r, *cfg))
               to.push_back(recipient_endpoint(e.name, user));
           }
           if (to.empty()) continue;

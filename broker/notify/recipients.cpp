@@ -68,6 +68,24 @@ std::vector<std::string> recipients_of(std::string_view type, const audit_event&
   return out;
 }
 
+std::vector<std::string> chat_recipients_of(std::string_view type, const audit_event& ev,
+                                            const common::access_request* r, const config& cfg) {
+  std::vector<std::string> out;
+  if (!r) return out;
+  if (type == "request.pending_approval" || type == "request.reminder")
+    return approvers_of(*r, cfg);
+  if (type != "request.created" && audience_of(type) != audience::requester) return out;
+  out.push_back(r->requester);
+  // The decisions that end a wait for approval: every approver's copy shows the outcome.
+  const bool decided_pending =
+      type == "request.approved" || type == "request.rejected" ||
+      (type == "request.failed" && ev.action == "request.pending_timeout") ||
+      (type == "request.revoked" && ev.status == "REVOKED");
+  if (decided_pending && ev.action != "request.created")
+    for (auto& a : approvers_of(*r, cfg)) out.push_back(std::move(a));
+  return out;
+}
+
 std::string recipient_endpoint(std::string_view endpoint, std::string_view user) {
   std::string out(endpoint);
   out.append(":").append(user);

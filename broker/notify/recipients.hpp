@@ -1,4 +1,4 @@
-// Who a notification is for, for the channels that address people (email; later Slack direct
+// Who a notification is for, for the channels that address people (email, and Slack direct
 // messages): the requester for their request's status changes, the approvers for a request that
 // waits for them. One table, so an event added to the vocabulary is one line here.
 #pragma once
@@ -34,6 +34,16 @@ enum class audience {
 [[nodiscard]] std::vector<std::string> recipients_of(std::string_view type, const audit_event& ev,
                                                      const common::access_request* r,
                                                      const config& cfg);
+
+/// The user names a channel that follows each request in direct messages (Slack) sends event
+/// `type` to: the requester for every status change of their request, their own included (a
+/// thread follows the request from its creation), and the approvers for the request waiting
+/// for them and for its decision (approved, rejected, withdrawn or timed out while pending), so
+/// each approver's copy can show the outcome.
+[[nodiscard]] std::vector<std::string> chat_recipients_of(std::string_view type,
+                                                          const audit_event& ev,
+                                                          const common::access_request* r,
+                                                          const config& cfg);
 
 /// The endpoint name of a delivery to `user` through endpoint `endpoint`: `email:alice`. Each
 /// recipient has deliveries of their own, so a bad address holds back nobody else.

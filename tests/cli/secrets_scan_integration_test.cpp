@@ -47,6 +47,7 @@
 #include "tests/support/cloud/kube_fixture.hpp"
 #include "tests/support/pg_fixture.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/slack_fixture.hpp"
 #include "tests/support/smtp_receiver.hpp"
 #include "tests/support/sshd_fixture.hpp"
 #include "tests/support/webhook_receiver.hpp"
@@ -84,6 +85,8 @@ constexpr const char* k_store_key = "broker: key for secrets at rest";
 constexpr const char* k_webhook_secret = "broker: webhook signing secret";
 constexpr const char* k_smtp_password = "broker: SMTP password";
 constexpr const char* k_teams_signature = "broker: Teams Workflow URL signature";
+constexpr const char* k_slack_token = "broker: Slack bot token";
+constexpr const char* k_slack_signing = "broker: Slack signing secret";
 
 const std::string account = "123456789012";
 const std::string role_arn = "arn:aws:iam::123456789012:role/ReadOnly";
@@ -535,6 +538,9 @@ struct e2e_run {
   scoped_env home{"HOME", (root.dir.path / "home").string()};
   scoped_env runtime{"XDG_RUNTIME_DIR", (root.dir.path / "runtime").string()};
   pg_fixture pg;
+  // Every request event also goes to Slack as direct messages; every call the stand-in got
+  // (each message, its blocks, each update) is written under the root and scanned.
+  slack_fixture slack;
   aws_fixture aws;
   kube_fixture kube;
   sshd_fixture sshd{{"", {{login, {principal}}}, ""}};
@@ -603,6 +609,9 @@ struct e2e_run {
         "\n    tls: starttls\n    ca_file: " + (smtp_certs.path / "cert.pem").string() +
         "\n    username: apono\n    password_file: " + (input_dir() / "smtp.password").string() +
         "\n    from: \"Apono <apono@example.test>\"\n";
+    for (const char* u : {"admin", "approver", "alice", "bob"})
+      slack.add_user(u, std::string(u) + "@example.com");
+    extra += slack.config_yaml(2);
     apono::common::write_private_file(input_dir() / "extra.yaml", extra);
     b = std::make_unique<broker_fixture>(
         pg, std::vector<std::string>{"--ssh-target", "127.0.0.1:" + std::to_string(sshd.port()),
@@ -614,6 +623,19 @@ struct e2e_run {
   }
 
   [[nodiscard]] fs::path input_dir() const { return root.dir.path / "input"; }
+  // What Slack was sent so far, one call a line (not the bearer token, which the stand-in
+  // keeps to check it), for the file scan.
+  void save_slack_calls() {
+    std::string lines;
+    for (const auto& c : slack.calls())
+      lines += json::serialize(json::object{{"method", c.method},
+                                            {"args", c.args},
+                                            {"status", c.http_status},
+                                            {"answer", c.answer}}) +
+               "\n";
+    fs::create_directories(root.dir.path / "slack-calls");
+    apono::common::write_private_file(root.dir.path / "slack-calls" / "calls.jsonl", lines);
+  }
   [[nodiscard]] fs::path captures() const { return root.dir.path / "captures"; }
   [[nodiscard]] fs::path runtime_dir() const { return root.dir.path / "runtime"; }
 
@@ -999,9 +1021,10 @@ TEST_CASE("secrets issued in a full end-to-end run appear only where they are me
   s.file_rules = {
       {.base = data,
        .path = std::regex("aponod\\.yaml"),
-       .kinds = {k_pg_admin, k_broker_aws, k_broker_kube, k_webhook_secret, k_teams_signature},
-       .why = "the broker's config holds its own target credentials, webhook secrets and the "
-              "Teams URL"},
+       .kinds = {k_pg_admin, k_broker_aws, k_broker_kube, k_webhook_secret, k_teams_signature,
+                 k_slack_token, k_slack_signing},
+       .why = "the broker's config holds its own target credentials, webhook secrets, the "
+              "Teams URL and the Slack app's token and signing secret"},
       {.base = data,
        .path = std::regex("dev-credentials\\.json"),
        .kinds = {k_dev_token, k_dev_password},
@@ -1024,7 +1047,8 @@ TEST_CASE("secrets issued in a full end-to-end run appear only where they are me
        .why = "the key that seals unit secrets in the store"},
       {.base = s.input_dir(),
        .path = std::regex("extra\\.yaml"),
-       .kinds = {k_broker_aws, k_broker_kube, k_webhook_secret, k_teams_signature},
+       .kinds = {k_broker_aws, k_broker_kube, k_webhook_secret, k_teams_signature, k_slack_token,
+                 k_slack_signing},
        .why = "the --dev-extra config the test wrote for the broker"},
       {.base = s.input_dir(),
        .path = std::regex("smtp\\.password"),
@@ -1101,6 +1125,8 @@ TEST_CASE("secrets issued in a full end-to-end run appear only where they are me
   }
   secrets.add(k_smtp_password, s.smtp_password, "");
   secrets.add(k_teams_signature, s.teams_signature, "");
+  secrets.add(k_slack_token, s.slack.bot_token(), "");
+  secrets.add(k_slack_signing, s.slack.signing_secret(), "");
   secrets.add(k_broker_aws, s.aws.options().secret_access_key, "");
   secrets.add(k_broker_kube, s.kube.admin_token(), "");
   for (const auto& [kind, file] : {std::pair<const char*, const char*>{k_tls_ca_key, "ca-key.pem"},
@@ -1304,6 +1330,7 @@ TEST_CASE("secrets issued in a full end-to-end run appear only where they are me
   s.apono_ok({"requests", "list", "-o", "json"});
 
   // ---- everything while the grants are active.
+  s.save_slack_calls();
   s.checkpoint("grants active", {s.root.dir.path}, true);
   {
     // The scan sees what it should: the allowed places hold what they are for.
@@ -1361,6 +1388,20 @@ TEST_CASE("secrets issued in a full end-to-end run appear only where they are me
   for (const auto& w : delivered) cards += w.path.starts_with("/teams?");
   CHECK(cards > 5);
   std::printf("email: %zu mails; teams: %zu cards\n", mails.size(), cards);
+
+  // Slack got the requester's messages and their updates (the stand-in's calls are scanned).
+  const auto slack_posts = s.slack.calls("chat.postMessage").size();
+  const auto slack_updates = s.slack.calls("chat.update").size();
+  CHECK(slack_posts > 5);
+  CHECK(slack_updates > 5);
+  for (const auto& c : s.slack.calls()) CHECK(c.http_status == 200);
+  std::printf("slack: %zu messages, %zu updates\n", slack_posts, slack_updates);
+  s.save_slack_calls();
+  // The file the scan reads holds every message and update as Slack got it, blocks included.
+  const auto slack_file = read_bytes(s.root.dir.path / "slack-calls" / "calls.jsonl");
+  CHECK(slack_file.find("\"chat.update\"") != std::string::npos);
+  CHECK(slack_file.find("\"blocks\"") != std::string::npos);
+  CHECK(slack_file.find("apono_details") != std::string::npos);
 
   s.api_answers();
   s.checkpoint("all ended, broker running", {s.root.dir.path}, true);

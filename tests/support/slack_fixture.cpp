@@ -279,9 +279,9 @@ struct slack_fixture::impl {
 
   std::string next_ts() {
     const auto s = std::chrono::duration_cast<std::chrono::seconds>(now().time_since_epoch());
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%lld.%06lld", static_cast<long long>(s.count()), ++ts_counter);
-    return buf;
+    // Slack's form: seconds, a dot, six digits that order messages within the second.
+    auto seq = std::to_string(++ts_counter % 1000000);
+    return std::to_string(s.count()) + "." + std::string(6 - seq.size(), '0') + seq;
   }
 
   const slack_user* user_by_id(const std::string& id) const {

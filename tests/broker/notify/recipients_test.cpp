@@ -74,6 +74,45 @@ TEST_CASE("recipients: approvers but the requester, the requester but not for th
   CHECK(recipients_of("request.active", ev, nullptr, *c).empty());
 }
 
+TEST_CASE("Slack: the requester's thread follows every change, the approvers the decision") {
+  auto c = cfg();
+  apono::common::access_request r;
+  r.requester = "alice";
+  r.flow = "manual";
+  audit_event ev;
+  ev.actor = "alice";
+  ev.action = "request.created";
+  ev.status = "PENDING";
+  CHECK(chat_recipients_of("request.created", ev, &r, *c) == strings{"alice"});
+  CHECK(chat_recipients_of("request.pending_approval", ev, &r, *c) == strings{"carol", "bob"});
+  // The decider's own copy is updated too.
+  ev.actor = "carol";
+  ev.action = "request.approved";
+  ev.status = "GRANTING";
+  CHECK(chat_recipients_of("request.approved", ev, &r, *c) == strings{"alice", "carol", "bob"});
+  ev.action = "request.rejected";
+  ev.status = "REJECTED";
+  CHECK(chat_recipients_of("request.rejected", ev, &r, *c) == strings{"alice", "carol", "bob"});
+  // Withdrawn while pending: the approvers' buttons go; revoked once active: only the requester.
+  ev.actor = "alice";
+  ev.action = "request.revoked";
+  ev.status = "REVOKED";
+  CHECK(chat_recipients_of("request.revoked", ev, &r, *c) == strings{"alice", "carol", "bob"});
+  ev.status = "REVOKING";
+  CHECK(chat_recipients_of("request.revoked", ev, &r, *c) == strings{"alice"});
+  ev.actor = "system";
+  ev.action = "request.pending_timeout";
+  ev.status = "FAILED";
+  CHECK(chat_recipients_of("request.failed", ev, &r, *c) == strings{"alice", "carol", "bob"});
+  ev.action = "request.grant_abandoned";
+  CHECK(chat_recipients_of("request.failed", ev, &r, *c) == strings{"alice"});
+  ev.action = "request.active";
+  ev.status = "ACTIVE";
+  CHECK(chat_recipients_of("request.active", ev, &r, *c) == strings{"alice"});
+  CHECK(chat_recipients_of("audit.request.active", ev, &r, *c).empty());
+  CHECK(chat_recipients_of("request.active", ev, nullptr, *c).empty());
+}
+
 TEST_CASE("per-recipient endpoint names split back") {
   CHECK(recipient_endpoint("email", "alice") == "email:alice");
   CHECK(split_endpoint("email:alice").endpoint == "email");

@@ -818,6 +818,50 @@ TEST_CASE("notifications: a store upgraded with history starts its cursor at the
   s->read([&](store_tx& tx) { CHECK(tx.notify_cursor() == last); });
 }
 
+TEST_CASE("slack: a request from Slack is taken once across replicas; posted messages kept") {
+  database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
+  INFO("store: " << db.kind);
+  auto one = db.open();
+  auto two = db.open();  // another replica on the same database
+  bool first = false, again = false, elsewhere = false;
+  one->transact([&](store_tx& tx) { first = tx.remember_slack_request("sig", t0 + 5min, t0); });
+  one->transact([&](store_tx& tx) { again = tx.remember_slack_request("sig", t0 + 5min, t0); });
+  two->transact([&](store_tx& tx) { elsewhere = tx.remember_slack_request("sig", t0 + 5min, t0); });
+  CHECK(first);
+  CHECK_FALSE(again);
+  CHECK_FALSE(elsewhere);
+  // Forgotten once expired: the next one sweeps it.
+  two->transact([&](store_tx& tx) {
+    CHECK(tx.remember_slack_request("other", t0 + 20min, t0 + 6min));
+    CHECK(tx.remember_slack_request("sig", t0 + 20min, t0 + 6min));
+  });
+
+  auto r = make_request("alice");
+  insert(*one, r);
+  const broker::slack_message_ref parent{"msg_1_aa",  r.id,       "approver", "approver",
+                                         "DAPPROVER", "1.000100", t0};
+  const broker::slack_message_ref reply{"msg_2_bb",  r.id,       "approver", "reply",
+                                        "DAPPROVER", "2.000200", t0 + 1s};
+  one->transact([&](store_tx& tx) {
+    CHECK(tx.insert_slack_message(reply));
+    CHECK(tx.insert_slack_message(parent));
+  });
+  two->transact([&](store_tx& tx) { CHECK_FALSE(tx.insert_slack_message(parent)); });
+  two->read([&](store_tx& tx) {
+    auto found = tx.slack_message_by_delivery("msg_1_aa");
+    REQUIRE(found);
+    CHECK(found->channel == "DAPPROVER");
+    CHECK(found->ts == "1.000100");
+    CHECK(found->created_at == t0);
+    CHECK_FALSE(tx.slack_message_by_delivery("msg_3_cc"));
+    auto all = tx.slack_messages(r.id);
+    REQUIRE(all.size() == 2);
+    CHECK(all[0].webhook_id == "msg_1_aa");  // oldest first
+    CHECK(all[1].role == "reply");
+    CHECK(tx.slack_messages(r.id + 1).empty());
+  });
+}
+
 TEST_CASE("notifications: due deliveries in order per endpoint and request, claimed once") {
   database db(GENERATE(as<std::string>{}, "sqlite", "postgresql"));
   INFO("store: " << db.kind);
