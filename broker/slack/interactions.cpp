@@ -191,8 +191,7 @@ http::response app::on_modal_submission(const json::object& p, std::string_view 
   const auto& view = *object_at(p, "view");
   const auto meta = read_meta(view);
   const auto rid = common::parse_request_id(meta.request_id);
-  if (callback != reject_callback && callback != revoke_callback && callback != again_callback)
-    return empty_ack();
+  if (callback != reject_callback && callback != again_callback) return empty_ack();
   if (!rid) throw api_error(errc::invalid_argument, "the modal carries no request id");
   const reply_to to{field(p, {"user", "id"}), meta.channel, {}};
   auto id = who(to.user);
@@ -206,19 +205,6 @@ http::response app::on_modal_submission(const json::object& p, std::string_view 
     if (reason.find_first_not_of(" \t\r\n") == std::string::npos)
       return errors_answer(json::object{{"reason", "A reason is required to reject a request."}});
     later([this, c, rid, reason, to] { decide(action::reject, c, *rid, reason, to); });
-    return empty_ack();
-  }
-  if (callback == revoke_callback) {
-    auto reason = input_value(view, "reason");
-    later([this, c, rid, reason, to] {
-      try {
-        auto r = service_.revoke(c, *rid, reason);
-        tell(to, ephemeral(":octagonal_sign: " + id_text(r.id) + " is " +
-                           std::string(common::to_string(r.state)) + ": access is being removed."));
-      } catch (const api_error& e) {
-        tell(to, ephemeral(":warning: " + blocks::escape(e.what()) + "; nothing changed."));
-      }
-    });
     return empty_ack();
   }
   // Request again: checked like the API's dry run before the modal closes.
@@ -367,7 +353,15 @@ void app::on_button(std::string_view action, const std::string& request_id, cons
                                   "revoke " +
                                   id_text(rid) + "."));
     }
-    return open_modal(trigger_id, revoke_modal(r, to.channel), to);
+    // The button asks Slack's own confirmation before the click reaches us.
+    try {
+      auto done = service_.revoke(c, rid, "revoked from Slack by " + c.user);
+      return tell(
+          to, ephemeral(":octagonal_sign: " + id_text(done.id) + " is " +
+                        std::string(common::to_string(done.state)) + ": access is being removed."));
+    } catch (const api_error& e) {
+      return tell(to, ephemeral(":warning: " + blocks::escape(e.what()) + "; nothing changed."));
+    }
   }
   // Request again.
   if (r.requester != c.user)

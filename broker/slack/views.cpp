@@ -156,16 +156,6 @@ json::object reject_modal(const common::access_request& r, std::string_view chan
                        "Reject", "Cancel");
 }
 
-json::object revoke_modal(const common::access_request& r, std::string_view channel) {
-  json::array b;
-  b.push_back(blocks::section(":warning: Revoke " + summary(r) +
-                              "? Access ends at once and open sessions are cut."));
-  b.push_back(blocks::input("reason", "Reason (for the audit log)",
-                            text_input("reason", "Optional", false), false, true));
-  return blocks::modal("Revoke " + id_of(r), revoke_callback, std::move(b), meta(r, channel),
-                       "Revoke", "Cancel");
-}
-
 json::object again_modal(const common::access_request& r, std::string_view channel) {
   json::array b;
   b.push_back(blocks::section("Request " + summary(r) + " again (was `" +

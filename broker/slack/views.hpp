@@ -1,6 +1,6 @@
 // What the Slack app shows besides the request form: the help, `/apono my requests`, the
 // replies after a submission or a refused click, and the modals the buttons open (reject
-// reason, revoke confirmation, request again, access details). Pure builders over the model;
+// reason, request again, access details). Pure builders over the model;
 // nothing here holds or shows a password, key or token.
 #pragma once
 
@@ -17,7 +17,6 @@ namespace apono::broker::slack {
 
 /// callback_ids of the modals the buttons open; each carries the request id in its metadata.
 inline constexpr std::string_view reject_callback = "apono_reject_reason";
-inline constexpr std::string_view revoke_callback = "apono_revoke_confirm";
 inline constexpr std::string_view again_callback = "apono_request_again";
 inline constexpr std::string_view details_callback = "apono_access_details";
 
@@ -52,9 +51,6 @@ inline constexpr std::string_view request_again = "apono_request_again";
 
 /// The modal asking an approver why they reject `r`.
 [[nodiscard]] boost::json::object reject_modal(const common::access_request& r,
-                                               std::string_view channel);
-/// The modal confirming a revoke of `r` (with an optional reason).
-[[nodiscard]] boost::json::object revoke_modal(const common::access_request& r,
                                                std::string_view channel);
 /// The modal asking a new justification (and optionally a duration) to request `r` again.
 [[nodiscard]] boost::json::object again_modal(const common::access_request& r,

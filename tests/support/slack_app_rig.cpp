@@ -51,8 +51,9 @@ std::vector<std::string> initial_values(const json::object& element) {
 
 }  // namespace
 
-slack_rig::slack_rig(const std::string& extra) {
+slack_rig::slack_rig(const std::string& extra, const std::vector<std::string>& databases) {
   pg.psql("CREATE DATABASE appdb");
+  for (const auto& d : databases) pg.psql("CREATE DATABASE " + d);
   for (const char* u : {"admin", "approver", "alice", "bob"})
     id[u] = slack.add_user(u, std::string(u) + "@example.com");
   const auto path = dir.path / "extra.yaml";

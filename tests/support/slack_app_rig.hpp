@@ -23,8 +23,9 @@ namespace apono::test {
 /// PostgreSQL with `appdb`, the Slack stand-in, and aponod pointed at both.
 struct slack_rig {
   /// Starts everything; `extra` is YAML added to --dev-extra after the notifications section
-  /// (e.g. `access_flows:` and `integrations:` lists).
-  explicit slack_rig(const std::string& extra = {});
+  /// (e.g. `access_flows:` and `integrations:` lists); `databases` are made besides `appdb`
+  /// (before aponod starts, so pg-local lists them).
+  explicit slack_rig(const std::string& extra = {}, const std::vector<std::string>& databases = {});
   pg_fixture pg;
   slack_fixture slack;
   temp_dir dir{"slack-app"};

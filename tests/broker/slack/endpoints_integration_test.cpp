@@ -118,8 +118,8 @@ TEST_CASE("unsigned, badly signed, stale and replayed requests are 401 and chang
   auto signed_submit = signed_by(secret, ts, submission);
   CHECK(rig.slack.post_raw(interactions, form, signed_submit, submission).status != 401);
   CHECK(rig.slack.post_raw(interactions, form, signed_submit, submission).status == 401);
-  // The replays and the retry did nothing: still one views.open, and no request, after a later command's
-  // reply.
+  // The replays and the retry did nothing: still one views.open, and no request, after a later
+  // command's reply.
   REQUIRE(rig.slack.command(rig.url(), alice, "my requests").status == 200);
   rig.wait_ephemeral("alice", "No active requests");
   CHECK(rig.slack.calls("views.open").size() == 1);
