@@ -29,6 +29,7 @@
 #include "broker/provision/ssh_provisioner.hpp"
 #include "broker/scheduler.hpp"
 #include "broker/service.hpp"
+#include "broker/slack/app.hpp"
 #include "broker/store/open_store.hpp"
 #include "broker/tls/certificates.hpp"
 #include "common/secrets.hpp"
@@ -90,6 +91,7 @@ struct app::impl {
     svc.set_ssh_ca(&ssh_ca);
     routes.set_ssh_ca(&ssh_ca);
     routes.on_notifications_change([this] { notifier.wake(); });
+    routes.set_slack(&slack_app);
     routes.set_readiness_details([this] {
       boost::json::object d;
       if (auto s = slack.readiness(); !s.is_null()) d["slack"] = std::move(s);
@@ -159,6 +161,9 @@ struct app::impl {
   std::thread slack_check;
   notify::dispatcher notifier;
   api::router routes;
+  // After the router, so it goes first: its threads finish their Slack work while the service
+  // and the store are still there.
+  slack::app slack_app{holder, svc, st, clock};
   std::function<void(const std::string&, const std::filesystem::path&)> listening;
 };
 

@@ -159,6 +159,18 @@ std::int64_t service::record(store_tx& tx, const std::string& actor, const std::
   return tx.append_audit(ev);
 }
 
+std::string service::with_via(const caller& c, const std::string& det) {
+  if (c.via.empty()) return det;
+  json::object o;
+  if (!det.empty()) {
+    boost::system::error_code ec;
+    auto v = json::parse(det, ec);
+    if (!ec && v.is_object()) o = std::move(v.get_object());
+  }
+  for (const auto& [k, v] : c.via) o[k] = v;
+  return json::serialize(o);
+}
+
 provisioner& service::provisioner_for(const integration_config& integ) const {
   auto it = provisioners_.find(integ.type);
   if (it == provisioners_.end() || !it->second)
@@ -278,11 +290,11 @@ access_request service::create(const caller& c, const create_input& in) {
       unit_list.push_back(json::object{
           {"integration", u.integration}, {"resource", u.resource}, {"permission", u.permission}});
     record(tx, c.user, "request.created", r, true,
-           detail({{"flow", json::value(r.flow)},
-                   {"duration_seconds", r.duration.count()},
-                   {"justification", json::value(r.justification)},
-                   {"bundle", json::value(r.bundle)},
-                   {"units", std::move(unit_list)}}));
+           with_via(c, detail({{"flow", json::value(r.flow)},
+                               {"duration_seconds", r.duration.count()},
+                               {"justification", json::value(r.justification)},
+                               {"bundle", json::value(r.bundle)},
+                               {"units", std::move(unit_list)}})));
   });
   spdlog::info("{} created by {} ({} unit(s), flow {}, {})", id_text(r.id), c.user, r.units.size(),
                r.flow, r.automatic ? "automatic" : "manual approval");
@@ -418,7 +430,7 @@ access_request service::approve(const caller& c, std::int64_t id) {
     r.decided_by = c.user;
     for (auto& u : r.units) u.state = status::granting;
     tx.update_request(r);
-    record(tx, c.user, "request.approved", r, true);
+    record(tx, c.user, "request.approved", r, true, with_via(c, {}));
   });
   spdlog::info("{} approved by {}", id_text(id), c.user);
   changed();
@@ -447,7 +459,8 @@ access_request service::reject(const caller& c, std::int64_t id, const std::stri
     r.reason = why;
     for (auto& u : r.units) u.state = status::rejected;
     tx.update_request(r);
-    record(tx, c.user, "request.rejected", r, true, detail({{"reason", json::value(why)}}));
+    record(tx, c.user, "request.rejected", r, true,
+           with_via(c, detail({{"reason", json::value(why)}})));
   });
   spdlog::info("{} rejected by {}", id_text(id), c.user);
   changed();
@@ -478,7 +491,8 @@ access_request service::revoke(const caller& c, std::int64_t id, const std::stri
       start_revoking(tx, r, now);
     }
     tx.update_request(r);
-    record(tx, c.user, "request.revoked", r, true, detail({{"reason", json::value(r.reason)}}));
+    record(tx, c.user, "request.revoked", r, true,
+           with_via(c, detail({{"reason", json::value(r.reason)}})));
     finish_if_revoked(tx, r);
   });
   spdlog::info("{} revoked by {}", id_text(id), c.user);
@@ -551,7 +565,8 @@ common::access_details service::access_details(const caller& c, std::int64_t id)
       cred.ssl_root_cert = integ->ssl_root_cert;
       d.units.push_back(std::move(cred));
     }
-    if (to_issue.empty()) d.events_after = record(tx, c.user, "access_details.fetched", r, false);
+    if (to_issue.empty())
+      d.events_after = record(tx, c.user, "access_details.fetched", r, false, with_via(c, {}));
   });
   if (to_issue.empty()) return d;
 

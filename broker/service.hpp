@@ -26,6 +26,9 @@ namespace apono::broker {
 struct caller {
   std::string user;    ///< user name from the config
   bool admin = false;  ///< admin flag from the config
+  /// Where the call came from when not the API, written into the audit details of what it
+  /// does (`{"via": "slack", "slack_user": "U012AB3CD"}`); empty for API calls.
+  std::map<std::string, std::string> via{};
 };
 
 /// A request to create, as the API received it.
@@ -198,6 +201,8 @@ class service {
                       const common::access_request& r, bool status_change,
                       const std::string& detail = {});
   void finish_if_revoked(store_tx& tx, common::access_request& r);
+  /// `det` (a JSON object or empty) with the caller's `via` fields added.
+  static std::string with_via(const caller& c, const std::string& det);
   void changed() const;
   std::chrono::milliseconds backoff(std::chrono::milliseconds first, int attempts) const;
 

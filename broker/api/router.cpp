@@ -443,6 +443,12 @@ net::awaitable<http::response> router::handle(http::request req) {
       json::array a;
       for (const auto& e : events) a.push_back(event_json(e));
       res = json_response(200, json::object{{"events", std::move(a)}, {"next_after", next}});
+    } else if (slack::app::handles(path)) {
+      // Outside /api/v1 and its tokens: Slack signs each request, and the app checks that
+      // before it reads the body.
+      if (!slack_) throw api_error(errc::not_found, "Slack is not configured on this broker");
+      std::function<http::response()> work = [&] { return slack_->handle(req, path); };
+      res = co_await pool_.run(std::move(work));
     } else if (path == "/healthz") {
       res = dispatch(req, path, query);  // liveness: answered even when the pool is saturated
     } else {

@@ -18,6 +18,7 @@
 #include "broker/portal/assets.hpp"
 #include "broker/portal/sessions.hpp"
 #include "broker/service.hpp"
+#include "broker/slack/app.hpp"
 #include "broker/store/store.hpp"
 
 namespace apono::broker::api {
@@ -47,6 +48,9 @@ class router {
   /// Calls `f` after an admin's notification change (a test, a redelivery, an enable) so the
   /// dispatcher acts on it at once.
   void on_notifications_change(std::function<void()> f) { notifications_.on_change(std::move(f)); }
+  /// Serves /slack/commands and /slack/interactions with `slack` (which must outlive the
+  /// router); none (Slack not configured): those paths answer 404. Call before serving.
+  void set_slack(slack::app* slack) { slack_ = slack; }
 
  private:
   /// Who is calling, and with what.
@@ -71,6 +75,7 @@ class router {
   std::function<boost::json::object()> readiness_details_;
   std::chrono::milliseconds max_poll_{25000};
   const ssh::user_ca* ssh_ca_ = nullptr;
+  slack::app* slack_ = nullptr;
   common::system_clock clock_;
   login login_{config_, store_, clock_};
   portal::sessions sessions_{config_, store_, clock_};

@@ -71,7 +71,8 @@ std::string bytes(std::span<const unsigned char> b) {
 
 bool is_portal_path(std::string_view path) noexcept {
   if (path.empty() || path.front() != '/') return false;
-  for (std::string_view reserved : {"/api", "/healthz", "/readyz", "/metrics", "/login", "/oauth"})
+  for (std::string_view reserved :
+       {"/api", "/healthz", "/readyz", "/metrics", "/login", "/oauth", "/slack"})
     if (is_under(path, reserved)) return false;
   // `/x/../api/v1/audit` is no page of the app: a path that a proxy in front might normalize
   // into an API path is left to the API's router, which refuses it.
