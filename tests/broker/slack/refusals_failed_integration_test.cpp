@@ -6,6 +6,7 @@
 
 #include "tests/support/process.hpp"
 #include "tests/support/slack_app_rig.hpp"
+#include "tests/support/webhook_receiver.hpp"
 
 using namespace apono::test;
 using namespace std::chrono_literals;
