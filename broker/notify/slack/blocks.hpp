@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "broker/notify/notice.hpp"
+#include "broker/slack/blocks.hpp"
 
 namespace apono::broker::notify::slack_blocks {
 
@@ -44,7 +45,7 @@ struct message {
 [[nodiscard]] message thread_reply(const notice& n);
 
 /// `text` with Slack's control characters escaped (`&`, `<`, `>`), so a justification cannot
-/// mention @channel or forge a link.
-[[nodiscard]] std::string escape(std::string_view text);
+/// mention @channel or forge a link: the app's mrkdwn escape, shared.
+using slack::blocks::escape;
 
 }  // namespace apono::broker::notify::slack_blocks
