@@ -5,9 +5,13 @@
 // ever fails with EAGAIN; level triggering brings a socket back while data is left. Writes that
 // would block (bulk copies into a slow reader) finish with a blocking poll on that one socket,
 // which a request/response benchmark never reaches. Its CPU time per transaction is what the
-// proxy's is compared with.
+// proxy's is compared with. It listens on a unix socket (the floor of the proxy's unix
+// listener) or on a loopback TCP port with TCP_NODELAY on both sides (the floor of its TCP
+// listener: a TCP hop costs more kernel time than a unix one).
 //
-//   epoll_relay LISTEN_UNIX_SOCKET UPSTREAM_PORT     (upstream on 127.0.0.1; Ctrl-C or TERM ends)
+//   epoll_relay LISTEN UPSTREAM_PORT    LISTEN: a unix socket path, or tcp:PORT (127.0.0.1;
+//                                       0 picks one, printed as "listening on PORT");
+//                                       upstream on 127.0.0.1; Ctrl-C or TERM ends
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -62,6 +66,11 @@ bool write_all(int fd, const char* p, std::size_t n) {
   return true;
 }
 
+void no_delay(int fd) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 int connect_upstream(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
@@ -73,8 +82,47 @@ int connect_upstream(int port) {
     ::close(fd);
     return -1;
   }
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  no_delay(fd);
+  return fd;
+}
+
+// A listening socket on `where` (a unix path or tcp:PORT); its TCP port in `port`, or -1 on
+// failure with the reason printed.
+int listen_on(const std::string& where, int& port) {
+  port = 0;
+  if (where.rfind("tcp:", 0) == 0) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(std::atoi(where.c_str() + 4)));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(fd, 512) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      std::fprintf(stderr, "epoll_relay: cannot listen on %s: %s\n", where.c_str(),
+                   std::strerror(errno));
+      return -1;
+    }
+    port = ntohs(a.sin_port);
+    return fd;
+  }
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un ua{};
+  ua.sun_family = AF_UNIX;
+  if (where.size() >= sizeof ua.sun_path) {
+    std::fprintf(stderr, "epoll_relay: socket path too long\n");
+    return -1;
+  }
+  std::memcpy(ua.sun_path, where.c_str(), where.size() + 1);
+  ::unlink(where.c_str());
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&ua), sizeof ua) != 0 ||
+      ::listen(fd, 512) != 0) {
+    std::fprintf(stderr, "epoll_relay: cannot listen on %s: %s\n", where.c_str(),
+                 std::strerror(errno));
+    return -1;
+  }
   return fd;
 }
 
@@ -92,35 +140,28 @@ void close_pair(int ep, end* e) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: epoll_relay LISTEN_UNIX_SOCKET UPSTREAM_PORT\n");
+    std::fprintf(
+        stderr,
+        "usage: epoll_relay LISTEN UPSTREAM_PORT  (LISTEN: a unix socket path or tcp:PORT)\n");
     return 2;
   }
-  const std::string path = argv[1];
+  const std::string where = argv[1];
   const int port = std::atoi(argv[2]);
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
 
-  int lfd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un ua{};
-  ua.sun_family = AF_UNIX;
-  if (path.size() >= sizeof ua.sun_path) {
-    std::fprintf(stderr, "epoll_relay: socket path too long\n");
-    return 1;
-  }
-  std::memcpy(ua.sun_path, path.c_str(), path.size() + 1);
-  ::unlink(path.c_str());
-  if (lfd < 0 || ::bind(lfd, reinterpret_cast<sockaddr*>(&ua), sizeof ua) != 0 ||
-      ::listen(lfd, 512) != 0) {
-    std::fprintf(stderr, "epoll_relay: cannot listen on %s: %s\n", path.c_str(),
-                 std::strerror(errno));
-    return 1;
-  }
+  int tcp_port = 0;
+  int lfd = listen_on(where, tcp_port);
+  if (lfd < 0) return 1;
   int ep = ::epoll_create1(EPOLL_CLOEXEC);
   epoll_event lev{EPOLLIN, {.ptr = nullptr}};
   ::epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
-  std::fprintf(stdout, "listening\n");
+  if (tcp_port != 0)
+    std::fprintf(stdout, "listening on %d\n", tcp_port);
+  else
+    std::fprintf(stdout, "listening\n");
   std::fflush(stdout);
 
   std::vector<char> buf(buffer_size);
@@ -137,6 +178,7 @@ int main(int argc, char** argv) {
       if (e == nullptr) {
         int cfd = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
         if (cfd < 0) continue;
+        if (tcp_port != 0) no_delay(cfd);
         int ufd = connect_upstream(port);
         if (ufd < 0) {
           ::close(cfd);
@@ -163,6 +205,6 @@ int main(int argc, char** argv) {
       }
     }
   }
-  ::unlink(path.c_str());
+  if (tcp_port == 0) ::unlink(where.c_str());
   return 0;
 }
