@@ -285,12 +285,14 @@ void dispatcher::write_notices() {
 std::int64_t dispatcher::prune(std::size_t batch, std::size_t max_batches) {
   const auto before = clock_.now() - config_.get()->notifications.retention;
   std::int64_t total = 0;
-  for (std::size_t i = 0; i < max_batches; ++i) {
-    std::int64_t n = 0;
-    // One short transaction per batch: never a long lock on the deliveries.
-    store_.transact([&](store_tx& tx) { n = tx.prune_deliveries(before, batch); });
-    total += n;
-    if (n < static_cast<std::int64_t>(batch)) break;
+  // One short transaction per batch: never a long lock on the deliveries.
+  for (auto prune_table : {&store_tx::prune_deliveries, &store_tx::prune_slack_messages}) {
+    for (std::size_t i = 0; i < max_batches; ++i) {
+      std::int64_t n = 0;
+      store_.transact([&](store_tx& tx) { n = (tx.*prune_table)(before, batch); });
+      total += n;
+      if (n < static_cast<std::int64_t>(batch)) break;
+    }
   }
   return total;
 }
@@ -301,7 +303,11 @@ void dispatcher::prune_now_and_then() {
   try {
     constexpr std::size_t batch = 500, batches = 20;
     const auto n = prune(batch, batches);
-    if (n) spdlog::info("notify: deleted {} finished deliveries past the retention", n);
+    if (n)
+      spdlog::info(
+          "notify: deleted {} finished deliveries and ended requests' Slack message records past "
+          "the retention",
+          n);
     // A full run may have left more: the next pass goes on with them.
     if (n < static_cast<std::int64_t>(batch * batches)) pruned_at_ = now;
   } catch (const std::exception& e) {

@@ -68,8 +68,9 @@ class dispatcher {
   [[nodiscard]] std::chrono::milliseconds backoff(int attempts, const notifications_config& cfg);
   /// Replaces the random source of the jitter (tests): returns a value in [0, 1).
   void set_random(std::function<double()> random) { random_ = std::move(random); }
-  /// Deletes the delivered and dead deliveries past `notifications.retention`, a short
-  /// transaction per batch of `batch`, at most `max_batches` of them; returns how many.
+  /// Deletes the delivered and dead deliveries past `notifications.retention` and the Slack
+  /// message records of requests that ended before it, a short transaction per batch of
+  /// `batch`, at most `max_batches` of each; returns how many rows.
   std::int64_t prune(std::size_t batch = 500, std::size_t max_batches = 20);
 
  private:

@@ -929,6 +929,18 @@ class postgres_store::tx final : public store_tx {
     return out;
   }
 
+  std::int64_t prune_slack_messages(common::time_point before, std::size_t limit) override {
+    // Rows another replica deletes at the same moment are skipped rather than waited for.
+    return c_
+        .exec(
+            "DELETE FROM slack_messages WHERE webhook_id IN (SELECT m.webhook_id FROM "
+            "slack_messages m JOIN requests r ON r.id = m.request_id WHERE r.status IN "
+            "('EXPIRED','REVOKED','REJECTED','FAILED') AND r.updated_at < $1 LIMIT $2 "
+            "FOR UPDATE OF m SKIP LOCKED)",
+            params().add(common::to_unix_ms(before)).add(static_cast<std::int64_t>(limit)))
+        .affected();
+  }
+
  private:
   static slack_message_ref slack_row(const rows& r, int i) {
     slack_message_ref m;

@@ -821,6 +821,16 @@ class sqlite_store::tx final : public store_tx {
     return slack_row(s);
   }
 
+  std::int64_t prune_slack_messages(common::time_point before, std::size_t limit) override {
+    stmt s(c_,
+           "DELETE FROM slack_messages WHERE webhook_id IN (SELECT m.webhook_id FROM "
+           "slack_messages m JOIN requests r ON r.id = m.request_id WHERE r.status IN "
+           "('EXPIRED','REVOKED','REJECTED','FAILED') AND r.updated_at < ? LIMIT ?)");
+    s.bind(1, common::to_unix_ms(before)).bind(2, static_cast<std::int64_t>(limit));
+    s.run();
+    return sqlite3_changes(db_);
+  }
+
   std::vector<slack_message_ref> slack_messages(std::int64_t request_id) override {
     stmt s(c_,
            "SELECT webhook_id, request_id, user, role, channel, ts, created_at FROM "

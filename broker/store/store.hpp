@@ -278,6 +278,10 @@ class store_tx {
       const std::string& webhook_id) = 0;
   /// Every message recorded about request `request_id`, oldest first.
   [[nodiscard]] virtual std::vector<slack_message_ref> slack_messages(std::int64_t request_id) = 0;
+  /// Deletes up to `limit` recorded messages of requests that ended (EXPIRED, REVOKED,
+  /// REJECTED, FAILED) with their last change before `before`, which nothing updates or
+  /// replies to again; returns how many.
+  virtual std::int64_t prune_slack_messages(common::time_point before, std::size_t limit) = 0;
 };
 
 /// The store. Thread-safe; callbacks should be short. Failures to reach the database throw

@@ -860,6 +860,28 @@ TEST_CASE("slack: a request from Slack is taken once across replicas; posted mes
     CHECK(all[1].role == "reply");
     CHECK(tx.slack_messages(r.id + 1).empty());
   });
+
+  // Pruned once their request ended before the cut-off; a live request's are kept, however old.
+  auto ended = make_request("bob", 1, status::expired);
+  ended.updated_at = t0 + 1h;
+  insert(*one, ended);
+  one->transact([&](store_tx& tx) {
+    CHECK(tx.insert_slack_message({"msg_4_dd", ended.id, "bob", "requester", "DBOB", "4.0", t0}));
+    CHECK(tx.insert_slack_message({"msg_5_ee", ended.id, "bob", "reply", "DBOB", "5.0", t0}));
+  });
+  std::int64_t at_end = -1, one_of = -1, rest = -1, none = -1;
+  one->transact([&](store_tx& tx) { at_end = tx.prune_slack_messages(t0 + 1h, 10); });
+  one->transact([&](store_tx& tx) { one_of = tx.prune_slack_messages(t0 + 1h + 1ms, 1); });
+  two->transact([&](store_tx& tx) { rest = tx.prune_slack_messages(t0 + 1h + 1ms, 10); });
+  two->transact([&](store_tx& tx) { none = tx.prune_slack_messages(t0 + 48h, 10); });
+  CHECK(at_end == 0);
+  CHECK(one_of == 1);
+  CHECK(rest == 1);
+  CHECK(none == 0);
+  one->read([&](store_tx& tx) {
+    CHECK(tx.slack_messages(ended.id).empty());
+    CHECK(tx.slack_messages(r.id).size() == 2);
+  });
 }
 
 TEST_CASE("notifications: due deliveries in order per endpoint and request, claimed once") {
