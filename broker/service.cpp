@@ -719,7 +719,7 @@ common::access_details service::reset_credentials(const caller& c, std::int64_t 
 
 access_request service::request_again(const caller& c, std::int64_t id,
                                       const std::string& justification,
-                                      std::optional<std::chrono::seconds> duration) {
+                                      std::optional<std::chrono::seconds> duration, bool dry_run) {
   auto old = get(c, id);
   if (old.requester != c.user)
     throw api_error(errc::permission_denied,
@@ -739,6 +739,7 @@ access_request service::request_again(const caller& c, std::int64_t id,
   }
   in.duration = duration ? duration : std::optional(old.duration);
   in.justification = trim(justification).empty() ? old.justification : justification;
+  in.dry_run = dry_run;
   return create(c, in);
 }
 

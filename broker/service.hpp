@@ -156,10 +156,12 @@ class service {
   void set_ssh_ca(const ssh::user_ca* ca) { ssh_ca_ = ca; }
   /// Rotates every unit's secret at the target and returns the new details.
   common::access_details reset_credentials(const caller& c, std::int64_t id);
-  /// A new request with the same units (and duration unless given), by the same requester.
+  /// A new request with the same units (and duration unless given), by the same requester;
+  /// with `dry_run`, only checked like create's dry run (nothing is stored).
   common::access_request request_again(const caller& c, std::int64_t id,
                                        const std::string& justification,
-                                       std::optional<std::chrono::seconds> duration);
+                                       std::optional<std::chrono::seconds> duration,
+                                       bool dry_run = false);
   /// Status changes after feed position `after` that the caller may see; `next_after` is the
   /// position to continue from (it moves past events the caller may not see).
   std::vector<status_event> events_after(const caller& c, std::int64_t after,

@@ -221,26 +221,7 @@ http::response app::on_modal_submission(const json::object& p, std::string_view 
   if (justification.find_first_not_of(" \t\r\n") == std::string::npos)
     return errors_answer(json::object{{"justification", "A new justification is required."}});
   try {
-    auto old = service_.get(c, *rid);
-    if (old.requester != c.user)
-      throw api_error(errc::permission_denied, "only the requester may request it again");
-    create_input in;
-    in.bundle = old.bundle;
-    if (old.bundle.empty()) {
-      in.integration = old.integration;
-      in.resource_type = old.resource_type;
-      for (const auto& u : old.units) {
-        if (std::find(in.resources.begin(), in.resources.end(), u.resource) == in.resources.end())
-          in.resources.push_back(u.resource);
-        if (std::find(in.permissions.begin(), in.permissions.end(), u.permission) ==
-            in.permissions.end())
-          in.permissions.push_back(u.permission);
-      }
-    }
-    in.duration = duration ? duration : std::optional(old.duration);
-    in.justification = justification;
-    in.dry_run = true;
-    (void)service_.create(c, in);
+    (void)service_.request_again(c, *rid, justification, duration, /*dry_run=*/true);
   } catch (const api_error& e) {
     std::string msg = e.what();
     return errors_answer(
