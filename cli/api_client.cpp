@@ -2,18 +2,12 @@
 #include "cli/api_client.hpp"
 
 #include <boost/json.hpp>
-#include <boost/url/encode.hpp>
-#include <boost/url/rfc/unreserved_chars.hpp>
 
 #include "common/error.hpp"
 
 namespace apono::cli {
 
 namespace json = boost::json;
-
-std::string url_encode(std::string_view s) {
-  return boost::urls::encode(s, boost::urls::unreserved_chars);
-}
 
 api_client::api_client(const profile& p)
     : http_(std::make_unique<common::http_client>(

@@ -36,7 +36,6 @@ class api_client {
 /// A client for the profile selected by the global options.
 [[nodiscard]] api_client connect(const global_options& g);
 
-/// Percent-encodes a query or path component.
-[[nodiscard]] std::string url_encode(std::string_view s);
+using common::url_encode;
 
 }  // namespace apono::cli

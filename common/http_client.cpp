@@ -17,7 +17,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 
 #include <atomic>
 #include <exception>
@@ -47,6 +49,10 @@ std::string describe(std::chrono::milliseconds d) {
 struct stale_connection {};
 
 }  // namespace
+
+std::string url_encode(std::string_view s) {
+  return boost::urls::encode(s, boost::urls::unreserved_chars);
+}
 
 struct http_client::impl {
   explicit impl(http_client_options o) : options(std::move(o)) { parse_base_url(); }

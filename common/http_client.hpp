@@ -6,10 +6,15 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace apono::common {
+
+/// Percent-encodes all but RFC 3986's unreserved characters: safe as a path segment, a query
+/// value or an application/x-www-form-urlencoded field.
+[[nodiscard]] std::string url_encode(std::string_view s);
 
 /// An HTTP response as received.
 struct http_result {

@@ -3,14 +3,13 @@
 #include "common/model.hpp"
 
 #include <boost/json.hpp>
-#include <boost/url/encode.hpp>
-#include <boost/url/rfc/unreserved_chars.hpp>
 
 #include <array>
 #include <charconv>
 #include <cstdio>
 
 #include "common/error.hpp"
+#include "common/http_client.hpp"
 
 namespace apono::common {
 
@@ -70,10 +69,6 @@ status status_field(const json::object& o) {
 
 json::value time_or_null(const std::optional<time_point>& t) {
   return t ? json::value(format_rfc3339(*t)) : json::value(nullptr);
-}
-
-std::string pct(std::string_view s) {
-  return boost::urls::encode(s, boost::urls::unreserved_chars);
 }
 
 }  // namespace
@@ -203,9 +198,9 @@ access_request request_from_json(const json::value& v) {
 
 std::string postgres_uri(const unit_credentials& c) {
   std::string host = c.host.find(':') != std::string::npos ? "[" + c.host + "]" : c.host;
-  std::string uri = "postgresql://" + pct(c.username) + ":" + pct(c.password) + "@" + host + ":" +
-                    std::to_string(c.port) + "/" + pct(c.database);
-  if (!c.sslmode.empty()) uri += "?sslmode=" + pct(c.sslmode);
+  std::string uri = "postgresql://" + url_encode(c.username) + ":" + url_encode(c.password) + "@" +
+                    host + ":" + std::to_string(c.port) + "/" + url_encode(c.database);
+  if (!c.sslmode.empty()) uri += "?sslmode=" + url_encode(c.sslmode);
   return uri;
 }
 

@@ -102,21 +102,6 @@ api_result post(const std::string& origin, const std::filesystem::path& ca,
   return out;
 }
 
-std::string form_encode(std::string_view s) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += digits[c >> 4];
-      out += digits[c & 15];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 struct web_api::impl {
@@ -153,7 +138,7 @@ api_result web_api::call_form(std::string_view method,
   std::string body;
   for (const auto& [k, v] : args) {
     if (!body.empty()) body += '&';
-    body += form_encode(k) + "=" + form_encode(v);
+    body += common::url_encode(k) + "=" + common::url_encode(v);
   }
   return post(impl_->origin, impl_->cfg.ca_file, impl_->base_path + "/" + std::string(method), body,
               {{"Content-Type", "application/x-www-form-urlencoded"},

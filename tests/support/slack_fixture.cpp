@@ -61,21 +61,6 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
-std::string url_encode(std::string_view s) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += digits[c >> 4];
-      out += digits[c & 15];
-    }
-  }
-  return out;
-}
-
 json::object form_to_json(std::string_view body) {
   json::object o;
   while (!body.empty()) {
@@ -674,7 +659,7 @@ slack_reply slack_fixture::command(const std::string& aponod_url, const std::str
         {"trigger_id", impl_->new_trigger(user_id)}};
     for (const auto& [k, v] : fields) {
       if (!body.empty()) body += '&';
-      body += k + "=" + url_encode(v);
+      body += k + "=" + common::url_encode(v);
     }
   }
   return impl_->post(aponod_url, "/slack/commands", body);
@@ -700,7 +685,7 @@ slack_reply slack_fixture::interact(const std::string& aponod_url, const std::st
     }
   }
   return impl_->post(aponod_url, "/slack/interactions",
-                     "payload=" + url_encode(json::serialize(payload)));
+                     "payload=" + common::url_encode(json::serialize(payload)));
 }
 
 slack_reply slack_fixture::post_raw(const std::string& url, const std::string& content_type,
