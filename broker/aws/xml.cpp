@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "broker/html.hpp"
+
 namespace apono::broker::aws {
 namespace {
 
@@ -113,30 +115,7 @@ std::optional<std::string> xml_text(std::string_view xml, std::string_view tag) 
 }
 
 std::string xml_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
+  return broker::html_escape(text);
 }
 
 }  // namespace apono::broker::aws

@@ -19,7 +19,8 @@ namespace apono::broker::aws {
 [[nodiscard]] std::optional<std::string> xml_unescape(std::string_view text);
 /// xml_unescape of xml_element: the text of a leaf element.
 [[nodiscard]] std::optional<std::string> xml_text(std::string_view xml, std::string_view tag);
-/// Escapes `&`, `<`, `>`, `"` and `'` so `text` can go into element content or an attribute.
+/// Escapes `&`, `<`, `>`, `"` and `'` so `text` can go into element content or an attribute
+/// (html_escape's escaping: `'` as `&#39;`, which XML reads like `&apos;`).
 [[nodiscard]] std::string xml_escape(std::string_view text);
 
 }  // namespace apono::broker::aws

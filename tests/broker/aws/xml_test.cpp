@@ -70,6 +70,6 @@ TEST_CASE("entities and character references decode to UTF-8", "[xml]") {
     CHECK_FALSE(aws::xml_unescape(bad));
   }
   const std::string all = "<a href=\"x\">'&'</a>";
-  CHECK(aws::xml_escape(all) == "&lt;a href=&quot;x&quot;&gt;&apos;&amp;&apos;&lt;/a&gt;");
+  CHECK(aws::xml_escape(all) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
   CHECK(aws::xml_unescape(aws::xml_escape(all)) == all);
 }
