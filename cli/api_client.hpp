@@ -36,6 +36,7 @@ class api_client {
 /// A client for the profile selected by the global options.
 [[nodiscard]] api_client connect(const global_options& g);
 
+/// Percent-encodes a query or path component (the one encoder the broker and CLI share).
 using common::url_encode;
 
 }  // namespace apono::cli

@@ -488,6 +488,7 @@ class session_loop {
     ssh_callbacks_init(&callbacks_);
     callbacks_.userdata = this;
     callbacks_.channel_data_function = on_data;
+    callbacks_.channel_exit_signal_function = on_exit_signal;
   }
 
   stop run() {
@@ -506,8 +507,11 @@ class session_loop {
       const bool done = finished();
       if (auto r = write_out(o_.out, out_)) return *r;
       if (auto r = write_out(o_.err, err_)) return *r;
-      // A channel "closed" by a broken connection has no exit status: that is a loss.
-      if (done) return lost() && ssh_channel_get_exit_status(c_) < 0 ? stop::lost : stop::finished;
+      // A channel "closed" by a broken connection has no exit status: that is a loss. A command
+      // killed by a signal has none either, but said so; sshd may hang up right after.
+      if (done)
+        return lost() && ssh_channel_get_exit_status(c_) < 0 && !exit_signalled_ ? stop::lost
+                                                                                 : stop::finished;
       if (lost()) return stop::lost;
       send_input();
       if (access_over(o_.watch)) return stop::access_ended;
@@ -544,6 +548,12 @@ class session_loop {
     return static_cast<int>(len);
   }
 
+  // libssh 0.10 keeps no record of an exit-signal (the exit status stays -1): this is it.
+  static void on_exit_signal(ssh_session, ssh_channel, const char*, int, const char*, const char*,
+                             void* self) {
+    static_cast<session_loop*>(self)->exit_signalled_ = true;
+  }
+
   // Processes whatever packets have arrived, without waiting.
   void pump() {
     // Channel polls stop reading packets after the remote EOF; asking for the exit status (not
@@ -560,7 +570,8 @@ class session_loop {
   bool finished() {
     if (ssh_channel_is_closed(c_) != 0) return true;
     if (ssh_channel_is_eof(c_) == 0) return false;
-    return ssh_channel_get_exit_status(c_) != -1 || ssh_channel_is_closed(c_) != 0;
+    return ssh_channel_get_exit_status(c_) != -1 || exit_signalled_ ||
+           ssh_channel_is_closed(c_) != 0;
   }
 
   // The connection broke (the channel did not finish).
@@ -651,6 +662,7 @@ class session_loop {
   bool eof_sent_ = false;
   std::string pending_;  ///< input read but not yet sent
   int signal_ = 0;
+  bool exit_signalled_ = false;  ///< the remote command was killed by a signal
 };
 
 /// How a session ended: the status to return, and a signal to raise once everything is back.
