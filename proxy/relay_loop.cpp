@@ -108,8 +108,9 @@ struct relay_loop::impl {
   boost::asio::io_context& ioc;
   owned_fd ep, wake;
   std::thread thread;
-  std::mutex mutex;  // guards queue and stopping
+  std::mutex mutex;  // guards queue, held and stopping
   std::vector<command> queue;
+  int held = 0;  // live batches: the queue waits for the last to end
   bool stopping = false;
   std::uint64_t next_id = 1;  // the Asio thread's
   // The loop thread's:
@@ -121,14 +122,16 @@ struct relay_loop::impl {
     bool first = false;
     {
       std::lock_guard lock(mutex);
-      first = queue.empty();
+      first = queue.empty() && held == 0;
       queue.push_back(std::move(c));
     }
-    if (first) {
-      std::uint64_t one = 1;
-      // A full counter (never, at 2^64) or EAGAIN still leaves the loop woken.
-      (void)!::write(wake.get(), &one, sizeof one);
-    }
+    if (first) notify();
+  }
+
+  void notify() {
+    std::uint64_t one = 1;
+    // A full counter (never, at 2^64) or EAGAIN still leaves the loop woken.
+    (void)!::write(wake.get(), &one, sizeof one);
   }
 
   void run() {
@@ -165,13 +168,14 @@ struct relay_loop::impl {
   bool commands() {
     std::uint64_t count = 0;
     (void)!::read(wake.get(), &count, sizeof count);
-    std::vector<command> batch;
+    std::vector<command> todo;
     {
       std::lock_guard lock(mutex);
       if (stopping) return false;
-      batch.swap(queue);
+      if (held > 0) return true;  // the batch's end wakes the loop again
+      todo.swap(queue);
     }
-    for (auto& c : batch) {
+    for (auto& c : todo) {
       if (c.what == command::kind::add) {
         start(std::move(c.r));
         continue;
@@ -424,8 +428,7 @@ relay_loop::~relay_loop() {
     std::lock_guard lock(impl_->mutex);
     impl_->stopping = true;
   }
-  std::uint64_t one = 1;
-  (void)!::write(impl_->wake.get(), &one, sizeof one);
+  impl_->notify();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
@@ -448,6 +451,20 @@ void relay_loop::inject(std::uint64_t id, std::string bytes, bool final) {
 
 void relay_loop::close(std::uint64_t id) {
   impl_->push({command::kind::close, id, nullptr, {}, false});
+}
+
+relay_loop::batch::batch(relay_loop& loop) : loop_(loop) {
+  std::lock_guard lock(loop_.impl_->mutex);
+  ++loop_.impl_->held;
+}
+
+relay_loop::batch::~batch() {
+  bool wake = false;
+  {
+    std::lock_guard lock(loop_.impl_->mutex);
+    wake = --loop_.impl_->held == 0 && !loop_.impl_->queue.empty();
+  }
+  if (wake) loop_.impl_->notify();
 }
 
 }  // namespace apono::proxy

@@ -69,6 +69,21 @@ class relay_loop {
   /// Ends the relay now (its descriptors go back to the session).
   void close(std::uint64_t id);
 
+  /// While one lives, the commands given reach the loop together when the last one ends: the
+  /// end of access is one instant for every session, so no session still relays a query
+  /// after another was cut.
+  class batch {
+   public:
+    /// Holds `loop`'s commands back until destruction.
+    explicit batch(relay_loop& loop);
+    ~batch();
+    batch(const batch&) = delete;
+    batch& operator=(const batch&) = delete;
+
+   private:
+    relay_loop& loop_;
+  };
+
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

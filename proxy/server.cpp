@@ -190,6 +190,8 @@ struct proxy_server::impl {
     pg::append_notice(bytes, pg::make_fields("WARNING", "01000", watch.warning(w)));
     if (options.log) options.log(watch.warning(w));
     auto all = ctx.sessions;  // a notice can end a session and change the set
+    std::optional<relay_loop::batch> together;
+    if (relay) together.emplace(*relay);
     for (const auto& s : all) s->notify(bytes);
   }
 
@@ -198,6 +200,9 @@ struct proxy_server::impl {
     pg::append_error(bytes, pg::make_fields("FATAL", "57P01", watch.message()));
     if (options.log) options.log(watch.message());
     auto all = ctx.sessions;
+    // Every session ends at the same instant: none relays a query after another was cut.
+    std::optional<relay_loop::batch> together;
+    if (relay) together.emplace(*relay);
     for (const auto& s : all) s->cut(bytes);
   }
 
