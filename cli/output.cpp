@@ -180,19 +180,4 @@ std::string join(const json::value& array, std::string_view sep) {
   return out;
 }
 
-std::string shell_quote(std::string_view s) {
-  bool safe = !s.empty() && s.find_first_not_of(
-                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                "0123456789@%+=:,./-_") == std::string_view::npos;
-  if (safe) return std::string(s);
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  return out + "'";
-}
-
 }  // namespace apono::cli

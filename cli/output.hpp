@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/shell.hpp"
+
 namespace apono::cli {
 
 /// How a result is printed.
@@ -38,7 +40,7 @@ void print_result(std::ostream& out, format f, const boost::json::value& data, c
 [[nodiscard]] std::string text(const boost::json::value& v, std::string_view key);
 /// Joins a JSON array of strings with `sep`.
 [[nodiscard]] std::string join(const boost::json::value& array, std::string_view sep = ", ");
-/// Quotes `s` for a POSIX shell only when it needs it (`'it'\''s'`).
-[[nodiscard]] std::string shell_quote(std::string_view s);
+/// Quotes `s` for a POSIX shell only when it needs it (the broker's Slack app quotes alike).
+using common::shell_quote;
 
 }  // namespace apono::cli

@@ -8,6 +8,7 @@
 #include "broker/slack/blocks.hpp"
 #include "common/duration.hpp"
 #include "common/error.hpp"
+#include "common/shell.hpp"
 
 namespace apono::broker::slack {
 
@@ -341,20 +342,10 @@ json::object form_errors(const form_state& st, std::string_view message) {
   return json::object{{block, blocks::truncate(message, 2000)}};
 }
 
-std::string shell_quote(std::string_view s) {
-  bool safe = !s.empty() && s.find_first_not_of(
-                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                "0123456789@%+=:,./-_") == std::string_view::npos;
-  if (safe) return std::string(s);
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 std::string repeat_command(const form_state& st) {
   std::string cmd = "apono requests create";
   auto add = [&](std::string_view flag, const std::string& value) {
-    cmd += " " + std::string(flag) + " " + shell_quote(value);
+    cmd += " " + std::string(flag) + " " + common::shell_quote(value);
   };
   if (st.bundle_mode) {
     add("--bundle", st.bundle);

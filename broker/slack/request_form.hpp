@@ -66,7 +66,4 @@ inline constexpr std::size_t max_listed_resources = 100;
 /// for a POSIX shell.
 [[nodiscard]] std::string repeat_command(const form_state& st);
 
-/// `s` quoted for a POSIX shell when it needs to be.
-[[nodiscard]] std::string shell_quote(std::string_view s);
-
 }  // namespace apono::broker::slack
