@@ -16,6 +16,8 @@
 #include <thread>
 
 #include "proxy/relay_loop.hpp"
+#include "tests/proxy/pg/wire.hpp"
+#include "tests/support/process.hpp"
 
 namespace {
 
@@ -81,19 +83,8 @@ bool readable_now(int fd) {
 }
 
 std::string message(char type, const std::string& body) {
-  const auto len = static_cast<std::uint32_t>(4 + body.size());
-  std::string m(1, type);
-  for (int shift : {24, 16, 8, 0}) m += static_cast<char>((len >> shift) & 0xff);
-  return m + body;
-}
-
-template <class Pred>
-bool wait_for(Pred p, std::chrono::milliseconds timeout) {
-  for (auto until = std::chrono::steady_clock::now() + timeout; !p();) {
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
+  return std::string(1, type) + apono::test::be32(static_cast<std::uint32_t>(4 + body.size())) +
+         body;
 }
 
 }  // namespace
@@ -132,7 +123,7 @@ TEST_CASE("a batch of final injects reaches every session at one instant", "[pro
     CHECK(read_for(b.client, fatal.size(), 10s) == fatal);
     {
       INFO("waited for both relays to end with their FATAL out");
-      REQUIRE(wait_for([&] { return a.ended && b.ended; }, 10s));
+      REQUIRE(apono::test::wait_until([&] { return a.ended && b.ended; }, 10s));
     }
     CHECK(a.fatal_sent);
     CHECK(b.fatal_sent);
@@ -159,7 +150,7 @@ TEST_CASE("commands outside a batch reach the loop at once", "[proxy][relay]") {
     loop.close(a.id);
     {
       INFO("waited for close() to hand the descriptors back");
-      REQUIRE(wait_for([&] { return a.ended.load(); }, 10s));
+      REQUIRE(apono::test::wait_until([&] { return a.ended.load(); }, 10s));
     }
     CHECK_FALSE(a.fatal_sent);
   }
